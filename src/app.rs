@@ -1,0 +1,471 @@
+//! The refresh loop: dump, update flows, build the view, render, wait for
+//! the next deadline while handling keys and signals.
+//!
+//! Ticks are scheduled against deadlines (start + k*interval), not "sleep
+//! after work", so a slow refresh does not stretch the interval; a missed
+//! deadline is skipped, never run twice in a row. Rates use the clock read
+//! when each dump completes, so scheduling jitter never biases them.
+
+use crate::cli::{self, AgeFmt, Config, Mode, SORT_COLS};
+use crate::error::{Error, Result};
+use crate::flows::FlowTable;
+use crate::names::Names;
+use crate::netlink::{CtSocket, DumpStats};
+use crate::render::screen::{PromptKind, Screen, FALLBACK};
+use crate::render::{self, Ctx, Line, Opts, Tick, Warning, Warnings};
+use crate::route::{Net, RtSocket};
+use crate::sys;
+use crate::term::{self, Key, Term};
+use crate::view::{Filter, View};
+use std::io::{BufWriter, Stdout, Write};
+use std::sync::atomic::Ordering;
+
+/// Default flow table size when nf_conntrack_max cannot be read.
+pub const DEFAULT_CAPACITY: usize = 65536;
+/// Show the counter-reset warning this long after the last reset.
+const RESET_WARN_NS: u64 = 60_000_000_000;
+
+pub struct App {
+    cfg: Config,
+    mode: Mode,
+    opts: Opts,
+    filter: Filter,
+    interval: f64,
+    ct: CtSocket,
+    rt: RtSocket,
+    net: Net,
+    table: FlowTable,
+    view: View,
+    names: Names,
+    warnings: Warnings,
+    out: BufWriter<Stdout>,
+    line: Line,
+    seq: u64,
+    record: Option<std::fs::File>,
+    stats: DumpStats,
+    ct_count: u64,
+    ct_max: u64,
+    acct_on: bool,
+    last_reset: u64,
+    mono: u64,
+    real: u64,
+    screen: Option<Screen>,
+    dev: bool,
+}
+
+/// Reads a small integer from /proc without allocating.
+pub fn read_proc_u64(path: &str) -> Option<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 32];
+    let n = f.read(&mut buf).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+}
+
+impl App {
+    /// Opens sockets and sizes every table. Errors here are printed before
+    /// the screen is touched.
+    pub fn new(cfg: Config) -> Result<App> {
+        let ct_max = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_max").unwrap_or(0);
+        let capacity = cfg.capacity.unwrap_or(if ct_max > 0 {
+            ct_max as usize
+        } else {
+            DEFAULT_CAPACITY
+        });
+        let ct = CtSocket::open()?;
+        let rt = RtSocket::open()?;
+        let record = match &cfg.record {
+            Some(p) => Some(
+                std::fs::File::create(p)
+                    .map_err(|e| Error::usage(format!("cannot create '{p}' for --record: {e}")))?,
+            ),
+            None => None,
+        };
+        let tty = sys::isatty(1);
+        let mode = if cfg.mode == Mode::Screen && !(tty && sys::isatty(0)) {
+            // Not a terminal: behave like -c so `nftop > file` works.
+            Mode::Continuous
+        } else {
+            cfg.mode
+        };
+        let mut opts = Opts::from_config(&cfg);
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        opts.color = opts.color && tty && !no_color && mode == Mode::Screen;
+        let resolve = !(cfg.numeric_local && cfg.numeric_remote)
+            && mode != Mode::Machine
+            && mode != Mode::Json;
+        let names = Names::new(
+            &cfg.hosts,
+            &cfg.leases,
+            cfg.dns && resolve,
+            !cfg.numeric_port,
+        );
+        let seed = sys::real_ns() ^ (std::process::id() as u64) << 32;
+        Ok(App {
+            filter: Filter::from_config(&cfg),
+            interval: cfg.interval,
+            dev: cfg.dev,
+            mode,
+            opts,
+            ct,
+            rt,
+            net: Net::new(),
+            table: FlowTable::new(capacity, seed),
+            view: View::new(capacity),
+            names,
+            warnings: Warnings::default(),
+            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            line: Line::new(),
+            seq: 0,
+            record,
+            stats: DumpStats::default(),
+            ct_count: 0,
+            ct_max,
+            acct_on: true,
+            last_reset: 0,
+            mono: 0,
+            real: 0,
+            screen: None,
+            cfg,
+        })
+    }
+
+    /// One refresh of the data: conntrack dump, links and addresses,
+    /// rates, health. Allocation-free in steady state.
+    pub fn refresh(&mut self) -> Result<()> {
+        self.table.begin();
+        let table = &mut self.table;
+        let stats = match &mut self.record {
+            Some(f) => self.ct.dump_with(
+                |d| {
+                    let _ = f.write_all(&(d.len() as u32).to_le_bytes());
+                    let _ = f.write_all(d);
+                },
+                |c| table.observe(c),
+            )?,
+            None => self.ct.dump(|c| table.observe(c))?,
+        };
+        self.mono = sys::mono_ns();
+        self.real = sys::real_ns();
+        self.table.finish(self.mono, self.real);
+        self.stats = stats;
+        self.rt.dump_addrs(&mut self.net.local)?;
+        self.rt.dump_links(&mut self.net.links)?;
+        self.names.refresh();
+        self.ct_count = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_count")
+            .unwrap_or(self.table.len() as u64);
+        if let Some(m) = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_max") {
+            self.ct_max = m;
+        }
+        self.acct_on =
+            read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_acct").is_none_or(|v| v != 0);
+        if self.table.resets > 0 {
+            self.last_reset = self.mono;
+        }
+        self.seq += 1;
+        Ok(())
+    }
+
+    fn health(&mut self) {
+        let w = &mut self.warnings;
+        w.clear();
+        if !self.acct_on {
+            w.push(Warning::AcctOff);
+        }
+        if self.table.no_counters > 0 {
+            w.push(Warning::NoCounters(self.table.no_counters));
+        }
+        if self.stats.entries == 0 {
+            w.push(Warning::EmptyTable);
+        }
+        if self.table.dropped > 0 {
+            w.push(Warning::FlowTableFull(self.table.dropped));
+        }
+        if self.last_reset != 0 && self.mono.saturating_sub(self.last_reset) < RESET_WARN_NS {
+            w.push(Warning::Resets(
+                self.table.resets_total.min(u32::MAX as u64) as u32,
+            ));
+        }
+        if self.opts.age != AgeFmt::Off && self.table.no_timestamp > 0 {
+            w.push(Warning::NoTimestamps);
+        }
+        if self.table.offloaded > 0 {
+            w.push(Warning::Offload(self.table.offloaded));
+        }
+        if self.stats.interrupted {
+            w.push(Warning::Interrupted);
+        }
+        if self.stats.malformed > 0 {
+            w.push(Warning::Malformed(self.stats.malformed));
+        }
+        if self.ct_max > 0 && self.ct_count * 10 >= self.ct_max * 9 {
+            w.push(Warning::CtNearFull(self.ct_count, self.ct_max));
+        }
+    }
+
+    /// Builds the view and writes one refresh in the current mode.
+    pub fn render(&mut self) -> Result<()> {
+        self.health();
+        let limit = self
+            .screen
+            .as_ref()
+            .map(|s| s.capacity(self.opts.wide, self.warnings.len()));
+        self.view.build(
+            self.table.flows(),
+            &self.net,
+            &self.filter,
+            (self.mono, self.real),
+            &mut |_| (0, 0),
+            limit,
+        );
+        let ctx = Ctx {
+            o: &self.opts,
+            names: &self.names,
+            links: &self.net.links,
+            now_s: self.mono / 1_000_000_000,
+        };
+        let tick = Tick {
+            seq: self.seq,
+            real_ns: self.real,
+            interval: self.interval,
+            flows: self.table.flows(),
+            view: &self.view,
+            table_len: self.table.len(),
+            table_cap: self.table.capacity(),
+            ct_count: self.ct_count,
+            ct_max: self.ct_max,
+            warnings: &self.warnings,
+        };
+        let r = match self.mode {
+            Mode::Screen => match &mut self.screen {
+                Some(s) => s.draw(&mut self.out, &tick, &ctx, &self.filter),
+                None => Ok(()),
+            },
+            Mode::Continuous => {
+                render::plain::write_continuous(&mut self.out, &tick, &ctx, &mut self.line)
+            }
+            Mode::Machine => {
+                render::plain::write_machine(&mut self.out, &tick, &ctx, &mut self.line)
+            }
+            Mode::Json => render::json::write_json(&mut self.out, &tick, &ctx, &mut self.line),
+        };
+        r.map_err(Error::output)
+    }
+
+    /// Runs until q, a signal, or `--count` refreshes. Returns the exit
+    /// code.
+    pub fn run(&mut self) -> Result<i32> {
+        // The first dump happens before the screen opens so that a
+        // permission error is printed on a normal terminal.
+        self.refresh()?;
+        let _term = if self.mode == Mode::Screen {
+            let t = Term::enter();
+            let (r, c) = sys::winsize(1)
+                .map(|(r, c)| (r as usize, c as usize))
+                .unwrap_or(FALLBACK);
+            self.screen = Some(Screen::new(r, c));
+            t
+        } else {
+            None
+        };
+        self.render()?;
+        let mut done = 1u64;
+        let start = self.mono;
+        let mut next = start + self.interval_ns();
+        if self.mode == Mode::Screen
+            && self
+                .table
+                .flows()
+                .iter()
+                .any(|f| f.rate == crate::flows::RateState::Unknown)
+        {
+            // Without kernel timestamps the first screen has no rates: take
+            // the second sample sooner.
+            next = start + self.interval_ns().min(500_000_000);
+        }
+        let mut keybuf = [0u8; 64];
+        loop {
+            if self.cfg.count.is_some_and(|n| done >= n) {
+                return Ok(0);
+            }
+            // Wait for the deadline, serving keys and signals.
+            loop {
+                let sig = sys::QUIT.load(Ordering::SeqCst);
+                if sig != 0 {
+                    return Ok(128 + sig as i32);
+                }
+                if sys::WINCH.swap(false, Ordering::SeqCst) {
+                    self.resize();
+                    self.render()?;
+                }
+                let now = sys::mono_ns();
+                if now >= next {
+                    break;
+                }
+                let ms = ((next - now) / 1_000_000 + 1).min(i32::MAX as u64) as i32;
+                if self.mode == Mode::Screen {
+                    if sys::poll_readable(0, ms) {
+                        let n = sys::read_fd(0, &mut keybuf);
+                        if n == 0 {
+                            // stdin closed: only signals can stop us now;
+                            // sleep instead of spinning on EOF.
+                            sys::poll_readable(-1, ms);
+                            continue;
+                        }
+                        let mut quit = false;
+                        let mut redraw = false;
+                        let mut new_interval = false;
+                        let bytes = keybuf;
+                        term::parse_keys(&bytes[..n], |k| match self.key(k) {
+                            KeyOutcome::Quit => quit = true,
+                            KeyOutcome::Redraw => redraw = true,
+                            KeyOutcome::Interval => {
+                                new_interval = true;
+                                redraw = true
+                            }
+                            KeyOutcome::None => {}
+                        });
+                        if quit {
+                            return Ok(0);
+                        }
+                        if new_interval {
+                            next = self.mono + self.interval_ns();
+                        }
+                        if redraw {
+                            self.resize();
+                            self.render()?;
+                        }
+                    }
+                } else {
+                    sys::poll_readable(-1, ms);
+                }
+            }
+            let paused = self.screen.as_ref().is_some_and(|s| s.paused);
+            if !paused {
+                self.refresh()?;
+                self.resize();
+                self.render()?;
+                done += 1;
+            }
+            let now = sys::mono_ns();
+            let step = self.interval_ns();
+            next += step;
+            if next <= now {
+                // Missed deadlines are skipped, keeping the phase.
+                next += (now - next) / step * step + step;
+            }
+        }
+    }
+
+    fn interval_ns(&self) -> u64 {
+        (self.interval * 1e9) as u64
+    }
+
+    fn resize(&mut self) {
+        if let Some(s) = &mut self.screen {
+            let (r, c) = sys::winsize(1)
+                .map(|(r, c)| (r as usize, c as usize))
+                .unwrap_or(FALLBACK);
+            s.resize(r, c);
+        }
+    }
+
+    fn key(&mut self, k: Key) -> KeyOutcome {
+        let Some(s) = &mut self.screen else {
+            return KeyOutcome::None;
+        };
+        if let Some((kind, input)) = &mut s.prompt {
+            match k {
+                Key::Char(c) => input.push(c),
+                Key::Backspace => {
+                    let n = input.len().saturating_sub(1);
+                    input.truncate(n);
+                }
+                Key::Esc => s.prompt = None,
+                Key::Enter => {
+                    let kind = *kind;
+                    let mut buf = Line::new();
+                    buf.push_str(input.as_str());
+                    let value = buf.as_str().trim();
+                    s.prompt = None;
+                    s.message.clear();
+                    match kind {
+                        PromptKind::Interval => match cli::parse_interval(value) {
+                            Ok(v) => {
+                                self.interval = v;
+                                s.invalidate();
+                                return KeyOutcome::Interval;
+                            }
+                            Err(e) => s.message.push_str(&e.msg),
+                        },
+                        PromptKind::Threshold => match cli::parse_bps(value) {
+                            Ok(v) => self.filter.threshold = Some(v),
+                            Err(e) => s.message.push_str(&e.msg),
+                        },
+                    }
+                }
+                _ => {}
+            }
+            return KeyOutcome::Redraw;
+        }
+        let o = &mut self.opts;
+        let f = &mut self.filter;
+        s.message.clear();
+        match k {
+            Key::Char(b'q') => return KeyOutcome::Quit,
+            Key::Char(b'p') => s.paused = !s.paused,
+            Key::Char(b'h') | Key::Char(b'?') => {
+                s.help = !s.help;
+                s.invalidate();
+            }
+            Key::Char(b'd') => {
+                self.dev = !self.dev;
+                s.invalidate();
+            }
+            Key::Char(b'w') => {
+                o.wide = !o.wide;
+                s.invalidate();
+            }
+            Key::Char(b'a') => {
+                o.age = match o.age {
+                    AgeFmt::Off => AgeFmt::Seconds,
+                    AgeFmt::Seconds => AgeFmt::Dhms,
+                    AgeFmt::Dhms => AgeFmt::Off,
+                }
+            }
+            Key::Char(b'b') => o.bytes = !o.bytes,
+            Key::Char(b'B') => o.raw = !o.raw,
+            Key::Char(b'S') => o.iec = !o.iec,
+            Key::Char(b'V') => o.show_state = !o.show_state,
+            Key::Char(b'I') => o.show_id = !o.show_id,
+            Key::Char(b'r') => o.redact_local = !o.redact_local,
+            Key::Char(b'R') => o.redact_remote = !o.redact_remote,
+            Key::Char(b'n') => o.numeric_local = !o.numeric_local,
+            Key::Char(b'N') => o.numeric_remote = !o.numeric_remote,
+            Key::Char(b'l') => f.loopback = !f.loopback,
+            Key::Char(b'4') => (f.ipv4, f.ipv6) = (true, false),
+            Key::Char(b'6') => (f.ipv4, f.ipv6) = (false, true),
+            Key::Char(b'0') => (f.ipv4, f.ipv6) = (true, true),
+            Key::Char(b'u') => s.prompt = Some((PromptKind::Interval, Line::new())),
+            Key::Char(b't') => s.prompt = Some((PromptKind::Threshold, Line::new())),
+            Key::Char(b'<') | Key::Char(b',') | Key::Left => f.sort = step_sort(f.sort, -1),
+            Key::Char(b'>') | Key::Char(b'.') | Key::Right => f.sort = step_sort(f.sort, 1),
+            Key::Char(b'!') => f.ascending = !f.ascending,
+            _ => return KeyOutcome::None,
+        }
+        KeyOutcome::Redraw
+    }
+}
+
+enum KeyOutcome {
+    None,
+    Redraw,
+    Interval,
+    Quit,
+}
+
+fn step_sort(cur: cli::SortCol, d: i32) -> cli::SortCol {
+    let n = SORT_COLS.len() as i32;
+    let i = SORT_COLS.iter().position(|(_, c)| *c == cur).unwrap_or(0) as i32;
+    SORT_COLS[((i + d).rem_euclid(n)) as usize].1
+}

@@ -1,0 +1,557 @@
+//! Flags to `Config`. Validation only: nothing here opens a socket or
+//! reads a file (ripgrep's split between raw flags and runtime config).
+//!
+//! The letters and long names are those of the original C nftop; see
+//! `USAGE` for the meanings we chose where it was ambiguous.
+
+use crate::error::{Error, Result};
+use lexopt::prelude::*;
+use std::ffi::OsString;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const USAGE: &str = "\
+nftop: live bandwidth of netfilter conntrack entries (tx, rx, sum per connection)
+
+usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
+             [-t BPS] [-u SECONDS] [--json] [--count N] [more options]
+
+  -4, --ipv4            only IPv4 connections
+  -6, --ipv6            only IPv6 connections (-4 -6 together: both)
+  -d, --dev             per-interface table instead of connections
+  -b, --bytes           bytes per second instead of bits
+  -B, --bps             raw numbers: no K/M/G scaling
+  -c, --continuous      plain lines, one per connection, a blank line
+                        between refreshes; no header, no screen control
+  -I, --id              show the conntrack id column
+  -L, --loopback        include connections on loopback interfaces
+  -n, --numeric-local   do not resolve local addresses
+  -N, --numeric-remote  do not resolve remote addresses
+  -M, --machine         -c with raw numbers and a leading unix time
+                        (fixed columns, see README)
+  -P, --numeric-port    numeric ports (no /etc/services names)
+  -r, --redact-local    hide local addresses (never resolved)
+  -R, --redact-remote   hide remote addresses (never resolved)
+  -S, --si              IEC binary units Ki/Mi/Gi (1024); default is
+                        SI K/M/G (1000)
+  -a, --age 0|1|2       age column: 0 none, 1 seconds, 2 DD HH:MM:SS
+  -t, --threshold BPS   show connections with sum >= BPS bits/s
+                        (suffix k, M, G allowed); -t 0 shows idle ones;
+                        default: hide idle connections
+  -u, --update SECONDS  refresh interval, fractions allowed (default 1)
+  -i, --in IF           only connections entering through IF
+  -o, --out IF          only connections leaving through IF
+                        (IF may end in + to match a prefix: wwan+)
+  -s, --sort [+]COL     sort column: id in out sport dport rx tx sum age
+                        proto; descending, +COL ascending (default sum)
+  -V, --verbose         show the protocol state column
+  -w, --wide            one line per connection (both ends)
+  -v, --version         print the version
+  -h, --help            this help
+
+  --json                JSON lines: \"conn\" and \"tick\" objects (README)
+  --count N             exit after N refreshes
+  --capacity N          flow table size (default: nf_conntrack_max)
+  --hosts PATH          hosts file for names (default /etc/hosts)
+  --leases PATH         DHCP leases for names (default /tmp/dhcp.leases)
+  --no-dns              no reverse DNS (hosts and leases still used)
+  --no-color            no colour (also: NO_COLOR in the environment)
+
+keys (screen mode): q quit, p pause, h help, d devices, w wide, a age,
+  b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
+  l loopback, 4/6/0 family, u interval, t threshold, < > sort column,
+  ! reverse sort
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Screen,
+    Continuous,
+    Machine,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeFmt {
+    Off,
+    Seconds,
+    Dhms,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortCol {
+    Id,
+    In,
+    Out,
+    Sport,
+    Dport,
+    Rx,
+    Tx,
+    Sum,
+    Age,
+    Proto,
+}
+
+pub const SORT_COLS: [(&str, SortCol); 10] = [
+    ("id", SortCol::Id),
+    ("in", SortCol::In),
+    ("out", SortCol::Out),
+    ("sport", SortCol::Sport),
+    ("dport", SortCol::Dport),
+    ("rx", SortCol::Rx),
+    ("tx", SortCol::Tx),
+    ("sum", SortCol::Sum),
+    ("age", SortCol::Age),
+    ("proto", SortCol::Proto),
+];
+
+impl SortCol {
+    pub fn name(self) -> &'static str {
+        SORT_COLS
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("sum")
+    }
+}
+
+/// An interface filter: an exact name, or a prefix when written `name+`
+/// (iptables style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfMatch {
+    pub name: String,
+    pub prefix: bool,
+}
+
+impl IfMatch {
+    pub fn matches(&self, ifname: &str) -> bool {
+        if self.prefix {
+            ifname.starts_with(&self.name)
+        } else {
+            ifname == self.name
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub dev: bool,
+    pub bytes: bool,
+    pub raw: bool,
+    pub mode: Mode,
+    pub show_id: bool,
+    pub loopback: bool,
+    pub numeric_local: bool,
+    pub numeric_remote: bool,
+    pub numeric_port: bool,
+    pub redact_local: bool,
+    pub redact_remote: bool,
+    pub iec: bool,
+    pub age: AgeFmt,
+    /// Minimum sum in bits/s; None hides only idle connections.
+    pub threshold: Option<u64>,
+    pub interval: f64,
+    pub in_if: Option<IfMatch>,
+    pub out_if: Option<IfMatch>,
+    pub sort: SortCol,
+    pub ascending: bool,
+    pub show_state: bool,
+    pub wide: bool,
+    pub count: Option<u64>,
+    pub capacity: Option<usize>,
+    pub hosts: String,
+    pub leases: String,
+    pub dns: bool,
+    pub color: bool,
+    /// Hidden: write every raw dump datagram to this file (fixtures).
+    pub record: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ipv4: true,
+            ipv6: true,
+            dev: false,
+            bytes: false,
+            raw: false,
+            mode: Mode::Screen,
+            show_id: false,
+            loopback: false,
+            numeric_local: false,
+            numeric_remote: false,
+            numeric_port: false,
+            redact_local: false,
+            redact_remote: false,
+            iec: false,
+            age: AgeFmt::Off,
+            threshold: None,
+            interval: 1.0,
+            in_if: None,
+            out_if: None,
+            sort: SortCol::Sum,
+            ascending: false,
+            show_state: false,
+            wide: false,
+            count: None,
+            capacity: None,
+            hosts: "/etc/hosts".into(),
+            leases: "/tmp/dhcp.leases".into(),
+            dns: true,
+            color: true,
+            record: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Action {
+    Run(Box<Config>),
+    Help,
+    Version,
+}
+
+pub fn parse<I>(args: I) -> Result<Action>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut c = Config::default();
+    let (mut only4, mut only6) = (false, false);
+    let (mut continuous, mut machine, mut json) = (false, false, false);
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('4') | Long("ipv4") => only4 = true,
+            Short('6') | Long("ipv6") => only6 = true,
+            Short('d') | Long("dev") => c.dev = true,
+            Short('b') | Long("bytes") => c.bytes = true,
+            Short('B') | Long("bps") => c.raw = true,
+            Short('c') | Long("continuous") => continuous = true,
+            Short('I') | Long("id") => c.show_id = true,
+            Short('L') | Long("loopback") => c.loopback = true,
+            Short('n') | Long("numeric-local") => c.numeric_local = true,
+            Short('N') | Long("numeric-remote") => c.numeric_remote = true,
+            Short('M') | Long("machine") => machine = true,
+            Short('P') | Long("numeric-port") => c.numeric_port = true,
+            Short('r') | Long("redact-local") => c.redact_local = true,
+            Short('R') | Long("redact-remote") => c.redact_remote = true,
+            Short('S') | Long("si") => c.iec = true,
+            Short('V') | Long("verbose") => c.show_state = true,
+            Short('w') | Long("wide") => c.wide = true,
+            Short('a') | Long("age") => c.age = parse_age(&value(&mut p)?)?,
+            Short('t') | Long("threshold") => c.threshold = Some(parse_bps(&value(&mut p)?)?),
+            Short('u') | Long("update") => c.interval = parse_interval(&value(&mut p)?)?,
+            Short('i') | Long("in") => c.in_if = Some(parse_if(&value(&mut p)?, "--in")?),
+            Short('o') | Long("out") => c.out_if = Some(parse_if(&value(&mut p)?, "--out")?),
+            Short('s') | Long("sort") => (c.sort, c.ascending) = parse_sort(&value(&mut p)?)?,
+            Short('v') | Long("version") => return Ok(Action::Version),
+            Short('h') | Long("help") => return Ok(Action::Help),
+            Long("json") => json = true,
+            Long("count") => c.count = Some(parse_count(&value(&mut p)?)?),
+            Long("capacity") => c.capacity = Some(parse_capacity(&value(&mut p)?)?),
+            Long("hosts") => c.hosts = value(&mut p)?,
+            Long("leases") => c.leases = value(&mut p)?,
+            Long("no-dns") => c.dns = false,
+            Long("no-color") => c.color = false,
+            Long("record") => c.record = Some(value(&mut p)?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if only4 != only6 {
+        c.ipv4 = only4;
+        c.ipv6 = only6;
+    }
+    if json && (continuous || machine) {
+        return Err(Error::usage(
+            "--json cannot be combined with -c/--continuous or -M/--machine: pick one output",
+        ));
+    }
+    c.mode = if json {
+        Mode::Json
+    } else if machine {
+        c.raw = true;
+        Mode::Machine
+    } else if continuous {
+        Mode::Continuous
+    } else {
+        Mode::Screen
+    };
+    Ok(Action::Run(Box::new(c)))
+}
+
+fn value(p: &mut lexopt::Parser) -> Result<String> {
+    let v = p.value()?;
+    v.into_string()
+        .map_err(|v| Error::usage(format!("invalid value {v:?}: not valid UTF-8")))
+}
+
+fn parse_age(s: &str) -> Result<AgeFmt> {
+    match s {
+        "0" => Ok(AgeFmt::Off),
+        "1" => Ok(AgeFmt::Seconds),
+        "2" => Ok(AgeFmt::Dhms),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--age': pick one of 0 (off), 1 (seconds), 2 (DD HH:MM:SS)"
+        ))),
+    }
+}
+
+/// Bits per second, plain or with an SI suffix (k, M, G, T).
+pub fn parse_bps(s: &str) -> Result<u64> {
+    let bad = || {
+        Error::usage(format!(
+            "invalid value '{s}' for '--threshold': want bits per second, e.g. 0, 1000, 1.5M, 2G"
+        ))
+    };
+    let (num, mult) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 1e3),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 1e6),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 1e9),
+        Some(b't' | b'T') => (&s[..s.len() - 1], 1e12),
+        _ => (s, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    if !v.is_finite() || v < 0.0 || v * mult > 1e15 {
+        return Err(bad());
+    }
+    Ok((v * mult).round() as u64)
+}
+
+pub fn parse_interval(s: &str) -> Result<f64> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--update': want seconds from 0.1 to 3600, e.g. 1 or 0.5"
+        ))),
+    }
+}
+
+fn parse_if(s: &str, flag: &str) -> Result<IfMatch> {
+    let (name, prefix) = match s.strip_suffix('+') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    // IFNAMSIZ is 16 with the NUL; the kernel refuses '/', ':' is an alias.
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'+');
+    // A bare "+" (every interface) is allowed too.
+    if !(ok || prefix && name.is_empty()) {
+        return Err(Error::usage(format!(
+            "invalid value '{s}' for '{flag}': want an interface name of 1-15 characters, or a prefix ending in + (e.g. wwan+)"
+        )));
+    }
+    Ok(IfMatch {
+        name: name.to_string(),
+        prefix,
+    })
+}
+
+pub fn parse_sort(s: &str) -> Result<(SortCol, bool)> {
+    let (name, asc) = match s.strip_prefix('+') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    match SORT_COLS.iter().find(|(n, _)| *n == name) {
+        Some((_, col)) => Ok((*col, asc)),
+        None => Err(Error::usage(format!(
+            "invalid value '{s}' for '--sort': pick one of id, in, out, sport, dport, rx, tx, sum, age, proto (prefix + for ascending)"
+        ))),
+    }
+}
+
+fn parse_count(s: &str) -> Result<u64> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--count': want a number of refreshes, 1 or more"
+        ))),
+    }
+}
+
+fn parse_capacity(s: &str) -> Result<usize> {
+    match s.parse::<usize>() {
+        Ok(n) if (16..=16_777_216).contains(&n) => Ok(n),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--capacity': want a number of connections from 16 to 16777216"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str]) -> Config {
+        match parse(args.iter().copied()).unwrap() {
+            Action::Run(c) => *c,
+            a => panic!("unexpected {a:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> String {
+        let e = parse(args.iter().copied()).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        e.msg
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]);
+        assert!(c.ipv4 && c.ipv6);
+        assert_eq!(c.mode, Mode::Screen);
+        assert_eq!(c.sort, SortCol::Sum);
+        assert!(!c.ascending);
+        assert_eq!(c.threshold, None);
+        assert_eq!(c.interval, 1.0);
+    }
+
+    #[test]
+    fn every_short_flag_sets_its_field() {
+        let c = cfg(&["-4"]);
+        assert!(c.ipv4 && !c.ipv6);
+        let c = cfg(&["-6"]);
+        assert!(!c.ipv4 && c.ipv6);
+        let c = cfg(&["-4", "-6"]);
+        assert!(c.ipv4 && c.ipv6);
+        assert!(cfg(&["-d"]).dev);
+        assert!(cfg(&["-b"]).bytes);
+        assert!(cfg(&["-B"]).raw);
+        assert_eq!(cfg(&["-c"]).mode, Mode::Continuous);
+        assert!(cfg(&["-I"]).show_id);
+        assert!(cfg(&["-L"]).loopback);
+        assert!(cfg(&["-n"]).numeric_local);
+        assert!(cfg(&["-N"]).numeric_remote);
+        let m = cfg(&["-M"]);
+        assert_eq!(m.mode, Mode::Machine);
+        assert!(m.raw, "-M implies -B");
+        assert!(cfg(&["-P"]).numeric_port);
+        assert!(cfg(&["-r"]).redact_local);
+        assert!(cfg(&["-R"]).redact_remote);
+        assert!(cfg(&["-S"]).iec);
+        assert!(cfg(&["-V"]).show_state);
+        assert!(cfg(&["-w"]).wide);
+        assert_eq!(cfg(&["-a", "0"]).age, AgeFmt::Off);
+        assert_eq!(cfg(&["-a", "1"]).age, AgeFmt::Seconds);
+        assert_eq!(cfg(&["-a2"]).age, AgeFmt::Dhms);
+        assert_eq!(cfg(&["-t", "0"]).threshold, Some(0));
+        assert_eq!(cfg(&["-t", "1000000"]).threshold, Some(1_000_000));
+        assert_eq!(cfg(&["-t", "1.5M"]).threshold, Some(1_500_000));
+        assert_eq!(cfg(&["-u", "0.5"]).interval, 0.5);
+        assert_eq!(
+            cfg(&["-i", "vlan+"]).in_if,
+            Some(IfMatch {
+                name: "vlan".into(),
+                prefix: true
+            })
+        );
+        let c = cfg(&["-i", "lan0", "-o", "wwan+"]);
+        assert!(c.in_if.unwrap().matches("lan0"));
+        let o = c.out_if.unwrap();
+        assert!(o.matches("wwan0") && o.matches("wwan12") && !o.matches("wan0"));
+        assert_eq!(cfg(&["-s", "+id"]).sort, SortCol::Id);
+        assert!(cfg(&["-s", "+id"]).ascending);
+        assert_eq!(cfg(&["-s", "dport"]).sort, SortCol::Dport);
+        assert!(!cfg(&["-s", "dport"]).ascending);
+        assert!(matches!(parse(["-v"]).unwrap(), Action::Version));
+        assert!(matches!(parse(["-h"]).unwrap(), Action::Help));
+    }
+
+    #[test]
+    fn long_names_match_short_letters() {
+        let pairs: [(&str, &str); 19] = [
+            ("-4", "--ipv4"),
+            ("-6", "--ipv6"),
+            ("-d", "--dev"),
+            ("-b", "--bytes"),
+            ("-B", "--bps"),
+            ("-c", "--continuous"),
+            ("-I", "--id"),
+            ("-L", "--loopback"),
+            ("-n", "--numeric-local"),
+            ("-N", "--numeric-remote"),
+            ("-M", "--machine"),
+            ("-P", "--numeric-port"),
+            ("-r", "--redact-local"),
+            ("-R", "--redact-remote"),
+            ("-S", "--si"),
+            ("-V", "--verbose"),
+            ("-w", "--wide"),
+            ("-v", "--version"),
+            ("-h", "--help"),
+        ];
+        for (s, l) in pairs {
+            let a = format!("{:?}", parse([s]).unwrap());
+            let b = format!("{:?}", parse([l]).unwrap());
+            assert_eq!(a, b, "{s} vs {l}");
+        }
+        let with_values: [(&str, &str, &str); 7] = [
+            ("-a", "--age", "2"),
+            ("-t", "--threshold", "5k"),
+            ("-u", "--update", "2.5"),
+            ("-i", "--in", "eth0"),
+            ("-o", "--out", "wan+"),
+            ("-s", "--sort", "+sport"),
+            ("-u", "--update=", "3"),
+        ];
+        for (s, l, v) in with_values {
+            let a = format!("{:?}", parse([s, v]).unwrap());
+            let b = if l.ends_with('=') {
+                format!("{:?}", parse([format!("{l}{v}")]).unwrap())
+            } else {
+                format!("{:?}", parse([l, v]).unwrap())
+            };
+            assert_eq!(a, b, "{s} vs {l}");
+        }
+    }
+
+    #[test]
+    fn new_flags() {
+        assert_eq!(cfg(&["--json"]).mode, Mode::Json);
+        assert_eq!(cfg(&["--count", "3"]).count, Some(3));
+        assert_eq!(cfg(&["--capacity", "1024"]).capacity, Some(1024));
+        assert_eq!(cfg(&["--leases", "/x"]).leases, "/x");
+        assert_eq!(cfg(&["--hosts", "/h"]).hosts, "/h");
+        assert!(!cfg(&["--no-dns"]).dns);
+        assert!(!cfg(&["--no-color"]).color);
+    }
+
+    #[test]
+    fn bad_values_quote_input_and_choices() {
+        let m = err(&["-s", "bogus"]);
+        assert!(m.contains("'bogus'") && m.contains("id, in, out"), "{m}");
+        let m = err(&["-a", "3"]);
+        assert!(m.contains("'3'") && m.contains("0 (off)"), "{m}");
+        let m = err(&["-u", "0"]);
+        assert!(m.contains("'0'") && m.contains("0.1"), "{m}");
+        let m = err(&["-u", "abc"]);
+        assert!(m.contains("'abc'"), "{m}");
+        let m = err(&["-t", "-5"]);
+        assert!(m.contains("'-5'"), "{m}");
+        let m = err(&["-t", "fast"]);
+        assert!(m.contains("'fast'"), "{m}");
+        let m = err(&["-i", "a/b"]);
+        assert!(m.contains("'a/b'"), "{m}");
+        let m = err(&["-o", "averyveryverylongname"]);
+        assert!(m.contains("1-15"), "{m}");
+        let m = err(&["--count", "0"]);
+        assert!(m.contains("'0'"), "{m}");
+        let m = err(&["--capacity", "3"]);
+        assert!(m.contains("'3'"), "{m}");
+        let m = err(&["--json", "-c"]);
+        assert!(m.contains("--json"), "{m}");
+        let m = err(&["--bogus"]);
+        assert!(m.contains("--bogus"), "{m}");
+        let m = err(&["-u"]);
+        assert!(m.contains("-u"), "{m}");
+        for m in [err(&["-x"]), err(&["-s", "x"])] {
+            assert!(!m.contains('\n'), "one line: {m}");
+        }
+    }
+}

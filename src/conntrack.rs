@@ -1,0 +1,428 @@
+//! ctnetlink message bytes to a fixed `Conn`.
+//!
+//! Decoding is in place: netlink-packet-core's `NlasIterator` yields checked
+//! `NlaBuffer` views into the receive buffer and every value is copied into
+//! plain fields. Nothing allocates (netlink-packet-netfilter 0.4 builds a
+//! `Vec` per attribute and lacks counters, id, zone and timestamps, so it
+//! is used only to build requests).
+//!
+//! Contract, in the style of libmnl's validate-or-ignore tables: unknown
+//! attribute types are skipped (newer kernels add some); a known attribute
+//! with a wrong length makes the whole entry `Malformed`, which the caller
+//! counts and skips. No input can make this module panic.
+//!
+//! Byte order: attribute headers (`nla_len`, `nla_type`) are host order;
+//! every ctnetlink payload integer is big-endian whatever the CPU
+//! (`linux/netfilter/nfnetlink_conntrack.h`).
+
+use netlink_packet_core::NlasIterator;
+
+// Top-level attributes (enum ctattr_type).
+const CTA_TUPLE_ORIG: u16 = 1;
+const CTA_TUPLE_REPLY: u16 = 2;
+const CTA_STATUS: u16 = 3;
+const CTA_PROTOINFO: u16 = 4;
+const CTA_TIMEOUT: u16 = 7;
+const CTA_MARK: u16 = 8;
+const CTA_COUNTERS_ORIG: u16 = 9;
+const CTA_COUNTERS_REPLY: u16 = 10;
+const CTA_USE: u16 = 11;
+const CTA_ID: u16 = 12;
+const CTA_ZONE: u16 = 18;
+const CTA_TIMESTAMP: u16 = 20;
+// enum ctattr_tuple / ctattr_ip / ctattr_l4proto.
+const CTA_TUPLE_IP: u16 = 1;
+const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_SRC: u16 = 1;
+const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_SRC: u16 = 3;
+const CTA_IP_V6_DST: u16 = 4;
+const CTA_PROTO_NUM: u16 = 1;
+const CTA_PROTO_SRC_PORT: u16 = 2;
+const CTA_PROTO_DST_PORT: u16 = 3;
+const CTA_PROTO_ICMP_ID: u16 = 4;
+const CTA_PROTO_ICMP_TYPE: u16 = 5;
+const CTA_PROTO_ICMP_CODE: u16 = 6;
+const CTA_PROTO_ICMPV6_ID: u16 = 7;
+const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
+const CTA_PROTO_ICMPV6_CODE: u16 = 9;
+// enum ctattr_counters / ctattr_tstamp / ctattr_protoinfo.
+const CTA_COUNTERS_PACKETS: u16 = 1;
+const CTA_COUNTERS_BYTES: u16 = 2;
+const CTA_COUNTERS32_PACKETS: u16 = 3;
+const CTA_COUNTERS32_BYTES: u16 = 4;
+const CTA_TIMESTAMP_START: u16 = 1;
+const CTA_TIMESTAMP_STOP: u16 = 2;
+const CTA_PROTOINFO_TCP: u16 = 1;
+const CTA_PROTOINFO_DCCP: u16 = 2;
+const CTA_PROTOINFO_SCTP: u16 = 3;
+/// The state is the first attribute of each protoinfo nest (TCP, DCCP, SCTP).
+const CTA_PROTOINFO_STATE: u16 = 1;
+
+pub const NFGENMSG_LEN: usize = 4;
+
+pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// Status bits (enum ip_conntrack_status, `linux/netfilter/nf_conntrack_common.h`).
+pub const IPS_SRC_NAT: u32 = 1 << 4;
+pub const IPS_DST_NAT: u32 = 1 << 5;
+pub const IPS_OFFLOAD: u32 = 1 << 14;
+pub const IPS_HW_OFFLOAD: u32 = 1 << 15;
+
+pub const STATUS_NAMES: [&str; 16] = [
+    "EXPECTED",
+    "SEEN_REPLY",
+    "ASSURED",
+    "CONFIRMED",
+    "SRC_NAT",
+    "DST_NAT",
+    "SEQ_ADJUST",
+    "SRC_NAT_DONE",
+    "DST_NAT_DONE",
+    "DYING",
+    "FIXED_TIMEOUT",
+    "TEMPLATE",
+    "NAT_CLASH",
+    "HELPER",
+    "OFFLOAD",
+    "HW_OFFLOAD",
+];
+
+/// One direction of a connection. Addresses are 16 bytes; IPv4 uses the
+/// first 4. For ICMP, `sport` holds the echo id and `dport` type<<8|code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tuple {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+}
+
+/// A decoded conntrack entry: plain data, no references into the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Conn {
+    /// 4 or 6.
+    pub family: u8,
+    /// Protocol state (TCP, SCTP, DCCP), `NO_STATE` otherwise.
+    pub state: u8,
+    pub has_counters: bool,
+    pub zone: u16,
+    pub orig: Tuple,
+    pub reply: Tuple,
+    pub status: u32,
+    pub mark: u32,
+    pub id: u32,
+    pub use_count: u32,
+    pub timeout: u32,
+    pub orig_packets: u64,
+    pub orig_bytes: u64,
+    pub reply_packets: u64,
+    pub reply_bytes: u64,
+    /// CTA_TIMESTAMP_START, ns of CLOCK_REALTIME; 0 when timestamps are off.
+    pub start: u64,
+    /// CTA_TIMESTAMP_STOP (DESTROY events only); 0 otherwise.
+    pub stop: u64,
+}
+
+pub const NO_STATE: u8 = 0xff;
+
+/// Why an entry was skipped. Carries no data: counting is all callers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl Conn {
+    pub fn addr_len(&self) -> usize {
+        if self.family == 6 {
+            16
+        } else {
+            4
+        }
+    }
+
+    /// The source address the far side sees, when source NAT changed it:
+    /// the reply tuple's destination (with its port, never a mix).
+    pub fn nat_src(&self) -> Option<(&[u8], u16)> {
+        let n = self.addr_len();
+        if self.status & IPS_SRC_NAT != 0
+            && (self.reply.dst[..n] != self.orig.src[..n] || self.reply.dport != self.orig.sport)
+        {
+            Some((&self.reply.dst[..n], self.reply.dport))
+        } else {
+            None
+        }
+    }
+
+    /// The host a destination NAT (port forward) sends to: the reply
+    /// tuple's source, with its own port.
+    pub fn nat_dst(&self) -> Option<(&[u8], u16)> {
+        let n = self.addr_len();
+        if self.status & IPS_DST_NAT != 0
+            && (self.reply.src[..n] != self.orig.dst[..n] || self.reply.sport != self.orig.dport)
+        {
+            Some((&self.reply.src[..n], self.reply.sport))
+        } else {
+            None
+        }
+    }
+
+    pub fn has_ports(&self) -> bool {
+        has_ports(self.orig.proto)
+    }
+}
+
+/// Protocols whose tuples carry 16-bit ports.
+pub fn has_ports(proto: u8) -> bool {
+    matches!(proto, 6 | 17 | 33 | 132 | 136)
+}
+
+/// Decodes one conntrack message payload (nfgenmsg + attributes) into
+/// `out`. `out` is overwritten completely.
+pub fn decode(payload: &[u8], out: &mut Conn) -> Result<(), Malformed> {
+    if payload.len() < NFGENMSG_LEN {
+        return Err(Malformed);
+    }
+    *out = Conn {
+        state: NO_STATE,
+        family: match payload[0] as i32 {
+            libc::AF_INET => 4,
+            libc::AF_INET6 => 6,
+            _ => return Err(Malformed),
+        },
+        ..Conn::default()
+    };
+    let mut seen_orig = false;
+    for nla in NlasIterator::new(&payload[NFGENMSG_LEN..]) {
+        let nla = nla.map_err(|_| Malformed)?;
+        let v = nla.value();
+        match nla.kind() {
+            CTA_TUPLE_ORIG => {
+                decode_tuple(v, &mut out.orig)?;
+                seen_orig = true;
+            }
+            CTA_TUPLE_REPLY => decode_tuple(v, &mut out.reply)?,
+            CTA_STATUS => out.status = be32(v)?,
+            CTA_PROTOINFO => out.state = decode_protoinfo(v)?,
+            CTA_TIMEOUT => out.timeout = be32(v)?,
+            CTA_MARK => out.mark = be32(v)?,
+            CTA_COUNTERS_ORIG => {
+                (out.orig_packets, out.orig_bytes) = decode_counters(v)?;
+                out.has_counters = true;
+            }
+            CTA_COUNTERS_REPLY => {
+                (out.reply_packets, out.reply_bytes) = decode_counters(v)?;
+                out.has_counters = true;
+            }
+            CTA_USE => out.use_count = be32(v)?,
+            CTA_ID => out.id = be32(v)?,
+            CTA_ZONE => out.zone = be16(v)?,
+            CTA_TIMESTAMP => (out.start, out.stop) = decode_timestamp(v)?,
+            _ => {}
+        }
+    }
+    if !seen_orig {
+        return Err(Malformed);
+    }
+    if out.reply.proto == 0 {
+        // No reply tuple (should not happen in a dump): mirror the original
+        // so NAT detection sees "unchanged".
+        out.reply = Tuple {
+            src: out.orig.dst,
+            dst: out.orig.src,
+            sport: out.orig.dport,
+            dport: out.orig.sport,
+            proto: out.orig.proto,
+        };
+    }
+    Ok(())
+}
+
+fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {
+    for nla in NlasIterator::new(buf) {
+        let nla = nla.map_err(|_| Malformed)?;
+        let v = nla.value();
+        match nla.kind() {
+            CTA_TUPLE_IP => {
+                for ip in NlasIterator::new(v) {
+                    let ip = ip.map_err(|_| Malformed)?;
+                    let a = ip.value();
+                    match ip.kind() {
+                        CTA_IP_V4_SRC => t.src[..4].copy_from_slice(exact(a, 4)?),
+                        CTA_IP_V4_DST => t.dst[..4].copy_from_slice(exact(a, 4)?),
+                        CTA_IP_V6_SRC => t.src.copy_from_slice(exact(a, 16)?),
+                        CTA_IP_V6_DST => t.dst.copy_from_slice(exact(a, 16)?),
+                        _ => {}
+                    }
+                }
+            }
+            CTA_TUPLE_PROTO => {
+                let (mut icmp_type, mut icmp_code) = (0u16, 0u16);
+                for p in NlasIterator::new(v) {
+                    let p = p.map_err(|_| Malformed)?;
+                    let a = p.value();
+                    match p.kind() {
+                        CTA_PROTO_NUM => t.proto = *exact(a, 1)?.first().ok_or(Malformed)?,
+                        CTA_PROTO_SRC_PORT | CTA_PROTO_ICMP_ID | CTA_PROTO_ICMPV6_ID => {
+                            t.sport = be16(a)?
+                        }
+                        CTA_PROTO_DST_PORT => t.dport = be16(a)?,
+                        CTA_PROTO_ICMP_TYPE | CTA_PROTO_ICMPV6_TYPE => {
+                            icmp_type = *exact(a, 1)?.first().ok_or(Malformed)? as u16
+                        }
+                        CTA_PROTO_ICMP_CODE | CTA_PROTO_ICMPV6_CODE => {
+                            icmp_code = *exact(a, 1)?.first().ok_or(Malformed)? as u16
+                        }
+                        _ => {}
+                    }
+                }
+                if t.proto == IPPROTO_ICMP || t.proto == IPPROTO_ICMPV6 {
+                    t.dport = icmp_type << 8 | icmp_code;
+                }
+            }
+            _ => {}
+        }
+    }
+    if t.proto == 0 && !buf.is_empty() {
+        // A tuple without CTA_PROTO_NUM cannot be shown or keyed.
+        return Err(Malformed);
+    }
+    Ok(())
+}
+
+fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
+    for nla in NlasIterator::new(buf) {
+        let nla = nla.map_err(|_| Malformed)?;
+        if matches!(
+            nla.kind(),
+            CTA_PROTOINFO_TCP | CTA_PROTOINFO_DCCP | CTA_PROTOINFO_SCTP
+        ) {
+            for s in NlasIterator::new(nla.value()) {
+                let s = s.map_err(|_| Malformed)?;
+                if s.kind() == CTA_PROTOINFO_STATE {
+                    return exact(s.value(), 1)?.first().copied().ok_or(Malformed);
+                }
+            }
+        }
+    }
+    Ok(NO_STATE)
+}
+
+fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
+    let (mut packets, mut bytes) = (0, 0);
+    for nla in NlasIterator::new(buf) {
+        let nla = nla.map_err(|_| Malformed)?;
+        let v = nla.value();
+        match nla.kind() {
+            CTA_COUNTERS_PACKETS => packets = be64(v)?,
+            CTA_COUNTERS_BYTES => bytes = be64(v)?,
+            // Very old kernels sent 32-bit counters.
+            CTA_COUNTERS32_PACKETS => packets = be32(v)? as u64,
+            CTA_COUNTERS32_BYTES => bytes = be32(v)? as u64,
+            _ => {}
+        }
+    }
+    Ok((packets, bytes))
+}
+
+fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {
+    let (mut start, mut stop) = (0, 0);
+    for nla in NlasIterator::new(buf) {
+        let nla = nla.map_err(|_| Malformed)?;
+        match nla.kind() {
+            CTA_TIMESTAMP_START => start = be64(nla.value())?,
+            CTA_TIMESTAMP_STOP => stop = be64(nla.value())?,
+            _ => {}
+        }
+    }
+    Ok((start, stop))
+}
+
+fn exact(v: &[u8], n: usize) -> Result<&[u8], Malformed> {
+    if v.len() == n {
+        Ok(v)
+    } else {
+        Err(Malformed)
+    }
+}
+
+fn be16(v: &[u8]) -> Result<u16, Malformed> {
+    let a: [u8; 2] = v.try_into().map_err(|_| Malformed)?;
+    Ok(u16::from_be_bytes(a))
+}
+
+fn be32(v: &[u8]) -> Result<u32, Malformed> {
+    let a: [u8; 4] = v.try_into().map_err(|_| Malformed)?;
+    Ok(u32::from_be_bytes(a))
+}
+
+fn be64(v: &[u8]) -> Result<u64, Malformed> {
+    let a: [u8; 8] = v.try_into().map_err(|_| Malformed)?;
+    Ok(u64::from_be_bytes(a))
+}
+
+/// Lower-case protocol name for display and JSON; None for numbers we
+/// print as digits.
+pub fn proto_name(p: u8) -> Option<&'static str> {
+    Some(match p {
+        1 => "icmp",
+        2 => "igmp",
+        4 => "ipip",
+        6 => "tcp",
+        17 => "udp",
+        33 => "dccp",
+        41 => "ipv6",
+        47 => "gre",
+        50 => "esp",
+        51 => "ah",
+        58 => "icmpv6",
+        132 => "sctp",
+        136 => "udplite",
+        _ => return None,
+    })
+}
+
+/// State name for the protocol (TCP states from `nf_conntrack_tcp.h`,
+/// SCTP from `nf_conntrack_sctp.h`, DCCP from `nf_conntrack_dccp.h`).
+pub fn state_name(proto: u8, s: u8) -> &'static str {
+    const TCP: [&str; 10] = [
+        "NONE",
+        "SYN_SENT",
+        "SYN_RECV",
+        "ESTABLISHED",
+        "FIN_WAIT",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "TIME_WAIT",
+        "CLOSE",
+        "SYN_SENT2",
+    ];
+    const SCTP: [&str; 10] = [
+        "NONE",
+        "CLOSED",
+        "COOKIE_WAIT",
+        "COOKIE_ECHOED",
+        "ESTABLISHED",
+        "SHUTDOWN_SENT",
+        "SHUTDOWN_RECD",
+        "SHUTDOWN_ACK_SENT",
+        "HEARTBEAT_SENT",
+        "HEARTBEAT_ACKED",
+    ];
+    const DCCP: [&str; 10] = [
+        "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT",
+        "IGNORE", "INVALID",
+    ];
+    if s == NO_STATE {
+        return "-";
+    }
+    let table = match proto {
+        6 => &TCP,
+        132 => &SCTP,
+        33 => &DCCP,
+        _ => return "-",
+    };
+    table.get(s as usize).copied().unwrap_or("?")
+}

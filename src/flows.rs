@@ -1,0 +1,530 @@
+//! The flow table: every conntrack entry of the last dump with its previous
+//! counters and its rates, in memory allocated once.
+//!
+//! Layout: a dense `Vec<Flow>` (capacity fixed at start, never grown) and an
+//! open-addressing index of `u32` slots (linear probing, backward-shift
+//! deletion, no tombstones) at a load factor of at most 1/2. A refresh
+//! costs O(entries), not O(capacity), and allocates nothing.
+//!
+//! Key: conntrack id + start timestamp + a fingerprint of the original
+//! tuple and zone. The id alone is reused by the kernel; (id, start) is
+//! unique when timestamps are on, and the tuple covers the case when they
+//! are off (`../shared/NOTES.md`).
+//!
+//! Full-table policy: when `capacity` flows are tracked, new entries are
+//! not tracked; `dropped` counts them per refresh and the header shows it.
+//! Nothing is evicted, so rates of tracked flows stay exact.
+//!
+//! Time is a parameter: `finish(now_mono_ns, now_real_ns)` is given the
+//! clock reading taken when the dump completed.
+
+use crate::conntrack::Conn;
+
+/// The index has at least this many slots per tracked flow.
+const SLOTS_PER_FLOW: usize = 2;
+/// Below this age a first-seen entry's bytes/age rate is noise.
+const MIN_AGE_NS: u64 = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateState {
+    /// First seen in the very first dump without a kernel timestamp: no
+    /// rate until the next refresh.
+    Unknown,
+    /// Rated from counter deltas (or, when first seen, as below).
+    Known,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Flow {
+    pub conn: Conn,
+    /// Bits per second in the original and reply directions.
+    pub orig_bps: f64,
+    pub reply_bps: f64,
+    pub rate: RateState,
+    /// First seen in the last dump.
+    pub new: bool,
+    /// Counters went down since the previous dump (nlbwmon's CTRZERO).
+    pub reset: bool,
+    prev_orig: u64,
+    prev_reply: u64,
+    /// CLOCK_MONOTONIC ns of the dump that first showed it.
+    pub first_seen: u64,
+    fp: u64,
+    hash: u32,
+    gen: u32,
+}
+
+pub struct FlowTable {
+    slots: Vec<u32>,
+    mask: usize,
+    flows: Vec<Flow>,
+    cap: usize,
+    gen: u32,
+    seed: u64,
+    last_t: u64,
+    /// Entries of the last dump that did not fit.
+    pub dropped: u64,
+    /// Flows whose counters went down in the last dump.
+    pub resets: u32,
+    /// Total resets seen since start.
+    pub resets_total: u64,
+    /// Entries without counters in the last dump (accounting was off when
+    /// they were created).
+    pub no_counters: u32,
+    /// Entries without a start timestamp in the last dump.
+    pub no_timestamp: u32,
+    /// Offloaded entries in the last dump (their counters may be frozen).
+    pub offloaded: u32,
+    /// Number of finished dumps.
+    pub dumps: u64,
+    /// Seconds between the last two dumps.
+    pub last_dt: f64,
+}
+
+impl FlowTable {
+    /// `capacity` flows; the memory is reserved now and never grows. Pages
+    /// are touched only as flows arrive, so a large capacity costs address
+    /// space, not RSS.
+    pub fn new(capacity: usize, seed: u64) -> FlowTable {
+        let cap = capacity.max(1);
+        let nslots = (cap * SLOTS_PER_FLOW).next_power_of_two().max(16);
+        FlowTable {
+            slots: vec![0; nslots],
+            mask: nslots - 1,
+            flows: Vec::with_capacity(cap),
+            cap,
+            gen: 1,
+            seed: seed | 1,
+            last_t: 0,
+            dropped: 0,
+            resets: 0,
+            resets_total: 0,
+            no_counters: 0,
+            no_timestamp: 0,
+            offloaded: 0,
+            dumps: 0,
+            last_dt: 0.0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    /// Starts a new dump: entries observed from now on belong to it.
+    pub fn begin(&mut self) {
+        self.gen = self.gen.wrapping_add(1).max(1);
+        self.dropped = 0;
+        self.no_counters = 0;
+        self.no_timestamp = 0;
+        self.offloaded = 0;
+    }
+
+    /// Records one entry of the running dump.
+    pub fn observe(&mut self, c: &Conn) {
+        if !c.has_counters {
+            self.no_counters += 1;
+        }
+        if c.start == 0 {
+            self.no_timestamp += 1;
+        }
+        if c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0 {
+            self.offloaded += 1;
+        }
+        let fp = fingerprint(c);
+        let hash = mix(self.seed ^ (c.id as u64) ^ c.start.rotate_left(17) ^ fp) as u32;
+        let mut s = hash as usize & self.mask;
+        loop {
+            let v = self.slots[s];
+            if v == 0 {
+                break;
+            }
+            let f = &mut self.flows[v as usize - 1];
+            if f.hash == hash && f.conn.id == c.id && f.conn.start == c.start && f.fp == fp {
+                // Seen twice in one dump (NLM_F_DUMP_INTR): the newer
+                // counters win; rates are computed once, in finish().
+                f.conn = *c;
+                f.gen = self.gen;
+                return;
+            }
+            s = (s + 1) & self.mask;
+        }
+        if self.flows.len() >= self.cap {
+            self.dropped += 1;
+            return;
+        }
+        self.flows.push(Flow {
+            conn: *c,
+            orig_bps: 0.0,
+            reply_bps: 0.0,
+            rate: RateState::Unknown,
+            new: true,
+            reset: false,
+            prev_orig: 0,
+            prev_reply: 0,
+            first_seen: 0,
+            fp,
+            hash,
+            gen: self.gen,
+        });
+        self.slots[s] = self.flows.len() as u32;
+    }
+
+    /// Ends the dump at `now` (CLOCK_MONOTONIC ns; `real` is CLOCK_REALTIME
+    /// ns for kernel timestamps): drops entries that left the table and
+    /// computes rates.
+    ///
+    /// Rates: Δbytes·8/Δt over the time between the two dump completions.
+    /// A counter that went down is a reset: the new value is what was
+    /// counted since the reset, so it is rated over Δt (a lower bound, never
+    /// negative, never a spike) and becomes the new baseline. A flow first
+    /// seen after the first dump was born within Δt (or missed, when the
+    /// table was full): its bytes are credited over Δt, or over its age when
+    /// the kernel timestamp says it is older. A flow in the very first dump
+    /// is rated bytes/age when it has a timestamp, else it is `Unknown`
+    /// until the next refresh.
+    pub fn finish(&mut self, now: u64, real: u64) {
+        let dt_ns = if self.last_t != 0 && now > self.last_t {
+            now - self.last_t
+        } else {
+            0
+        };
+        let first_dump = self.last_t == 0;
+        self.last_dt = dt_ns as f64 / 1e9;
+        self.resets = 0;
+        let mut i = 0;
+        while i < self.flows.len() {
+            if self.flows[i].gen != self.gen {
+                self.remove(i);
+                continue;
+            }
+            let f = &mut self.flows[i];
+            let (o, r) = (f.conn.orig_bytes, f.conn.reply_bytes);
+            f.reset = false;
+            if f.new && f.first_seen == 0 {
+                f.first_seen = now;
+                let age = if f.conn.start != 0 && real > f.conn.start {
+                    real - f.conn.start
+                } else {
+                    0
+                };
+                let span = if first_dump || (age > dt_ns && dt_ns > 0) {
+                    age
+                } else {
+                    dt_ns
+                };
+                if span >= MIN_AGE_NS && f.conn.has_counters {
+                    f.orig_bps = bps(o, span);
+                    f.reply_bps = bps(r, span);
+                    f.rate = RateState::Known;
+                } else {
+                    f.orig_bps = 0.0;
+                    f.reply_bps = 0.0;
+                    f.rate = RateState::Unknown;
+                }
+            } else {
+                f.new = false;
+                if o < f.prev_orig || r < f.prev_reply {
+                    f.reset = true;
+                    self.resets += 1;
+                    self.resets_total += 1;
+                }
+                let d_o = if o < f.prev_orig { o } else { o - f.prev_orig };
+                let d_r = if r < f.prev_reply {
+                    r
+                } else {
+                    r - f.prev_reply
+                };
+                if dt_ns > 0 {
+                    f.orig_bps = bps(d_o, dt_ns);
+                    f.reply_bps = bps(d_r, dt_ns);
+                    f.rate = RateState::Known;
+                }
+            }
+            f.prev_orig = o;
+            f.prev_reply = r;
+            i += 1;
+        }
+        self.last_t = now;
+        self.dumps += 1;
+    }
+
+    /// Removes the flow at dense index `i`, keeping the index consistent.
+    fn remove(&mut self, i: usize) {
+        let slot = self.slot_of(i);
+        self.clear_slot(slot);
+        let last = self.flows.len() - 1;
+        if i != last {
+            let moved = self.slot_of(last);
+            self.slots[moved] = i as u32 + 1;
+        }
+        self.flows.swap_remove(i);
+    }
+
+    fn slot_of(&self, i: usize) -> usize {
+        let want = i as u32 + 1;
+        let mut s = self.flows[i].hash as usize & self.mask;
+        // Terminates: the flow is in the index, and the index has free slots.
+        while self.slots[s] != want {
+            s = (s + 1) & self.mask;
+        }
+        s
+    }
+
+    /// Backward-shift deletion (Knuth 6.4 algorithm R): later members of the
+    /// probe run move into the hole when their home allows it.
+    fn clear_slot(&mut self, mut hole: usize) {
+        self.slots[hole] = 0;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            let v = self.slots[j];
+            if v == 0 {
+                return;
+            }
+            let home = self.flows[v as usize - 1].hash as usize & self.mask;
+            // Distance from home to j versus from hole to j, cyclically.
+            let d_home = j.wrapping_sub(home) & self.mask;
+            let d_hole = j.wrapping_sub(hole) & self.mask;
+            if d_home >= d_hole {
+                self.slots[hole] = v;
+                self.slots[j] = 0;
+                hole = j;
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn check_index(&self) {
+        let used = self.slots.iter().filter(|&&v| v != 0).count();
+        assert_eq!(used, self.flows.len());
+        for i in 0..self.flows.len() {
+            let _ = self.slot_of(i);
+        }
+    }
+}
+
+fn bps(bytes: u64, ns: u64) -> f64 {
+    bytes as f64 * 8e9 / ns as f64
+}
+
+/// FNV-1a over the original tuple and zone, finished with `mix`.
+fn fingerprint(c: &Conn) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    let t = &c.orig;
+    for &b in t.src[..c.addr_len()].iter().chain(&t.dst[..c.addr_len()]) {
+        eat(b);
+    }
+    for b in t
+        .sport
+        .to_ne_bytes()
+        .into_iter()
+        .chain(t.dport.to_ne_bytes())
+    {
+        eat(b);
+    }
+    eat(t.proto);
+    eat(c.family);
+    for b in c.zone.to_ne_bytes() {
+        eat(b);
+    }
+    mix(h)
+}
+
+/// splitmix64's finaliser.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conntrack::Tuple;
+
+    const S: u64 = 1_000_000_000;
+
+    fn conn(id: u32, start: u64, port: u16, o: u64, r: u64) -> Conn {
+        let mut c = Conn {
+            family: 4,
+            id,
+            start,
+            has_counters: true,
+            orig_bytes: o,
+            reply_bytes: r,
+            ..Conn::default()
+        };
+        c.orig = Tuple {
+            src: [192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            dst: [198, 51, 100, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            sport: port,
+            dport: 80,
+            proto: 6,
+        };
+        c
+    }
+
+    fn tick(t: &mut FlowTable, now: u64, real: u64, conns: &[Conn]) {
+        t.begin();
+        for c in conns {
+            t.observe(c);
+        }
+        t.finish(now, real);
+        t.check_index();
+    }
+
+    fn get(t: &FlowTable, id: u32) -> Flow {
+        *t.flows().iter().find(|f| f.conn.id == id).unwrap()
+    }
+
+    #[test]
+    fn rate_is_delta_over_exact_dt() {
+        let mut t = FlowTable::new(64, 7);
+        tick(&mut t, 10 * S, 0, &[conn(1, 0, 1000, 5000, 0)]);
+        assert_eq!(
+            get(&t, 1).rate,
+            RateState::Unknown,
+            "no timestamp: no first rate"
+        );
+        // 1.25 s later, 125_000 more bytes out, 250 back.
+        tick(
+            &mut t,
+            10 * S + 1_250_000_000,
+            0,
+            &[conn(1, 0, 1000, 130_000, 250)],
+        );
+        let f = get(&t, 1);
+        assert_eq!(f.rate, RateState::Known);
+        assert!((f.orig_bps - 800_000.0).abs() < 1e-6, "{}", f.orig_bps);
+        assert!((f.reply_bps - 1600.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn first_sight_with_timestamp_rates_over_age() {
+        let mut t = FlowTable::new(64, 7);
+        let real = 1_700_000_000 * S;
+        // Started 4 s ago, 1 MB out: 2 Mbit/s average.
+        tick(
+            &mut t,
+            5 * S,
+            real,
+            &[conn(9, real - 4 * S, 1, 1_000_000, 0)],
+        );
+        let f = get(&t, 9);
+        assert_eq!(f.rate, RateState::Known);
+        assert!((f.orig_bps - 2_000_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn flow_born_between_dumps_is_credited_over_dt() {
+        let mut t = FlowTable::new(64, 7);
+        tick(&mut t, 10 * S, 0, &[]);
+        tick(&mut t, 12 * S, 0, &[conn(3, 0, 5, 250_000, 0)]);
+        let f = get(&t, 3);
+        assert!(f.new);
+        assert_eq!(f.rate, RateState::Known);
+        assert!((f.orig_bps - 1_000_000.0).abs() < 1e-6);
+        tick(&mut t, 13 * S, 0, &[conn(3, 0, 5, 250_000, 0)]);
+        assert!(!get(&t, 3).new);
+        assert_eq!(get(&t, 3).orig_bps, 0.0);
+    }
+
+    #[test]
+    fn counter_reset_is_not_negative_nor_a_spike() {
+        let mut t = FlowTable::new(64, 7);
+        tick(&mut t, S, 0, &[conn(1, 0, 1, 1_000_000, 900_000)]);
+        tick(&mut t, 2 * S, 0, &[conn(1, 0, 1, 1_100_000, 950_000)]);
+        // nlbwmon zeroed the counters; 10 kB came after the zeroing.
+        tick(&mut t, 3 * S, 0, &[conn(1, 0, 1, 10_000, 0)]);
+        let f = get(&t, 1);
+        assert!(f.reset);
+        assert_eq!(t.resets, 1);
+        assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
+        assert_eq!(f.reply_bps, 0.0);
+        tick(&mut t, 4 * S, 0, &[conn(1, 0, 1, 20_000, 0)]);
+        let f = get(&t, 1);
+        assert!(!f.reset);
+        assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
+        assert_eq!(t.resets_total, 1);
+    }
+
+    #[test]
+    fn id_reuse_with_other_tuple_or_start_is_a_new_flow() {
+        let mut t = FlowTable::new(64, 7);
+        tick(&mut t, S, 0, &[conn(1, 0, 1000, 9_000_000, 0)]);
+        // Same id, other tuple: the old flow is gone, the new one must not
+        // get a negative or reset rate from the old counters.
+        tick(&mut t, 2 * S, 0, &[conn(1, 0, 2000, 100, 0)]);
+        assert_eq!(t.len(), 1);
+        let f = get(&t, 1);
+        assert!(f.new && !f.reset);
+        assert!((f.orig_bps - 800.0).abs() < 1e-6);
+        // Same id and tuple, other start timestamp: also new.
+        let real = 100 * S;
+        tick(&mut t, 3 * S, real, &[conn(1, real - S / 2, 2000, 50, 0)]);
+        assert!(get(&t, 1).new);
+    }
+
+    #[test]
+    fn entries_leave_and_the_index_stays_consistent() {
+        let mut t = FlowTable::new(1000, 3);
+        let all: Vec<Conn> = (0..1000).map(|i| conn(i, 0, i as u16, 0, 0)).collect();
+        tick(&mut t, S, 0, &all);
+        assert_eq!(t.len(), 1000);
+        // Keep every third.
+        let some: Vec<Conn> = all.iter().filter(|c| c.id % 3 == 0).copied().collect();
+        tick(&mut t, 2 * S, 0, &some);
+        assert_eq!(t.len(), some.len());
+        for c in &some {
+            assert!(!get(&t, c.id).new, "id {} was re-found", c.id);
+        }
+        tick(&mut t, 3 * S, 0, &[]);
+        assert!(t.is_empty());
+        assert!(t.slots.iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn full_table_counts_what_it_drops() {
+        let mut t = FlowTable::new(16, 3);
+        let all: Vec<Conn> = (0..40).map(|i| conn(i, 0, i as u16, 0, 0)).collect();
+        tick(&mut t, S, 0, &all);
+        assert_eq!(t.len(), 16);
+        assert_eq!(t.dropped, 24);
+        // The tracked ones keep exact rates; the dropped count is per dump.
+        tick(&mut t, 2 * S, 0, &all[..16]);
+        assert_eq!(t.dropped, 0);
+    }
+
+    #[test]
+    fn capacity_is_never_exceeded_and_memory_never_grows() {
+        let mut t = FlowTable::new(100, 3);
+        let cap_before = t.flows.capacity();
+        for round in 0..20u32 {
+            let batch: Vec<Conn> = (0..150)
+                .map(|i| conn(round * 1000 + i, 0, i as u16, 0, 0))
+                .collect();
+            tick(&mut t, (round as u64 + 1) * S, 0, &batch);
+            assert!(t.len() <= 100);
+        }
+        assert_eq!(t.flows.capacity(), cap_before);
+    }
+}

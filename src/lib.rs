@@ -1,0 +1,18 @@
+//! nftop: `top` for Linux netfilter connection tracking.
+//!
+//! The library holds everything; `main.rs` only wires it and maps errors
+//! to exit codes, so the integration tests can drive the same code.
+#![deny(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod conntrack;
+pub mod error;
+pub mod flows;
+pub mod names;
+pub mod netlink;
+pub mod render;
+pub mod route;
+pub mod sys;
+pub mod term;
+pub mod view;

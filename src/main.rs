@@ -1,0 +1,35 @@
+//! nftop's entry point: parse flags, run, map errors to exit codes
+//! (0 ok or closed pipe, 1 runtime error, 2 usage error).
+
+use nftop::{app::App, cli, sys};
+use std::io::Write;
+
+fn main() {
+    sys::install_signal_handlers();
+    let code = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Action::Help) => {
+            let _ = std::io::stdout().write_all(cli::USAGE.as_bytes());
+            0
+        }
+        Ok(cli::Action::Version) => {
+            let _ = writeln!(std::io::stdout(), "nftop {}", cli::VERSION);
+            0
+        }
+        Ok(cli::Action::Run(cfg)) => match App::new(*cfg).and_then(|mut app| app.run()) {
+            Ok(code) => code,
+            Err(e) => fail(e),
+        },
+        Err(e) => fail(e),
+    };
+    sys::restore_terminal();
+    sys::run_exit_hook();
+    std::process::exit(code);
+}
+
+fn fail(e: nftop::error::Error) -> i32 {
+    sys::restore_terminal();
+    if !e.msg.is_empty() {
+        let _ = writeln!(std::io::stderr(), "nftop: {e}");
+    }
+    e.exit_code()
+}

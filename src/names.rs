@@ -1,0 +1,510 @@
+//! Host and service names, never waited for.
+//!
+//! Sources, in order: `/etc/hosts` (read once), OpenWrt DHCP leases
+//! (`/tmp/dhcp.leases`, re-read when its mtime changes) and reverse DNS in
+//! one background worker (iftop's resolver design): the display asks, gets
+//! the numeric address at once, and sees the name on a later refresh.
+//!
+//! Bounds: the request ring holds `RING` addresses; when it is full the
+//! request is dropped (it is asked again next refresh). The answer cache is
+//! set-associative, `BUCKETS` x `WAYS` entries; a new entry replaces the
+//! expired or oldest way of its bucket. Positive answers live `TTL_OK_S`,
+//! negative ones `TTL_NEG_S`. Link-local, multicast and unspecified
+//! addresses are never sent to DNS.
+//!
+//! Every name is cleaned before it is stored: only letters, digits, '-',
+//! '.', '_' survive, anything else (escape sequences from a hostile PTR
+//! record or lease) becomes '?'.
+
+use std::sync::{Arc, Condvar, Mutex};
+
+pub const NAME_MAX: usize = 63;
+const RING: usize = 64;
+const BUCKETS: usize = 512;
+const WAYS: usize = 4;
+const TTL_OK_S: u64 = 600;
+const TTL_NEG_S: u64 = 60;
+const MAX_HOSTS: usize = 8192;
+const MAX_LEASES: usize = 4096;
+/// Leases files larger than this are read only up to here.
+const LEASES_MAX_BYTES: usize = 512 * 1024;
+
+/// A cleaned name in fixed storage.
+#[derive(Clone, Copy)]
+pub struct Name {
+    len: u8,
+    buf: [u8; NAME_MAX],
+}
+
+impl Name {
+    pub const EMPTY: Name = Name {
+        len: 0,
+        buf: [0; NAME_MAX],
+    };
+
+    /// Copies `raw`, replacing every byte that is not a hostname character
+    /// with '?', truncated to `NAME_MAX`.
+    pub fn clean(raw: &[u8]) -> Name {
+        let mut n = Name::EMPTY;
+        for (i, &b) in raw.iter().take(NAME_MAX).enumerate() {
+            n.buf[i] = if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_' {
+                b
+            } else {
+                b'?'
+            };
+        }
+        n.len = raw.len().min(NAME_MAX) as u8;
+        n
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (see `clean`).
+        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("?")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An address as a fixed key: 16 bytes plus its length (4 or 16).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+pub struct Addr {
+    pub len: u8,
+    pub b: [u8; 16],
+}
+
+impl Addr {
+    pub fn new(a: &[u8]) -> Addr {
+        let mut b = [0; 16];
+        let n = a.len().min(16);
+        b[..n].copy_from_slice(&a[..n]);
+        Addr { len: n as u8, b }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.b[..self.len as usize]
+    }
+
+    fn parse(s: &str) -> Option<Addr> {
+        // Drop a zone id (fe80::1%eth0).
+        let s = s.split('%').next().unwrap_or(s);
+        match s.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V4(a) => Some(Addr::new(&a.octets())),
+            std::net::IpAddr::V6(a) => Some(Addr::new(&a.octets())),
+        }
+    }
+
+    /// Addresses that DNS cannot or should not answer for.
+    pub fn is_unresolvable(&self) -> bool {
+        let b = self.bytes();
+        match b.len() {
+            4 => b == [0, 0, 0, 0] || (b[0] == 169 && b[1] == 254) || b[0] >= 224,
+            16 => {
+                b.iter().all(|&x| x == 0) || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff
+            }
+            _ => true,
+        }
+    }
+
+    fn hash(&self) -> usize {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &x in self.bytes() {
+            h = (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        (h ^ (h >> 29)) as usize
+    }
+}
+
+#[derive(Clone, Copy)]
+struct CacheEntry {
+    addr: Addr,
+    name: Name,
+    /// 0: free; else the monotonic second after which it is stale.
+    expires: u64,
+    pending: bool,
+}
+
+struct DnsState {
+    ring: [Addr; RING],
+    head: usize,
+    len: usize,
+    cache: Vec<[CacheEntry; WAYS]>,
+    dropped: u64,
+}
+
+struct Dns {
+    state: Mutex<DnsState>,
+    wake: Condvar,
+}
+
+pub struct Names {
+    hosts: Vec<(Addr, Name)>,
+    leases_path: String,
+    leases_mtime: Option<std::time::SystemTime>,
+    leases: Vec<(Addr, Name)>,
+    leases_buf: Vec<u8>,
+    dns: Option<Arc<Dns>>,
+    services: Vec<(u16, u8, Name)>,
+}
+
+impl Names {
+    /// Reads hosts and services now, starts the DNS worker when `dns`.
+    pub fn new(hosts_path: &str, leases_path: &str, dns: bool, services: bool) -> Names {
+        let mut hosts = Vec::new();
+        if let Ok(text) = std::fs::read_to_string(hosts_path) {
+            parse_hosts(&text, &mut hosts);
+        }
+        hosts.sort_by_key(|e| e.0);
+        hosts.dedup_by(|a, b| a.0 == b.0);
+        let mut svc = Vec::new();
+        if services {
+            if let Ok(text) = std::fs::read_to_string("/etc/services") {
+                parse_services(&text, &mut svc);
+            }
+        }
+        let dns = if dns {
+            let d = new_dns();
+            let w = d.clone();
+            std::thread::Builder::new()
+                .name("nftop-dns".into())
+                .stack_size(128 * 1024)
+                .spawn(move || worker(&w))
+                .ok()
+                .map(|_| d)
+        } else {
+            None
+        };
+        let mut n = Names {
+            hosts,
+            leases_path: leases_path.to_string(),
+            leases_mtime: None,
+            leases: Vec::with_capacity(MAX_LEASES),
+            leases_buf: Vec::with_capacity(LEASES_MAX_BYTES),
+            dns,
+            services: svc,
+        };
+        n.refresh();
+        n
+    }
+
+    /// Re-reads the leases file when it changed. Call once per refresh.
+    pub fn refresh(&mut self) {
+        let Ok(meta) = std::fs::metadata(&self.leases_path) else {
+            if self.leases_mtime.take().is_some() {
+                self.leases.clear();
+            }
+            return;
+        };
+        let mtime = meta.modified().ok();
+        if mtime == self.leases_mtime && mtime.is_some() {
+            return;
+        }
+        self.leases_mtime = mtime;
+        self.leases_buf.clear();
+        if let Ok(f) = std::fs::File::open(&self.leases_path) {
+            use std::io::Read;
+            let _ = f
+                .take(LEASES_MAX_BYTES as u64)
+                .read_to_end(&mut self.leases_buf);
+        }
+        self.leases.clear();
+        // dnsmasq format: expiry mac ip hostname client-id
+        for line in self.leases_buf.split(|&b| b == b'\n') {
+            let line = std::str::from_utf8(line).unwrap_or("");
+            let mut f = line.split_ascii_whitespace();
+            let (_, _, ip, host) = (f.next(), f.next(), f.next(), f.next());
+            if let (Some(ip), Some(host)) = (ip, host) {
+                if host != "*" && self.leases.len() < MAX_LEASES {
+                    if let Some(a) = Addr::parse(ip) {
+                        self.leases.push((a, Name::clean(host.as_bytes())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The name for `addr` if one is known now; otherwise asks the DNS
+    /// worker (when `resolve`) and returns None. `now_s` is monotonic
+    /// seconds, for cache expiry.
+    pub fn lookup(&self, addr: &[u8], resolve: bool, now_s: u64) -> Option<Name> {
+        let a = Addr::new(addr);
+        if let Ok(i) = self.hosts.binary_search_by(|e| e.0.cmp(&a)) {
+            return Some(self.hosts[i].1);
+        }
+        if let Some((_, n)) = self.leases.iter().find(|(x, _)| *x == a) {
+            return Some(*n);
+        }
+        if !resolve || a.is_unresolvable() {
+            return None;
+        }
+        let dns = self.dns.as_ref()?;
+        let mut st = dns.state.lock().ok()?;
+        let bucket = a.hash() % BUCKETS;
+        let ways = &mut st.cache[bucket];
+        if let Some(e) = ways.iter().find(|e| e.expires != 0 && e.addr == a) {
+            if e.pending || now_s < e.expires {
+                return (!e.name.is_empty()).then_some(e.name);
+            }
+        }
+        // Not cached or stale: queue it, unless the ring is full.
+        if st.len == RING {
+            st.dropped += 1;
+            return None;
+        }
+        let ways = &mut st.cache[bucket];
+        let w = (0..WAYS)
+            .find(|&i| ways[i].addr == a)
+            .or_else(|| {
+                (0..WAYS)
+                    .find(|&i| ways[i].expires == 0 || now_s >= ways[i].expires && !ways[i].pending)
+            })
+            .unwrap_or_else(|| (0..WAYS).min_by_key(|&i| ways[i].expires).unwrap_or(0));
+        let stale_name = if ways[w].addr == a {
+            ways[w].name
+        } else {
+            Name::EMPTY
+        };
+        ways[w] = CacheEntry {
+            addr: a,
+            name: stale_name,
+            expires: now_s + TTL_NEG_S,
+            pending: true,
+        };
+        let slot = (st.head + st.len) % RING;
+        st.ring[slot] = a;
+        st.len += 1;
+        dns.wake.notify_one();
+        (!stale_name.is_empty()).then_some(stale_name)
+    }
+
+    /// Service name for a port, from /etc/services.
+    pub fn service(&self, port: u16, proto: u8) -> Option<&str> {
+        let p = match proto {
+            17 | 136 => 17,
+            _ => 6,
+        };
+        self.services
+            .binary_search_by(|e| (e.0, e.1).cmp(&(port, p)))
+            .ok()
+            .map(|i| self.services[i].2.as_str())
+    }
+
+    /// Requests dropped because the DNS ring was full (for the header).
+    pub fn dns_dropped(&self) -> u64 {
+        self.dns
+            .as_ref()
+            .and_then(|d| d.state.lock().ok().map(|s| s.dropped))
+            .unwrap_or(0)
+    }
+}
+
+fn new_dns() -> Arc<Dns> {
+    let free = CacheEntry {
+        addr: Addr::default(),
+        name: Name::EMPTY,
+        expires: 0,
+        pending: false,
+    };
+    Arc::new(Dns {
+        state: Mutex::new(DnsState {
+            ring: [Addr::default(); RING],
+            head: 0,
+            len: 0,
+            cache: vec![[free; WAYS]; BUCKETS],
+            dropped: 0,
+        }),
+        wake: Condvar::new(),
+    })
+}
+
+fn worker(d: &Dns) {
+    let mut out = [0u8; 256];
+    loop {
+        let addr = {
+            let Ok(mut st) = d.state.lock() else { return };
+            while st.len == 0 {
+                st = match d.wake.wait(st) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+            let a = st.ring[st.head];
+            st.head = (st.head + 1) % RING;
+            st.len -= 1;
+            a
+        };
+        // The only blocking call, outside the lock.
+        let name = crate::sys::reverse_lookup(addr.bytes(), &mut out)
+            .map(|n| Name::clean(&out[..n]))
+            .unwrap_or(Name::EMPTY);
+        let now = crate::sys::mono_ns() / 1_000_000_000;
+        let Ok(mut st) = d.state.lock() else { return };
+        let bucket = addr.hash() % BUCKETS;
+        if let Some(e) = st.cache[bucket].iter_mut().find(|e| e.addr == addr) {
+            e.name = name;
+            e.pending = false;
+            e.expires = now + if name.is_empty() { TTL_NEG_S } else { TTL_OK_S };
+        }
+    }
+}
+
+fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) {
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut f = line.split_ascii_whitespace();
+        if let (Some(ip), Some(name)) = (f.next(), f.next()) {
+            if let Some(a) = Addr::parse(ip) {
+                if out.len() < MAX_HOSTS {
+                    out.push((a, Name::clean(name.as_bytes())));
+                }
+            }
+        }
+    }
+}
+
+fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut f = line.split_ascii_whitespace();
+        let (Some(name), Some(pp)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let Some((port, proto)) = pp.split_once('/') else {
+            continue;
+        };
+        let proto = match proto {
+            "tcp" => 6,
+            "udp" => 17,
+            _ => continue,
+        };
+        if let Ok(port) = port.parse::<u16>() {
+            out.push((port, proto, Name::clean(name.as_bytes())));
+        }
+    }
+    out.sort_by_key(|e| (e.0, e.1));
+    out.dedup_by_key(|e| (e.0, e.1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned_of_escapes_and_controls() {
+        let n = Name::clean(b"evil\x1b[2Jhost\x07.example\n");
+        assert_eq!(n.as_str(), "evil??2Jhost?.example?");
+        assert!(n.as_str().bytes().all(|b| b.is_ascii_graphic()));
+        let long = [b'a'; 300];
+        assert_eq!(Name::clean(&long).as_str().len(), NAME_MAX);
+    }
+
+    #[test]
+    fn hosts_and_services_parse() {
+        let mut h = Vec::new();
+        parse_hosts(
+            "# c\n192.0.2.7  printer printer.lan\n2001:db8::5 nas # x\nbogus line\n",
+            &mut h,
+        );
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].1.as_str(), "printer");
+        let mut s = Vec::new();
+        parse_services(
+            "http 80/tcp www\ndomain 53/udp\ndomain 53/tcp\nx 99/ddp\n",
+            &mut s,
+        );
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn leases_are_read_and_reread_on_change() {
+        let dir = std::env::temp_dir().join(format!("nftop-leases-{}", std::process::id()));
+        std::fs::write(
+            &dir,
+            "1700000000 aa:bb:cc:dd:ee:ff 192.0.2.50 laptop 01:aa\n1700000000 aa:bb:cc:dd:ee:00 192.0.2.51 * *\n",
+        )
+        .unwrap();
+        let mut n = Names::new("/nonexistent", dir.to_str().unwrap(), false, false);
+        assert_eq!(
+            n.lookup(&[192, 0, 2, 50], false, 0).unwrap().as_str(),
+            "laptop"
+        );
+        assert!(n.lookup(&[192, 0, 2, 51], false, 0).is_none());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(
+            &dir,
+            "1700000000 aa:bb:cc:dd:ee:ff 192.0.2.50 phone\x1b] *\n",
+        )
+        .unwrap();
+        // Make sure the mtime differs even on coarse file systems.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        let f = std::fs::File::options().write(true).open(&dir).unwrap();
+        f.set_modified(later).unwrap();
+        n.refresh();
+        assert_eq!(
+            n.lookup(&[192, 0, 2, 50], false, 0).unwrap().as_str(),
+            "phone??"
+        );
+        std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn link_local_and_multicast_are_never_resolved() {
+        assert!(Addr::new(&[169, 254, 1, 1]).is_unresolvable());
+        assert!(Addr::new(&[224, 0, 0, 1]).is_unresolvable());
+        let mut ll = [0u8; 16];
+        ll[0] = 0xfe;
+        ll[1] = 0x80;
+        assert!(Addr::new(&ll).is_unresolvable());
+        assert!(!Addr::new(&[192, 0, 2, 1]).is_unresolvable());
+    }
+
+    #[test]
+    fn dns_queue_is_bounded_and_answers_are_cached() {
+        // No worker thread: the queue fills and stays full, as it would
+        // behind a resolver that never answers.
+        let mut n = Names::new("/nonexistent", "/nonexistent", false, false);
+        n.dns = Some(new_dns());
+        for i in 0..100u8 {
+            assert!(n.lookup(&[203, 0, 113, i], true, 10).is_none());
+        }
+        {
+            let d = n.dns.as_ref().unwrap().state.lock().unwrap();
+            assert_eq!(d.len, RING);
+        }
+        assert_eq!(n.dns_dropped(), 100 - RING as u64);
+        // A pending address is not queued twice.
+        let _ = n.lookup(&[203, 0, 113, 0], true, 11);
+        assert_eq!(
+            n.dns_dropped(),
+            100 - RING as u64,
+            "pending: neither queued nor dropped"
+        );
+        // Simulate the worker answering the first request.
+        {
+            let dns = n.dns.as_ref().unwrap();
+            let mut st = dns.state.lock().unwrap();
+            let a = Addr::new(&[203, 0, 113, 0]);
+            let e = st.cache[a.hash() % BUCKETS]
+                .iter_mut()
+                .find(|e| e.addr == a)
+                .unwrap();
+            e.name = Name::clean(b"gw.example");
+            e.pending = false;
+            e.expires = 10 + TTL_OK_S;
+        }
+        assert_eq!(
+            n.lookup(&[203, 0, 113, 0], true, 12).unwrap().as_str(),
+            "gw.example"
+        );
+        // Not asked when resolving is off (-n/-N/-r/-R) or for link-local.
+        assert!(n.lookup(&[203, 0, 113, 200], false, 12).is_none());
+        assert!(n.lookup(&[169, 254, 0, 1], true, 12).is_none());
+    }
+}

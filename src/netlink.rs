@@ -1,0 +1,275 @@
+//! The conntrack netlink socket: one persistent NETLINK_NETFILTER socket,
+//! one reused 64 KiB receive buffer, sequence and port-id checks.
+//!
+//! A dump is one `IPCTNL_MSG_CT_GET` request with `NLM_F_DUMP` and family
+//! `AF_UNSPEC` (IPv4 and IPv6 together). The kernel answers in datagrams of
+//! at most about 32 KiB, so 64 KiB never truncates; `MSG_TRUNC` is still
+//! checked. Messages whose sequence number or port id are not ours (left
+//! over from an interrupted dump) are ignored.
+
+use crate::conntrack::{self, Conn};
+use crate::error::{Error, Result};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_netfilter::{
+    conntrack::ConntrackMessage, NetfilterHeader, NetfilterMessage, NetfilterProtoFamily,
+};
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+use std::os::fd::AsRawFd;
+
+pub const RECV_BUF: usize = 64 * 1024;
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+const IPCTNL_MSG_CT_NEW: u16 = 0;
+const IPCTNL_MSG_CT_GET: u8 = 1;
+const IPCTNL_MSG_CT_DELETE: u16 = 2;
+/// nlbwmon's "dump and zero the counters" request (used by tests to
+/// reproduce OpenWrt's counter resets).
+pub const IPCTNL_MSG_CT_GET_CTRZERO: u8 = 3;
+
+/// A checked view of one netlink message header (host byte order).
+#[derive(Debug, Clone, Copy)]
+pub struct MsgHeader {
+    pub len: usize,
+    pub kind: u16,
+    pub flags: u16,
+    pub seq: u32,
+    pub port: u32,
+}
+
+impl MsgHeader {
+    /// Reads the header at the start of `buf`; None when `buf` is too short
+    /// or the length field does not fit in `buf`.
+    pub fn parse(buf: &[u8]) -> Option<MsgHeader> {
+        let h: &[u8; NLMSG_HDRLEN] = buf.get(..NLMSG_HDRLEN)?.try_into().ok()?;
+        let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        if len < NLMSG_HDRLEN || len > buf.len() {
+            return None;
+        }
+        Some(MsgHeader {
+            len,
+            kind: u16::from_ne_bytes([h[4], h[5]]),
+            flags: u16::from_ne_bytes([h[6], h[7]]),
+            seq: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
+            port: u32::from_ne_bytes([h[12], h[13], h[14], h[15]]),
+        })
+    }
+}
+
+/// What one dump produced besides the entries.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DumpStats {
+    pub entries: u32,
+    pub malformed: u32,
+    /// NLM_F_DUMP_INTR: the table changed during the dump; some entries may
+    /// be missing or doubled this time.
+    pub interrupted: bool,
+}
+
+/// Progress of parsing one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    More,
+    Done,
+}
+
+/// Parses one datagram of a dump answer, calling `on_conn` for every
+/// decoded entry. `seq`/`port` select our messages. Errors are the
+/// kernel's NLMSG_ERROR answers; malformed entries are counted in `stats`.
+pub fn parse_datagram(
+    data: &[u8],
+    seq: u32,
+    port: u32,
+    scratch: &mut Conn,
+    stats: &mut DumpStats,
+    mut on_conn: impl FnMut(&Conn),
+) -> Result<Step> {
+    let mut off = 0;
+    while off < data.len() {
+        let Some(h) = MsgHeader::parse(&data[off..]) else {
+            // A truncated header: count it and drop the rest of the datagram.
+            stats.malformed += 1;
+            return Ok(Step::More);
+        };
+        let msg = &data[off..off + h.len];
+        off += (h.len + 3) & !3;
+        if h.seq != seq || (port != 0 && h.port != port) {
+            continue;
+        }
+        if h.flags & NLM_F_DUMP_INTR != 0 {
+            stats.interrupted = true;
+        }
+        match h.kind {
+            NLMSG_DONE => return Ok(Step::Done),
+            NLMSG_ERROR => {
+                let errno = msg
+                    .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
+                    .map(|b| -i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                    .unwrap_or(0);
+                if errno == 0 {
+                    continue; // an ACK
+                }
+                return Err(kernel_error(errno));
+            }
+            k if k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW)
+                || k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) =>
+            {
+                match conntrack::decode(&msg[NLMSG_HDRLEN..], scratch) {
+                    Ok(()) => {
+                        stats.entries += 1;
+                        on_conn(scratch);
+                    }
+                    Err(_) => stats.malformed += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Step::More)
+}
+
+fn kernel_error(errno: i32) -> Error {
+    match errno {
+        libc::EPERM | libc::EACCES => Error::permission(
+            "permission denied reading conntrack: run nftop as root or give it CAP_NET_ADMIN \
+             (setcap cap_net_admin+ep /usr/sbin/nftop)",
+        ),
+        libc::EOPNOTSUPP | libc::ENOENT | libc::EPROTONOSUPPORT => Error::system(
+            "conntrack netlink is not available: modprobe nf_conntrack_netlink \
+             (OpenWrt: opkg install kmod-nf-conntrack-netlink)",
+        ),
+        e => Error::system(format!(
+            "conntrack dump failed: {}",
+            std::io::Error::from_raw_os_error(e)
+        )),
+    }
+}
+
+/// Builds a conntrack request once (netlink-packet-netfilter does the
+/// layout); the sequence number is patched in place before each send.
+pub fn build_request(msg_type: u8, flags: u16) -> Vec<u8> {
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = flags;
+    let ct = match msg_type {
+        IPCTNL_MSG_CT_GET => ConntrackMessage::Get(vec![]),
+        t => ConntrackMessage::Other {
+            message_type: t,
+            attributes: vec![],
+        },
+    };
+    let mut packet = NetlinkMessage::new(
+        hdr,
+        NetlinkPayload::from(NetfilterMessage::new(
+            NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, 0),
+            ct,
+        )),
+    );
+    packet.finalize();
+    let mut buf = vec![0; packet.buffer_len()];
+    packet.serialize(&mut buf[..]);
+    buf
+}
+
+pub struct CtSocket {
+    sock: Socket,
+    port: u32,
+    seq: u32,
+    req: Vec<u8>,
+    buf: Vec<u8>,
+    scratch: Conn,
+}
+
+impl CtSocket {
+    pub fn open() -> Result<CtSocket> {
+        Self::open_for(IPCTNL_MSG_CT_GET)
+    }
+
+    /// A socket whose dumps send `msg_type` (GET, or GET_CTRZERO for tests).
+    pub fn open_for(msg_type: u8) -> Result<CtSocket> {
+        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(|e| {
+            Error::system(format!(
+                "cannot open a netfilter netlink socket: {e} (is CONFIG_NETFILTER_NETLINK enabled?)"
+            ))
+        })?;
+        let addr = sock
+            .bind_auto()
+            .map_err(|e| Error::system(format!("cannot bind netlink socket: {e}")))?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(|e| Error::system(format!("cannot connect netlink socket: {e}")))?;
+        Ok(CtSocket {
+            sock,
+            port: addr.port_number(),
+            seq: crate::sys::real_ns() as u32,
+            req: build_request(msg_type, NLM_F_REQUEST | NLM_F_DUMP),
+            buf: vec![0; RECV_BUF],
+            scratch: Conn::default(),
+        })
+    }
+
+    /// One full dump, decoded. `on_conn` sees each entry once.
+    pub fn dump(&mut self, on_conn: impl FnMut(&Conn)) -> Result<DumpStats> {
+        self.dump_with(|_| {}, on_conn)
+    }
+
+    /// Like `dump`, and also shows every raw datagram to `on_datagram`
+    /// (how the test fixtures were recorded: `nftop --record FILE`).
+    pub fn dump_with(
+        &mut self,
+        mut on_datagram: impl FnMut(&[u8]),
+        mut on_conn: impl FnMut(&Conn),
+    ) -> Result<DumpStats> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        self.req[8..12].copy_from_slice(&seq.to_ne_bytes());
+        loop {
+            match self.sock.send(&self.req, 0) {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::system(format!(
+                        "cannot send conntrack dump request: {e}"
+                    )))
+                }
+            }
+        }
+        let mut stats = DumpStats::default();
+        loop {
+            let n = match self.sock.recv(&mut &mut self.buf[..], libc::MSG_TRUNC) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                    return Err(kernel_error(libc::EPERM))
+                }
+                Err(e) => return Err(Error::system(format!("conntrack dump failed: {e}"))),
+            };
+            if n > self.buf.len() {
+                // Cannot happen with the kernel's 32 KiB dump datagrams; if
+                // it does, the entries of this datagram are lost: say so.
+                stats.malformed += 1;
+                stats.interrupted = true;
+                continue;
+            }
+            let data = &self.buf[..n];
+            on_datagram(data);
+            let step = parse_datagram(
+                data,
+                seq,
+                self.port,
+                &mut self.scratch,
+                &mut stats,
+                &mut on_conn,
+            )?;
+            if step == Step::Done {
+                return Ok(stats);
+            }
+        }
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.sock.as_raw_fd()
+    }
+}

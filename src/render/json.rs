@@ -1,0 +1,196 @@
+//! `--json`: one object per line (schema in the README, `"v":1`).
+//!
+//! Per refresh: one `"conn"` object per shown connection, then one
+//! `"tick"` object that closes the refresh. Addresses are always numeric
+//! (names would change under a script's feet); strings are escaped even
+//! though everything we print is ASCII already.
+
+use super::{fmt_addr, Line, Tick, Warning};
+use crate::conntrack;
+use crate::flows::RateState;
+use crate::render::plain::{dst_is_local, src_is_local};
+use crate::render::Ctx;
+use std::fmt::Write as _;
+use std::io::Write;
+
+fn head(line: &mut Line, t: &Tick, kind: &str) {
+    let secs = t.real_ns / 1_000_000_000;
+    let frac = t.real_ns % 1_000_000_000 / 1_000_000;
+    let _ = write!(
+        line,
+        "{{\"v\":1,\"t\":{secs}.{frac:03},\"seq\":{},\"type\":\"{kind}\"",
+        t.seq
+    );
+}
+
+fn str_field(line: &mut Line, key: &str, v: &str) {
+    let _ = write!(line, ",\"{key}\":\"");
+    for ch in v.chars() {
+        match ch {
+            '"' => line.push_str("\\\""),
+            '\\' => line.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(line, "\\u{:04x}", c as u32);
+            }
+            c => line.push(if c.is_ascii() { c as u8 } else { b'?' }),
+        }
+    }
+    line.push(b'"');
+}
+
+fn num(line: &mut Line, key: &str, v: f64) {
+    // Rates are whole-ish numbers; three decimals keep sub-bit precision
+    // without printing float noise.
+    let _ = write!(line, ",\"{key}\":{:.3}", v);
+}
+
+pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> std::io::Result<()> {
+    let mut cell = Line::new();
+    for &i in &t.view.shown {
+        let (f, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+        let c = &f.conn;
+        let n = c.addr_len();
+        line.clear();
+        head(line, t, "conn");
+        let _ = write!(line, ",\"id\":{}", c.id);
+        str_field(line, "family", if c.family == 6 { "ipv6" } else { "ipv4" });
+        match conntrack::proto_name(c.orig.proto) {
+            Some(p) => str_field(line, "proto", p),
+            None => {
+                let _ = write!(line, ",\"proto\":{}", c.orig.proto);
+            }
+        }
+        str_field(line, "state", conntrack::state_name(c.orig.proto, c.state));
+        let ports = c.has_ports();
+        for (key, pkey, addr, port, local) in [
+            ("src", "sport", &c.orig.src, c.orig.sport, src_is_local(m)),
+            ("dst", "dport", &c.orig.dst, c.orig.dport, dst_is_local(m)),
+        ] {
+            cell.clear();
+            ctx.host(&mut cell, &addr[..n], local, true);
+            str_field(line, key, cell.as_str());
+            if ports {
+                let _ = write!(line, ",\"{pkey}\":{port}");
+            } else {
+                let _ = write!(line, ",\"{pkey}\":null");
+            }
+        }
+        if matches!(c.orig.proto, 1 | 58) {
+            let _ = write!(
+                line,
+                ",\"icmp_type\":{},\"icmp_code\":{},\"icmp_id\":{}",
+                c.orig.dport >> 8,
+                c.orig.dport & 0xff,
+                c.orig.sport
+            );
+        }
+        for (key, pkey, nat) in [
+            ("nat_src", "nat_sport", c.nat_src()),
+            ("nat_dst", "nat_dport", c.nat_dst()),
+        ] {
+            match nat {
+                Some((a, p)) => {
+                    cell.clear();
+                    fmt_addr(&mut cell, a);
+                    str_field(line, key, cell.as_str());
+                    if ports {
+                        let _ = write!(line, ",\"{pkey}\":{p}");
+                    } else {
+                        let _ = write!(line, ",\"{pkey}\":null");
+                    }
+                }
+                None => {
+                    let _ = write!(line, ",\"{key}\":null,\"{pkey}\":null");
+                }
+            }
+        }
+        for (key, idx) in [("in", m.in_if), ("out", m.out_if)] {
+            if idx == 0 {
+                let _ = write!(line, ",\"{key}\":null");
+            } else {
+                str_field(line, key, ctx.ifname(idx));
+            }
+        }
+        let _ = write!(line, ",\"mark\":{},\"zone\":{}", c.mark, c.zone);
+        if f.rate == RateState::Unknown {
+            line.push_str(",\"tx_bps\":null,\"rx_bps\":null,\"sum_bps\":null");
+        } else {
+            num(line, "tx_bps", m.tx_bps);
+            num(line, "rx_bps", m.rx_bps);
+            num(line, "sum_bps", m.tx_bps + m.rx_bps);
+        }
+        let _ = write!(
+            line,
+            ",\"tx_bytes\":{},\"rx_bytes\":{},\"age_s\":{:.3}",
+            m.tx_bytes,
+            m.rx_bytes,
+            m.age_ns as f64 / 1e9
+        );
+        str_field(
+            line,
+            "age_from",
+            if m.age_kernel { "kernel" } else { "first_seen" },
+        );
+        str_field(
+            line,
+            "local",
+            if m.loopback {
+                "both"
+            } else if m.tx_is_orig {
+                "src"
+            } else {
+                "dst"
+            },
+        );
+        line.push_str(",\"flags\":[");
+        cell.clear();
+        super::plain::flags(&mut cell, f, b' ');
+        let mut first = true;
+        if cell.as_str() != "-" {
+            for name in cell.as_str().split(' ') {
+                if !first {
+                    line.push(b',');
+                }
+                first = false;
+                let _ = write!(line, "\"{name}\"");
+            }
+        }
+        line.push_str("]}\n");
+        w.write_all(line.as_bytes())?;
+    }
+    line.clear();
+    head(line, t, "tick");
+    let v = t.view;
+    let _ = write!(
+        line,
+        ",\"interval\":{:.3},\"conns\":{},\"matched\":{},\"shown\":{}",
+        t.interval,
+        v.all.conns,
+        v.matched,
+        v.shown.len()
+    );
+    num(line, "tx_bps", v.visible.tx_bps);
+    num(line, "rx_bps", v.visible.rx_bps);
+    num(line, "all_tx_bps", v.all.tx_bps);
+    num(line, "all_rx_bps", v.all.rx_bps);
+    let _ = write!(
+        line,
+        ",\"flow_table\":{{\"len\":{},\"cap\":{}}},\"conntrack\":{{\"count\":{},\"max\":{}}},\"warnings\":[",
+        t.table_len, t.table_cap, t.ct_count, t.ct_max
+    );
+    let mut first = true;
+    for wn in t.warnings.iter() {
+        if !first {
+            line.push(b',');
+        }
+        first = false;
+        let _ = write!(line, "{{\"code\":\"{}\"", wn.code());
+        cell.clear();
+        Warning::message(wn, &mut cell);
+        str_field(line, "msg", cell.as_str());
+        line.push(b'}');
+    }
+    line.push_str("]}\n");
+    w.write_all(line.as_bytes())?;
+    w.flush()
+}

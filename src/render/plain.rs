@@ -1,0 +1,212 @@
+//! `-c` continuous lines and `-M` machine lines.
+//!
+//! `-c`: one line per shown connection per refresh, columns aligned but
+//! never cut, a blank line between refreshes, no escape codes.
+//!
+//! `-M`: the fixed column order documented in the README, single spaces,
+//! raw numbers, numeric addresses, `-` for an empty field:
+//! `time proto src sport dst dport tx rx sum state age id in out
+//!  nat_src nat_sport nat_dst nat_dport mark zone flags`
+
+use super::{fmt_addr, fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Tick};
+use crate::cli::AgeFmt;
+use crate::flows::{Flow, RateState};
+use crate::view::Meta;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// True when the original source of `m`'s flow is the local side.
+pub fn src_is_local(m: &Meta) -> bool {
+    m.tx_is_orig || m.loopback
+}
+
+pub fn dst_is_local(m: &Meta) -> bool {
+    !m.tx_is_orig || m.loopback
+}
+
+pub fn write_continuous(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+) -> std::io::Result<()> {
+    let o = ctx.o;
+    let mut cell = Line::new();
+    for &i in &t.view.shown {
+        let (f, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+        let c = &f.conn;
+        line.clear();
+        line.push(marker(f));
+        line.push(b' ');
+        cell.clear();
+        fmt_proto(&mut cell, c.orig.proto);
+        line.cell_min(cell.as_str(), 7);
+        line.push(b' ');
+        for (addr, is_dst, local) in [
+            (&c.orig.src, false, src_is_local(m)),
+            (&c.orig.dst, true, dst_is_local(m)),
+        ] {
+            cell.clear();
+            ctx.host(&mut cell, &addr[..c.addr_len()], local, false);
+            line.cell_min(cell.as_str(), 15);
+            line.push(b' ');
+            cell.clear();
+            ctx.port(&mut cell, c, is_dst, false);
+            line.cell_min(cell.as_str(), 5);
+            line.push(b' ');
+        }
+        for v in [m.tx_bps, m.rx_bps, m.tx_bps + m.rx_bps] {
+            cell.clear();
+            if f.rate == RateState::Unknown {
+                cell.push(b'-');
+            } else {
+                fmt_rate(&mut cell, v, o);
+            }
+            line.cell_min(cell.as_str(), 9);
+            line.push(b' ');
+        }
+        if o.show_state {
+            cell.clear();
+            fmt_state(&mut cell, f);
+            line.cell_min(cell.as_str(), 11);
+            line.push(b' ');
+        }
+        if o.age != AgeFmt::Off {
+            cell.clear();
+            fmt_age(&mut cell, m, o.age);
+            line.cell_min(cell.as_str(), 8);
+            line.push(b' ');
+        }
+        if o.show_id {
+            let _ = write!(line, "{:<10} ", c.id);
+        }
+        line.cell_min(ctx.ifname(m.in_if), 6);
+        line.push(b' ');
+        line.cell_min(ctx.ifname(m.out_if), 6);
+        nat(line, ctx, f, m, false);
+        trim_end(line);
+        line.push(b'\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Appends the NAT view: "via ADDR:PORT" for source NAT (what the far side
+/// sees), "to ADDR:PORT" for a port forward (the inside host). Address and
+/// port always come from the same (reply) tuple.
+pub fn nat(line: &mut Line, ctx: &Ctx, f: &Flow, m: &Meta, numeric_only: bool) {
+    let c = &f.conn;
+    if let Some((a, p)) = c.nat_src() {
+        line.push_str(" via ");
+        // The translated source is the router's outside address: local.
+        ctx.host(line, a, true, numeric_only);
+        if c.has_ports() {
+            let _ = write!(line, ":{p}");
+        }
+    }
+    if let Some((a, p)) = c.nat_dst() {
+        line.push_str(" to ");
+        ctx.host(line, a, dst_is_local(m), numeric_only);
+        if c.has_ports() {
+            let _ = write!(line, ":{p}");
+        }
+    }
+}
+
+fn trim_end(line: &mut Line) {
+    let n = line
+        .as_bytes()
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map_or(0, |p| p + 1);
+    line.truncate(n);
+}
+
+pub fn write_machine(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+) -> std::io::Result<()> {
+    let o = ctx.o;
+    let secs = t.real_ns / 1_000_000_000;
+    let ms = t.real_ns / 1_000_000 % 1000;
+    for &i in &t.view.shown {
+        let (f, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+        let c = &f.conn;
+        let n = c.addr_len();
+        line.clear();
+        let _ = write!(line, "{secs}.{ms:03} ");
+        fmt_proto(line, c.orig.proto);
+        line.push(b' ');
+        for (addr, port, local) in [
+            (&c.orig.src, c.orig.sport, src_is_local(m)),
+            (&c.orig.dst, c.orig.dport, dst_is_local(m)),
+        ] {
+            ctx.host(line, &addr[..n], local, true);
+            line.push(b' ');
+            if c.has_ports() || matches!(c.orig.proto, 1 | 58) {
+                let _ = write!(line, "{port} ");
+            } else {
+                line.push_str("- ");
+            }
+        }
+        for v in [m.tx_bps, m.rx_bps, m.tx_bps + m.rx_bps] {
+            if f.rate == RateState::Unknown {
+                line.push(b'-');
+            } else {
+                fmt_rate(line, v, o);
+            }
+            line.push(b' ');
+        }
+        line.push_str(crate::conntrack::state_name(c.orig.proto, c.state));
+        let _ = write!(line, " {} {} ", m.age_ns / 1_000_000_000, c.id);
+        line.push_str(ctx.ifname(m.in_if));
+        line.push(b' ');
+        line.push_str(ctx.ifname(m.out_if));
+        for nat in [c.nat_src(), c.nat_dst()] {
+            match nat {
+                Some((a, p)) => {
+                    line.push(b' ');
+                    fmt_addr(line, a);
+                    let _ = write!(line, " {p}");
+                }
+                None => line.push_str(" - -"),
+            }
+        }
+        let _ = write!(line, " {} {} ", c.mark, c.zone);
+        flags(line, f, b',');
+        line.push(b'\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Status bit names joined by `sep`, plus nftop's own: NEW (first seen
+/// this refresh), RESET (counters went down).
+pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
+    let mut first = true;
+    let mut put = |line: &mut Line, s: &str| {
+        if !first {
+            line.push(sep);
+        }
+        first = false;
+        line.push_str(s);
+    };
+    for (bit, name) in crate::conntrack::STATUS_NAMES.iter().enumerate() {
+        if f.conn.status & (1 << bit) != 0 {
+            put(line, name);
+        }
+    }
+    if f.new {
+        put(line, "NEW");
+    }
+    if f.reset {
+        put(line, "RESET");
+    }
+    if first {
+        line.push(b'-');
+    }
+}

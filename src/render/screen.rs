@@ -1,0 +1,445 @@
+//! The full-screen view: header, warnings, column titles, rows, prompt.
+//!
+//! Every line is cut to the terminal width before it is written, so no
+//! terminal size (20x5, 300x100, a serial console that says 0x0) can make
+//! a line wrap. Only lines that changed since the last frame are sent
+//! (a 115200-baud console moves about 11 KB/s).
+
+use super::{fmt_age, fmt_proto, fmt_rate, fmt_scaled, fmt_state, marker, Ctx, Line, Tick};
+use crate::cli::AgeFmt;
+use crate::flows::RateState;
+use crate::render::plain::{dst_is_local, nat, src_is_local};
+use crate::view::Filter;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// Terminal sizes are clamped to this; beyond it lines are cut.
+pub const MAX_COLS: usize = 1000;
+pub const MAX_ROWS: usize = 500;
+/// Used when the terminal reports no size (serial consoles).
+pub const FALLBACK: (usize, usize) = (24, 80);
+const MAX_WARN_LINES: usize = 3;
+const RATE_W: usize = 9;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    Interval,
+    Threshold,
+}
+
+pub struct Screen {
+    frame: Vec<u8>,
+    prev: Vec<u64>,
+    pub rows: usize,
+    pub cols: usize,
+    pub help: bool,
+    pub paused: bool,
+    pub prompt: Option<(PromptKind, Line)>,
+    pub message: Line,
+    force: bool,
+    prev_used: usize,
+}
+
+fn hash(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h = (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+impl Screen {
+    pub fn new(rows: usize, cols: usize) -> Screen {
+        Screen {
+            frame: Vec::with_capacity(MAX_ROWS * (MAX_COLS + 16)),
+            prev: vec![0; MAX_ROWS],
+            rows: rows.clamp(1, MAX_ROWS),
+            cols: cols.clamp(1, MAX_COLS),
+            help: false,
+            paused: false,
+            prompt: None,
+            message: Line::new(),
+            force: true,
+            prev_used: 0,
+        }
+    }
+
+    pub fn resize(&mut self, rows: usize, cols: usize) {
+        let (r, c) = (rows.clamp(1, MAX_ROWS), cols.clamp(1, MAX_COLS));
+        if (r, c) != (self.rows, self.cols) {
+            self.rows = r;
+            self.cols = c;
+            self.force = true;
+        }
+    }
+
+    pub fn invalidate(&mut self) {
+        self.force = true;
+    }
+
+    /// Lines above the rows: status, totals, warnings (up to 3), titles.
+    fn header_lines(&self, warnings: usize) -> usize {
+        3 + warnings.min(MAX_WARN_LINES)
+    }
+
+    /// How many connections fit on the screen.
+    pub fn capacity(&self, wide: bool, warnings: usize) -> usize {
+        let used = self.header_lines(warnings) + 1; // + prompt/message line
+        let free = self.rows.saturating_sub(used);
+        if wide {
+            free
+        } else {
+            free / 2
+        }
+    }
+
+    pub fn draw(
+        &mut self,
+        w: &mut impl Write,
+        t: &Tick,
+        ctx: &Ctx,
+        f: &Filter,
+    ) -> std::io::Result<()> {
+        let o = ctx.o;
+        self.frame.clear();
+        if self.force {
+            self.frame.extend_from_slice(b"\x1b[H\x1b[2J");
+        }
+        let mut row = 0usize;
+        let mut line = Line::new();
+        let mut cell = Line::new();
+
+        // Status line.
+        let (_, _, _, hh, mm, ss) = crate::sys::localtime(t.real_ns / 1_000_000_000);
+        let _ = write!(
+            line,
+            "nftop {}  {hh:02}:{mm:02}:{ss:02}  every {}s  shown {} of {}  conntrack {}/{}  sort {}{}",
+            crate::cli::VERSION,
+            t.interval,
+            t.view.shown.len(),
+            t.view.all.conns,
+            t.ct_count,
+            t.ct_max,
+            if f.ascending { "+" } else { "" },
+            f.sort.name()
+        );
+        if t.table_len * 10 >= t.table_cap * 9 {
+            let _ = write!(line, "  flows {}/{}", t.table_len, t.table_cap);
+        }
+        if self.paused {
+            line.push_str("  PAUSED");
+        }
+        self.put(&mut row, &line, b"\x1b[1m", o.color);
+
+        // Totals: what is shown, and the whole table.
+        line.clear();
+        line.push_str("shown tx ");
+        fmt_rate(&mut line, t.view.visible.tx_bps, o);
+        line.push_str(" rx ");
+        fmt_rate(&mut line, t.view.visible.rx_bps, o);
+        line.push_str(" sum ");
+        fmt_rate(&mut line, t.view.visible.tx_bps + t.view.visible.rx_bps, o);
+        line.push_str("   all tx ");
+        fmt_rate(&mut line, t.view.all.tx_bps, o);
+        line.push_str(" rx ");
+        fmt_rate(&mut line, t.view.all.rx_bps, o);
+        self.put(&mut row, &line, b"", o.color);
+
+        // Warnings, each naming its fix.
+        let nw = t.warnings.len();
+        for (i, wn) in t.warnings.iter().enumerate().take(MAX_WARN_LINES) {
+            line.clear();
+            line.push_str("! ");
+            if i == MAX_WARN_LINES - 1 && nw > MAX_WARN_LINES {
+                let _ = write!(line, "{} more warnings (see --json ticks); first: ", nw - i);
+            }
+            wn.message(&mut line);
+            self.put(&mut row, &line, b"\x1b[33m", o.color);
+        }
+
+        if self.help {
+            for text in crate::cli::USAGE
+                .lines()
+                .skip_while(|l| !l.starts_with("keys"))
+            {
+                line.clear();
+                line.push_str(text);
+                self.put(&mut row, &line, b"", o.color);
+            }
+            line.clear();
+            line.push_str("press h to return");
+            self.put(&mut row, &line, b"", o.color);
+        } else {
+            // Column titles.
+            let aw = self.addr_width(o.wide, o);
+            line.clear();
+            line.push_str("  ");
+            line.cell("PROTO", 7, false);
+            line.push(b' ');
+            line.cell(
+                if o.wide {
+                    "SOURCE"
+                } else {
+                    "SOURCE / DESTINATION"
+                },
+                aw,
+                false,
+            );
+            line.push(b' ');
+            if o.wide {
+                line.cell("DESTINATION", aw, false);
+                line.push(b' ');
+            }
+            self.titles(&mut line, o);
+            self.put(&mut row, &line, b"\x1b[7m", o.color);
+
+            for &i in &t.view.shown {
+                if row + if o.wide { 1 } else { 2 } >= self.rows {
+                    break;
+                }
+                let (fl, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+                let c = &fl.conn;
+                line.clear();
+                line.push(marker(fl));
+                line.push(b' ');
+                cell.clear();
+                fmt_proto(&mut cell, c.orig.proto);
+                line.cell(cell.as_str(), 7, false);
+                line.push(b' ');
+                endpoint(&mut line, &mut cell, ctx, c, true, src_is_local(m), aw);
+                line.push(b' ');
+                if o.wide {
+                    endpoint(&mut line, &mut cell, ctx, c, false, dst_is_local(m), aw);
+                    line.push(b' ');
+                }
+                for v in [m.tx_bps, m.rx_bps, m.tx_bps + m.rx_bps] {
+                    cell.clear();
+                    if fl.rate == RateState::Unknown {
+                        cell.push(b'?');
+                    } else {
+                        fmt_rate(&mut cell, v, o);
+                    }
+                    line.cell(cell.as_str(), RATE_W, true);
+                    line.push(b' ');
+                }
+                if o.show_state {
+                    cell.clear();
+                    fmt_state(&mut cell, fl);
+                    line.cell(cell.as_str(), 11, false);
+                    line.push(b' ');
+                }
+                if o.age != AgeFmt::Off {
+                    cell.clear();
+                    fmt_age(&mut cell, m, o.age);
+                    line.cell(cell.as_str(), 11, true);
+                    line.push(b' ');
+                }
+                if o.show_id {
+                    cell.clear();
+                    let _ = write!(cell, "{}", c.id);
+                    line.cell(cell.as_str(), 10, true);
+                    line.push(b' ');
+                }
+                line.cell(ctx.ifname(m.in_if), 7, false);
+                line.push(b' ');
+                line.cell(ctx.ifname(m.out_if), 7, false);
+                if o.wide {
+                    nat(&mut line, ctx, fl, m, false);
+                }
+                self.put(&mut row, &line, b"", o.color);
+                if !o.wide {
+                    line.clear();
+                    line.spaces(10);
+                    endpoint(&mut line, &mut cell, ctx, c, false, dst_is_local(m), aw);
+                    nat(&mut line, ctx, fl, m, false);
+                    self.put(&mut row, &line, b"", o.color);
+                }
+            }
+            if t.view.shown.is_empty() {
+                line.clear();
+                if t.flows.iter().all(|f| f.rate == RateState::Unknown) && !t.flows.is_empty() {
+                    line.push_str("  measuring: rates appear at the next refresh");
+                } else {
+                    line.push_str("  no connection above the threshold (t 0 shows idle ones)");
+                }
+                self.put(&mut row, &line, b"", o.color);
+            }
+        }
+
+        // Clear what the previous frame had below this one.
+        let used = row;
+        if self.force || used < self.prev_used {
+            let _ = write!(LineSink(&mut self.frame), "\x1b[{};1H\x1b[J", used + 1);
+            for h in &mut self.prev[used..] {
+                *h = 0;
+            }
+        }
+        self.prev_used = used;
+        // Bottom line: prompt, or the last message, or nothing.
+        let last = self.rows - 1;
+        if last >= used {
+            line.clear();
+            if let Some((kind, input)) = &self.prompt {
+                line.push_str(match kind {
+                    PromptKind::Interval => "refresh interval in seconds: ",
+                    PromptKind::Threshold => {
+                        "threshold in bits/s (k, M, G allowed; 0 shows idle): "
+                    }
+                });
+                line.push_str(input.as_str());
+            } else {
+                line.push_str(self.message.as_str());
+            }
+            self.put_at(last, &line, b"", o.color);
+        }
+        self.force = false;
+        w.write_all(&self.frame)?;
+        w.flush()
+    }
+
+    fn titles(&self, line: &mut Line, o: &super::Opts) {
+        let (tx, rx, sum) = if o.bytes {
+            ("TX B/s", "RX B/s", "SUM B/s")
+        } else {
+            ("TX", "RX", "SUM")
+        };
+        line.cell(tx, RATE_W, true);
+        line.push(b' ');
+        line.cell(rx, RATE_W, true);
+        line.push(b' ');
+        line.cell(sum, RATE_W, true);
+        line.push(b' ');
+        if o.show_state {
+            line.cell("STATE", 11, false);
+            line.push(b' ');
+        }
+        if o.age != AgeFmt::Off {
+            line.cell("AGE", 11, true);
+            line.push(b' ');
+        }
+        if o.show_id {
+            line.cell("ID", 10, true);
+            line.push(b' ');
+        }
+        line.cell("IN", 7, false);
+        line.push(b' ');
+        line.cell("OUT", 7, false);
+        if o.wide {
+            line.push_str(" NAT");
+        }
+    }
+
+    /// Width of an address column: what is left after the fixed columns.
+    fn addr_width(&self, wide: bool, o: &super::Opts) -> usize {
+        let mut fixed = 2 + 8 + 3 * (RATE_W + 1) + 16;
+        if o.show_state {
+            fixed += 12;
+        }
+        if o.age != AgeFmt::Off {
+            fixed += 12;
+        }
+        if o.show_id {
+            fixed += 11;
+        }
+        let free = self.cols.saturating_sub(fixed);
+        let w = if wide {
+            free.saturating_sub(2) / 2
+        } else {
+            free.saturating_sub(1)
+        };
+        w.clamp(8, 70)
+    }
+
+    /// Appends `line` as the next screen row, cut to the width.
+    fn put(&mut self, row: &mut usize, line: &Line, color: &[u8], use_color: bool) {
+        if *row >= self.rows.saturating_sub(1) && self.rows > 1 {
+            return;
+        }
+        self.put_at(*row, line, color, use_color);
+        *row += 1;
+    }
+
+    fn put_at(&mut self, row: usize, line: &Line, color: &[u8], use_color: bool) {
+        if row >= self.rows {
+            return;
+        }
+        let text = &line.as_bytes()[..line.len().min(self.cols)];
+        let h = hash(text) ^ hash(color).rotate_left(1);
+        if !self.force && self.prev[row] == h {
+            return;
+        }
+        self.prev[row] = h;
+        let _ = write!(LineSink(&mut self.frame), "\x1b[{};1H", row + 1);
+        if use_color && !color.is_empty() {
+            self.frame.extend_from_slice(color);
+        }
+        self.frame.extend_from_slice(text);
+        if use_color && !color.is_empty() {
+            self.frame.extend_from_slice(b"\x1b[0m");
+        }
+        // Erase the rest of the line unless the text filled it (writing in
+        // the last column already leaves the cursor there).
+        if text.len() < self.cols {
+            self.frame.extend_from_slice(b"\x1b[K");
+        }
+    }
+}
+
+/// `fmt::Write` into the frame vector (which has capacity reserved).
+struct LineSink<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for LineSink<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// "host:port" in exactly `w` columns; the host is cut, never the port.
+/// Numeric IPv6 addresses are bracketed ([2001:db8::1]:443).
+fn endpoint(
+    line: &mut Line,
+    cell: &mut Line,
+    ctx: &Ctx,
+    c: &crate::conntrack::Conn,
+    src: bool,
+    local: bool,
+    w: usize,
+) {
+    let addr = if src { &c.orig.src } else { &c.orig.dst };
+    cell.clear();
+    ctx.host(cell, &addr[..c.addr_len()], local, false);
+    let host_end = cell.len();
+    let v6 = c.family == 6 && cell.as_str().contains(':');
+    let mut pcell = Line::new();
+    if c.has_ports() || matches!(c.orig.proto, 1 | 58) {
+        pcell.push(b':');
+        ctx.port(&mut pcell, c, !src, false);
+    }
+    let extra = pcell.len() + if v6 { 2 } else { 0 };
+    let start = line.len();
+    if host_end + extra > w {
+        let keep = w.saturating_sub(extra + 1);
+        if v6 {
+            line.push(b'[');
+        }
+        line.push_str(&cell.as_str()[..keep.min(host_end)]);
+        line.push(b'~');
+    } else {
+        if v6 {
+            line.push(b'[');
+        }
+        line.push_str(cell.as_str());
+    }
+    if v6 {
+        line.push(b']');
+    }
+    line.push_str(pcell.as_str());
+    line.truncate(start + w);
+    line.pad_to(start + w);
+}
+
+/// A compact rate for narrow places (the device table).
+pub fn short_rate(out: &mut Line, bps: f64, iec: bool) {
+    fmt_scaled(out, bps, iec, "");
+}

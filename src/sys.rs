@@ -1,0 +1,281 @@
+//! The only module with `unsafe`: clocks, termios, window size, poll,
+//! signals and getnameinfo.
+//!
+//! Each function wraps one libc call and returns plain Rust values. The
+//! terminal state saved here is what the signal handlers and the panic hook
+//! restore, because `panic = "abort"` runs no destructor.
+#![allow(unsafe_code)]
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Nanoseconds of CLOCK_MONOTONIC: the time base of every rate.
+pub fn mono_ns() -> u64 {
+    clock(libc::CLOCK_MONOTONIC)
+}
+
+/// Nanoseconds of CLOCK_REALTIME: the base of kernel conntrack timestamps
+/// (`CTA_TIMESTAMP_START` is realtime) and of `"t"` in machine output.
+pub fn real_ns() -> u64 {
+    clock(libc::CLOCK_REALTIME)
+}
+
+fn clock(id: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out pointer.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+pub fn isatty(fd: i32) -> bool {
+    // SAFETY: plain query on a descriptor number.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Rows and columns of the terminal on `fd`, or None when the ioctl fails
+/// or reports 0x0 (serial consoles often do).
+pub fn winsize(fd: i32) -> Option<(u16, u16)> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize struct.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    if r != 0 || ws.ws_row == 0 || ws.ws_col == 0 {
+        return None;
+    }
+    Some((ws.ws_row, ws.ws_col))
+}
+
+/// Waits until `fd` is readable or `timeout_ms` passes. Returns true when
+/// readable; false on timeout or when a signal interrupted the wait (the
+/// caller then looks at the signal flags).
+pub fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    r > 0 && (p.revents & (libc::POLLIN | libc::POLLHUP)) != 0
+}
+
+/// Reads what is available on `fd` into `buf` without blocking forever
+/// (the caller polled first). Returns 0 at end of file or on error.
+pub fn read_fd(fd: i32, buf: &mut [u8]) -> usize {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if r > 0 {
+        r as usize
+    } else {
+        0
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Terminal state shared with the signal handlers.
+
+struct Saved(UnsafeCell<libc::termios>);
+// SAFETY: written once before TERM_ACTIVE is set, then only read.
+unsafe impl Sync for Saved {}
+
+static SAVED: Saved = Saved(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+static TERM_ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Leave the alternate screen, show the cursor, reset attributes.
+pub const RESTORE_SEQ: &[u8] = b"\x1b[0m\x1b[?25h\x1b[?1049l";
+
+/// Puts the tty on `fd` in raw mode (no echo, no line buffering; signals
+/// from Ctrl-C stay on so SIGINT reaches our handler). Returns false when
+/// `fd` is not a tty.
+pub fn enter_raw(fd: i32) -> bool {
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
+        return false;
+    }
+    // SAFETY: only this thread writes SAVED, before TERM_ACTIVE is set.
+    unsafe { *SAVED.0.get() = t };
+    let mut raw = t;
+    raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+    raw.c_cc[libc::VMIN] = 1;
+    raw.c_cc[libc::VTIME] = 0;
+    // SAFETY: valid termios.
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) } != 0 {
+        return false;
+    }
+    TERM_ACTIVE.store(true, Ordering::SeqCst);
+    true
+}
+
+/// Restores the saved terminal: cooked mode and the normal screen. Safe to
+/// call more than once and from a signal handler (only tcsetattr and write,
+/// both async-signal-safe).
+pub fn restore_terminal() {
+    if TERM_ACTIVE.swap(false, Ordering::SeqCst) {
+        // SAFETY: SAVED was written before TERM_ACTIVE was set.
+        unsafe {
+            libc::write(1, RESTORE_SEQ.as_ptr().cast(), RESTORE_SEQ.len());
+            libc::tcsetattr(0, libc::TCSANOW, SAVED.0.get());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Signals. Handlers only set flags (and, for fatal ones, restore the
+// terminal and re-raise).
+
+/// Set by SIGINT, SIGTERM, SIGHUP: the main loop exits cleanly.
+pub static QUIT: AtomicUsize = AtomicUsize::new(0);
+/// Set by SIGWINCH: re-read the window size.
+pub static WINCH: AtomicBool = AtomicBool::new(false);
+
+/// Hooks that must run on any exit (restoring sysctls). A fixed array of
+/// plain function pointers so that a signal handler can call them.
+static EXIT_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_exit_hook(f: fn()) {
+    EXIT_HOOK.store(f as usize, Ordering::SeqCst);
+}
+
+pub fn run_exit_hook() {
+    let p = EXIT_HOOK.swap(0, Ordering::SeqCst);
+    if p != 0 {
+        // SAFETY: p was stored from a `fn()` in set_exit_hook.
+        let f: fn() = unsafe { std::mem::transmute::<usize, fn()>(p) };
+        f();
+    }
+}
+
+extern "C" fn on_quit(sig: libc::c_int) {
+    QUIT.store(sig as usize, Ordering::SeqCst);
+}
+
+extern "C" fn on_winch(_: libc::c_int) {
+    WINCH.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_fatal(sig: libc::c_int) {
+    restore_terminal();
+    run_exit_hook();
+    // SAFETY: reset to default and re-raise so the exit status is right.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+fn handle(sig: libc::c_int, f: extern "C" fn(libc::c_int)) {
+    // SAFETY: installing a handler that only touches atomics (or does
+    // async-signal-safe restores). No SA_RESTART: a blocking poll or recv
+    // returns EINTR so the loop sees the flag at once.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = f as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+pub fn install_signal_handlers() {
+    handle(libc::SIGINT, on_quit);
+    handle(libc::SIGTERM, on_quit);
+    handle(libc::SIGHUP, on_quit);
+    handle(libc::SIGWINCH, on_winch);
+    for s in [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGABRT,
+        libc::SIGTRAP,
+        libc::SIGFPE,
+    ] {
+        handle(s, on_fatal);
+    }
+    // A closed pipe must show up as EPIPE on write (exit 0 quietly), not
+    // kill us.
+    // SAFETY: setting a disposition.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+// ---------------------------------------------------------------------------
+// Reverse DNS.
+
+/// Reverse lookup of an address (4 or 16 bytes) into `out`. Returns the
+/// length written, or None when there is no name. Blocks as long as the
+/// resolver takes: call it only from the names worker thread.
+pub fn reverse_lookup(addr: &[u8], out: &mut [u8; 256]) -> Option<usize> {
+    // SAFETY: sockaddr structs are plain data; getnameinfo writes at most
+    // out.len() bytes including the NUL.
+    unsafe {
+        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
+        let len = if addr.len() == 4 {
+            let sin = &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in);
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from_ne_bytes([addr[0], addr[1], addr[2], addr[3]]);
+            std::mem::size_of::<libc::sockaddr_in>()
+        } else if addr.len() == 16 {
+            let sin6 = &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6);
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_addr.s6_addr.copy_from_slice(addr);
+            std::mem::size_of::<libc::sockaddr_in6>()
+        } else {
+            return None;
+        };
+        let r = libc::getnameinfo(
+            &ss as *const _ as *const libc::sockaddr,
+            len as libc::socklen_t,
+            out.as_mut_ptr().cast(),
+            out.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        );
+        if r != 0 {
+            return None;
+        }
+        out.iter().position(|&b| b == 0)
+    }
+}
+
+/// Raises the socket receive buffer beyond `rmem_max` when we may
+/// (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else asks for what is allowed.
+pub fn set_rcvbuf(fd: i32, bytes: usize) -> usize {
+    let v = bytes as libc::c_int;
+    // SAFETY: setsockopt with an int value.
+    unsafe {
+        let p = &v as *const libc::c_int as *const libc::c_void;
+        let l = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, p, l) != 0 {
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, p, l);
+        }
+        let mut got: libc::c_int = 0;
+        let mut gl = l;
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &mut got as *mut libc::c_int as *mut libc::c_void,
+            &mut gl,
+        );
+        got.max(0) as usize
+    }
+}
+
+/// Local calendar time of `secs` since the epoch: (year, month, day,
+/// hour, minute, second).
+pub fn localtime(secs: u64) -> (i32, u32, u32, u32, u32, u32) {
+    let t = secs as libc::time_t;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: valid in/out pointers; localtime_r is reentrant.
+    unsafe { libc::localtime_r(&t, &mut tm) };
+    (
+        tm.tm_year + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    )
+}

@@ -1,0 +1,171 @@
+#!/bin/sh
+# A small router in network namespaces, for the demo, the end-to-end tests
+# and the benchmark. Only documentation addresses are used, and nothing
+# leaves the namespaces this script creates.
+#
+#   bed.sh up P      create namespaces P-cli, P-rtr, P-inet
+#   bed.sh down P    remove them (safe to call twice, or for a partial bed)
+#   bed.sh traffic P start demo traffic in the background (iperf3, ping)
+#
+# Topology:
+#   P-cli  cli0 192.0.2.2/24 2001:db8:1::2/64  (a LAN host; runs a service
+#          on tcp 8022, the target of the port forward)
+#     |
+#   P-rtr  lan0 192.0.2.1/24 2001:db8:1::1/64
+#          wan0 198.51.100.1/24 2001:db8:2::1/64   uplink 1 (default route)
+#          wan1 203.0.113.1/25                      uplink 2 (table 102)
+#          IPv4 masquerade on wan0 and wan1, IPv6 routed without NAT,
+#          tcp dport 5202 gets ct mark 2 -> rule fwmark 2 -> table 102,
+#          port forward wan0 tcp 2222 -> 192.0.2.2:8022,
+#          a service on the router itself on tcp 8080,
+#          egress shaping on wan0/wan1 (tbf, $NFTOP_BED_RATE, default 20mbit)
+#     |  (both uplinks)
+#   P-inet inet0 198.51.100.2/24 2001:db8:2::2/64, inet1 203.0.113.2/25,
+#          servers on lo: 203.0.113.200, 2001:db8:ff::200
+set -eu
+
+cmd=${1:?usage: bed.sh up|down|traffic PREFIX}
+P=${2:?usage: bed.sh up|down|traffic PREFIX}
+RATE=${NFTOP_BED_RATE:-20mbit}
+CLI=$P-cli RTR=$P-rtr INET=$P-inet
+
+x() { ip netns exec "$@"; }
+
+down() {
+    for ns in "$CLI" "$RTR" "$INET"; do
+        if ip netns pids "$ns" >/dev/null 2>&1; then
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+        fi
+        ip netns del "$ns" 2>/dev/null || true
+        rm -rf "/etc/netns/$ns"
+    done
+}
+
+up() {
+    down
+    for ns in "$CLI" "$RTR" "$INET"; do
+        ip netns add "$ns"
+        x "$ns" ip link set lo up
+        # An unreachable resolver inside the namespaces: reverse DNS must
+        # never delay nftop (ip netns exec bind-mounts this file).
+        mkdir -p "/etc/netns/$ns"
+        printf 'nameserver 192.0.2.53\noptions timeout:5 attempts:2\n' >"/etc/netns/$ns/resolv.conf"
+    done
+    ip link add cli0 netns "$CLI" type veth peer name lan0 netns "$RTR"
+    ip link add wan0 netns "$RTR" type veth peer name inet0 netns "$INET"
+    ip link add wan1 netns "$RTR" type veth peer name inet1 netns "$INET"
+
+    x "$CLI" ip addr add 192.0.2.2/24 dev cli0
+    x "$CLI" ip -6 addr add 2001:db8:1::2/64 dev cli0 nodad
+    x "$CLI" ip link set cli0 up
+    x "$CLI" ip route add default via 192.0.2.1
+    x "$CLI" ip -6 route add default via 2001:db8:1::1
+
+    x "$RTR" ip addr add 192.0.2.1/24 dev lan0
+    x "$RTR" ip -6 addr add 2001:db8:1::1/64 dev lan0 nodad
+    x "$RTR" ip addr add 198.51.100.1/24 dev wan0
+    x "$RTR" ip -6 addr add 2001:db8:2::1/64 dev wan0 nodad
+    x "$RTR" ip addr add 203.0.113.1/25 dev wan1
+    for l in lan0 wan0 wan1; do x "$RTR" ip link set "$l" up; done
+    x "$RTR" ip route add default via 198.51.100.2 dev wan0
+    x "$RTR" ip -6 route add default via 2001:db8:2::2 dev wan0
+    x "$RTR" ip route add default via 203.0.113.2 dev wan1 table 102
+    # Replies carry the mark too: the LAN must be reachable in table 102.
+    x "$RTR" ip route add 192.0.2.0/24 dev lan0 table 102
+    x "$RTR" ip rule add fwmark 2 lookup 102 priority 100
+    x "$RTR" sysctl -qw net.ipv4.ip_forward=1
+    x "$RTR" sysctl -qw net.ipv6.conf.all.forwarding=1
+    x "$RTR" sysctl -qw net.netfilter.nf_conntrack_acct=1
+    x "$RTR" sysctl -qw net.netfilter.nf_conntrack_timestamp="${NFTOP_BED_TIMESTAMP:-1}"
+    # Reverse-path filtering would drop the marked connections' replies.
+    x "$RTR" sysctl -qw net.ipv4.conf.all.rp_filter=0
+    x "$RTR" sysctl -qw net.ipv4.conf.default.rp_filter=0
+    for l in lan0 wan0 wan1; do x "$RTR" sysctl -qw "net.ipv4.conf.$l.rp_filter=0"; done
+    x "$RTR" nft -f - <<'EOF'
+table inet nftop_bed {
+    chain pre_mangle {
+        type filter hook prerouting priority mangle; policy accept;
+        iifname "lan0" tcp dport 5202 ct state new ct mark set 2
+        meta mark set ct mark
+    }
+    chain out_mangle {
+        type route hook output priority mangle; policy accept;
+        meta mark set ct mark
+    }
+    chain pre_nat {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "wan0" meta nfproto ipv4 tcp dport 2222 dnat ip to 192.0.2.2:8022
+    }
+    chain post_nat {
+        type nat hook postrouting priority srcnat; policy accept;
+        meta nfproto ipv4 oifname "wan0" masquerade
+        meta nfproto ipv4 oifname "wan1" masquerade
+    }
+}
+EOF
+    for l in wan0 wan1; do
+        x "$RTR" tc qdisc add dev "$l" root tbf rate "$RATE" burst 32kbit latency 50ms
+    done
+
+    x "$INET" ip addr add 198.51.100.2/24 dev inet0
+    x "$INET" ip -6 addr add 2001:db8:2::2/64 dev inet0 nodad
+    x "$INET" ip addr add 203.0.113.2/25 dev inet1
+    x "$INET" ip addr add 203.0.113.200/32 dev lo
+    x "$INET" ip -6 addr add 2001:db8:ff::200/128 dev lo
+    x "$INET" ip link set inet0 up
+    x "$INET" ip link set inet1 up
+    x "$INET" ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1
+    # Replies to the router's uplink addresses are on-link; nothing else
+    # is routed back, so masquerade is what makes IPv4 work.
+    x "$INET" sysctl -qw net.ipv4.conf.all.rp_filter=0
+    x "$INET" sysctl -qw net.ipv4.conf.default.rp_filter=0
+    # Wait for IPv6 to be usable (nodad avoids most of the delay).
+    i=0
+    while ! x "$CLI" ping -6 -c1 -W1 2001:db8:ff::200 >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 20 ] || { echo "bed: IPv6 path never came up" >&2; exit 1; }
+        sleep 0.2
+    done
+    x "$CLI" ping -c1 -W2 203.0.113.200 >/dev/null
+}
+
+traffic() {
+    # Servers in P-inet, clients in P-cli: two TCP flows (IPv4 masqueraded,
+    # IPv6 routed), a paced UDP flow, a marked flow over uplink 2, pings.
+    for port in 5201 5202 5203 5204; do
+        x "$INET" iperf3 -s -D -p $port >/dev/null 2>&1
+    done
+    sleep 0.3
+    (
+        while :; do
+            x "$CLI" iperf3 -c 203.0.113.200 -p 5201 -t 3600 -b 6M >/dev/null 2>&1 || sleep 1
+        done
+    ) &
+    (
+        while :; do
+            x "$CLI" iperf3 -c 203.0.113.200 -p 5202 -t 3600 -b 3M >/dev/null 2>&1 || sleep 1
+        done
+    ) &
+    (
+        while :; do
+            x "$CLI" iperf3 -6 -c 2001:db8:ff::200 -p 5203 -t 3600 -b 4M -R >/dev/null 2>&1 || sleep 1
+        done
+    ) &
+    (
+        while :; do
+            x "$CLI" iperf3 -u -c 203.0.113.200 -p 5204 -t 3600 -b 1M >/dev/null 2>&1 || sleep 1
+        done
+    ) &
+    (
+        while :; do
+            x "$CLI" ping -q -i 0.5 -c 20 203.0.113.200 >/dev/null 2>&1 || sleep 1
+        done
+    ) &
+}
+
+case $cmd in
+up) up ;;
+down) down ;;
+traffic) traffic ;;
+*) echo "usage: bed.sh up|down|traffic PREFIX" >&2; exit 2 ;;
+esac
