@@ -28,10 +28,15 @@ cmd=${1:?usage: bed.sh up|down|traffic PREFIX}
 P=${2:?usage: bed.sh up|down|traffic PREFIX}
 RATE=${NFTOP_BED_RATE:-20mbit}
 CLI=$P-cli RTR=$P-rtr INET=$P-inet
+PIDS=/tmp/nftop-bed-$P.pids
 
 x() { ip netns exec "$@"; }
 
 down() {
+    if [ -f "$PIDS" ]; then
+        kill $(cat "$PIDS") 2>/dev/null || true
+        rm -f "$PIDS"
+    fi
     for ns in "$CLI" "$RTR" "$INET"; do
         if ip netns pids "$ns" >/dev/null 2>&1; then
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
@@ -129,38 +134,31 @@ EOF
     x "$CLI" ping -c1 -W2 203.0.113.200 >/dev/null
 }
 
+# Runs "$@" again and again while the bed exists (a client that exits or
+# fails is restarted), with no output, as a background job whose pid is
+# remembered for `down`.
+loop() {
+    (
+        exec >/dev/null 2>&1 </dev/null
+        while [ -e "/run/netns/$CLI" ]; do "$@" || sleep 1; done
+    ) &
+    echo $! >>"$PIDS"
+}
+
 traffic() {
     # Servers in P-inet, clients in P-cli: two TCP flows (IPv4 masqueraded,
-    # IPv6 routed), a paced UDP flow, a marked flow over uplink 2, pings.
+    # one marked over uplink 2), IPv6 routed (server to client), a paced
+    # UDP flow, pings.
     for port in 5201 5202 5203 5204; do
         x "$INET" iperf3 -s -D -p $port >/dev/null 2>&1
     done
     sleep 0.3
-    (
-        while :; do
-            x "$CLI" iperf3 -c 203.0.113.200 -p 5201 -t 3600 -b 6M >/dev/null 2>&1 || sleep 1
-        done
-    ) &
-    (
-        while :; do
-            x "$CLI" iperf3 -c 203.0.113.200 -p 5202 -t 3600 -b 3M >/dev/null 2>&1 || sleep 1
-        done
-    ) &
-    (
-        while :; do
-            x "$CLI" iperf3 -6 -c 2001:db8:ff::200 -p 5203 -t 3600 -b 4M -R >/dev/null 2>&1 || sleep 1
-        done
-    ) &
-    (
-        while :; do
-            x "$CLI" iperf3 -u -c 203.0.113.200 -p 5204 -t 3600 -b 1M >/dev/null 2>&1 || sleep 1
-        done
-    ) &
-    (
-        while :; do
-            x "$CLI" ping -q -i 0.5 -c 20 203.0.113.200 >/dev/null 2>&1 || sleep 1
-        done
-    ) &
+    loop x "$CLI" iperf3 -c 203.0.113.200 -p 5201 -t 3600 -b 6M
+    loop x "$CLI" iperf3 -c 203.0.113.200 -p 5202 -t 3600 -b 3M
+    loop x "$CLI" iperf3 -6 -c 2001:db8:ff::200 -p 5203 -t 3600 -b 4M -R
+    loop x "$CLI" iperf3 -u -c 203.0.113.200 -p 5204 -t 3600 -b 1M
+    loop x "$CLI" ping -q -i 0.5 -c 20 203.0.113.200
+    loop x "$CLI" ping -6 -q -i 0.5 -c 20 2001:db8:ff::200
 }
 
 case $cmd in

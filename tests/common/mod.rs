@@ -1,0 +1,430 @@
+//! Helpers shared by the integration tests: the namespace bed, running
+//! the real binary, a tiny JSON reader, fixtures.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_nftop")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when namespace tests can run. Without root they are skipped with
+/// a message, unless NFTOP_REQUIRE_NETNS=1 (CI), where that is a failure.
+pub fn netns_ok(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let tools = ["ip", "nft", "tc", "iperf3", "socat"].iter().all(|t| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {t}"))
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let required = std::env::var("NFTOP_REQUIRE_NETNS").is_ok_and(|v| v == "1");
+    if is_root && tools {
+        return true;
+    }
+    let why = if is_root {
+        "missing tools (ip nft tc iperf3 socat): run `make deps`"
+    } else {
+        "not root"
+    };
+    if required {
+        panic!("{test}: namespace test cannot run: {why} (NFTOP_REQUIRE_NETNS=1)");
+    }
+    eprintln!("SKIP {test}: namespace test needs root and tools: {why}");
+    false
+}
+
+static BEDS: AtomicUsize = AtomicUsize::new(0);
+
+/// A router in namespaces (tests/bed.sh), removed on drop, also when the
+/// test panics.
+pub struct Bed {
+    pub p: String,
+}
+
+impl Bed {
+    pub fn up() -> Bed {
+        Self::up_with(&[])
+    }
+
+    pub fn up_with(env: &[(&str, &str)]) -> Bed {
+        let n = BEDS.fetch_add(1, Ordering::SeqCst);
+        let p = format!("nt{}x{}", std::process::id(), n);
+        let bed = Bed { p };
+        let mut c = Command::new("sh");
+        c.arg(root().join("tests/bed.sh")).arg("up").arg(&bed.p);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run bed.sh");
+        assert!(
+            out.status.success(),
+            "bed.sh up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bed
+    }
+
+    pub fn ns(&self, which: &str) -> String {
+        format!("{}-{}", self.p, which)
+    }
+
+    /// Runs a command in namespace `which`, waits, returns stdout.
+    pub fn sh(&self, which: &str, script: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(which), "sh", "-c", script])
+            .output()
+            .expect("ip netns exec");
+        assert!(
+            out.status.success(),
+            "in {which}: `{script}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts a background command in namespace `which`; killed on drop.
+    pub fn spawn(&self, which: &str, script: &str) -> Bg {
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(which),
+                "sh",
+                "-c",
+                &format!("exec {script}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        Bg(child)
+    }
+
+    /// Runs nftop in the router namespace with `args`, returning a reader
+    /// of its stdout lines.
+    pub fn nftop(&self, args: &[&str]) -> Nftop {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("rtr"), bin()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nftop");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Nftop { child, out }
+    }
+
+    /// Runs nftop to completion (use with --count), returning stdout.
+    pub fn nftop_output(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns("rtr"), bin()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nftop");
+        assert!(
+            out.status.success(),
+            "nftop {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until `script` in `which` succeeds (up to `secs`).
+    pub fn wait_for(&self, which: &str, script: &str, secs: u64) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &self.ns(which), "sh", "-c", script])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for `{script}` in {which}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg(root().join("tests/bed.sh"))
+            .arg("down")
+            .arg(&self.p)
+            .status();
+    }
+}
+
+pub struct Bg(pub Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Nftop {
+    pub child: Child,
+    pub out: BufReader<std::process::ChildStdout>,
+}
+
+impl Nftop {
+    pub fn line(&mut self) -> Option<String> {
+        let mut s = String::new();
+        match self.out.read_line(&mut s) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(s.trim_end_matches('\n').to_string()),
+        }
+    }
+}
+
+impl Drop for Nftop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nft named counters of table inet nftop_test: name -> bytes.
+pub fn nft_counters(bed: &Bed) -> Vec<(String, u64)> {
+    let text = bed.sh("rtr", "nft list counters table inet nftop_test");
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("counter ") {
+            name = rest.trim_end_matches(" {").trim_matches('"').to_string();
+        } else if let Some(rest) = l.strip_prefix("packets ") {
+            let bytes = rest
+                .split_whitespace()
+                .nth(2)
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(0);
+            out.push((name.clone(), bytes));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// A small JSON reader for nftop's own output (no serde: dependencies are
+// kept to the brief's list, tests included).
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum J {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(String, J)>),
+}
+
+impl J {
+    pub fn get(&self, k: &str) -> &J {
+        match self {
+            J::Obj(v) => v
+                .iter()
+                .find(|(kk, _)| kk == k)
+                .map(|(_, v)| v)
+                .unwrap_or(&J::Null),
+            _ => &J::Null,
+        }
+    }
+    pub fn has(&self, k: &str) -> bool {
+        matches!(self, J::Obj(v) if v.iter().any(|(kk, _)| kk == k))
+    }
+    pub fn num(&self) -> f64 {
+        match self {
+            J::Num(n) => *n,
+            _ => f64::NAN,
+        }
+    }
+    pub fn str(&self) -> &str {
+        match self {
+            J::Str(s) => s,
+            _ => "",
+        }
+    }
+    pub fn arr(&self) -> &[J] {
+        match self {
+            J::Arr(a) => a,
+            _ => &[],
+        }
+    }
+}
+
+pub fn json(s: &str) -> J {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let v = parse_value(b, &mut i).unwrap_or_else(|| panic!("bad JSON at {i}: {s}"));
+    skip_ws(b, &mut i);
+    assert_eq!(i, b.len(), "trailing bytes in JSON: {s}");
+    v
+}
+
+fn skip_ws(b: &[u8], i: &mut usize) {
+    while *i < b.len() && b[*i].is_ascii_whitespace() {
+        *i += 1;
+    }
+}
+
+fn parse_value(b: &[u8], i: &mut usize) -> Option<J> {
+    skip_ws(b, i);
+    match *b.get(*i)? {
+        b'{' => {
+            *i += 1;
+            let mut v = Vec::new();
+            skip_ws(b, i);
+            if b.get(*i) == Some(&b'}') {
+                *i += 1;
+                return Some(J::Obj(v));
+            }
+            loop {
+                skip_ws(b, i);
+                let J::Str(k) = parse_value(b, i)? else {
+                    return None;
+                };
+                skip_ws(b, i);
+                if b.get(*i) != Some(&b':') {
+                    return None;
+                }
+                *i += 1;
+                let val = parse_value(b, i)?;
+                v.push((k, val));
+                skip_ws(b, i);
+                match b.get(*i)? {
+                    b',' => *i += 1,
+                    b'}' => {
+                        *i += 1;
+                        return Some(J::Obj(v));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            *i += 1;
+            let mut v = Vec::new();
+            skip_ws(b, i);
+            if b.get(*i) == Some(&b']') {
+                *i += 1;
+                return Some(J::Arr(v));
+            }
+            loop {
+                v.push(parse_value(b, i)?);
+                skip_ws(b, i);
+                match b.get(*i)? {
+                    b',' => *i += 1,
+                    b']' => {
+                        *i += 1;
+                        return Some(J::Arr(v));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        b'"' => {
+            *i += 1;
+            let mut s = String::new();
+            loop {
+                match *b.get(*i)? {
+                    b'"' => {
+                        *i += 1;
+                        return Some(J::Str(s));
+                    }
+                    b'\\' => {
+                        *i += 1;
+                        match *b.get(*i)? {
+                            b'n' => s.push('\n'),
+                            b't' => s.push('\t'),
+                            b'u' => {
+                                let h = std::str::from_utf8(b.get(*i + 1..*i + 5)?).ok()?;
+                                s.push(char::from_u32(u32::from_str_radix(h, 16).ok()?)?);
+                                *i += 4;
+                            }
+                            c => s.push(c as char),
+                        }
+                        *i += 1;
+                    }
+                    c => {
+                        s.push(c as char);
+                        *i += 1;
+                    }
+                }
+            }
+        }
+        b'n' if b[*i..].starts_with(b"null") => {
+            *i += 4;
+            Some(J::Null)
+        }
+        b't' if b[*i..].starts_with(b"true") => {
+            *i += 4;
+            Some(J::Bool(true))
+        }
+        b'f' if b[*i..].starts_with(b"false") => {
+            *i += 5;
+            Some(J::Bool(false))
+        }
+        _ => {
+            let start = *i;
+            while *i < b.len()
+                && (b[*i] == b'-'
+                    || b[*i] == b'+'
+                    || b[*i] == b'.'
+                    || b[*i] == b'e'
+                    || b[*i] == b'E'
+                    || b[*i].is_ascii_digit())
+            {
+                *i += 1;
+            }
+            std::str::from_utf8(&b[start..*i])
+                .ok()?
+                .parse()
+                .ok()
+                .map(J::Num)
+        }
+    }
+}
+
+/// The datagrams of a recorded fixture (see tests/fixtures/record.sh).
+pub fn fixture(name: &str) -> Vec<Vec<u8>> {
+    let data = std::fs::read(root().join("tests/fixtures").join(name)).expect("fixture");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= data.len() {
+        let n = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+        out.push(data[i + 4..i + 4 + n].to_vec());
+        i += 4 + n;
+    }
+    out
+}
+
+/// Sequence number and port id of a recorded datagram's first message.
+pub fn seq_port(d: &[u8]) -> (u32, u32) {
+    let h = nftop::netlink::MsgHeader::parse(d).expect("header");
+    (h.seq, h.port)
+}
