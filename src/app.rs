@@ -17,7 +17,7 @@ use crate::route::{Net, RtSocket};
 use crate::sys;
 use crate::term::{self, Key, Term};
 use crate::view::{Filter, View};
-use std::io::{BufWriter, Stdout, Write};
+use std::io::{BufWriter, Write};
 use std::sync::atomic::Ordering;
 
 /// Default flow table size when nf_conntrack_max cannot be read.
@@ -38,7 +38,7 @@ pub struct App {
     view: View,
     names: Names,
     warnings: Warnings,
-    out: BufWriter<Stdout>,
+    out: BufWriter<Box<dyn Write>>,
     line: Line,
     seq: u64,
     record: Option<std::fs::File>,
@@ -66,6 +66,11 @@ impl App {
     /// Opens sockets and sizes every table. Errors here are printed before
     /// the screen is touched.
     pub fn new(cfg: Config) -> Result<App> {
+        Self::with_output(cfg, Box::new(std::io::stdout()))
+    }
+
+    /// Like `new`, writing to `out` instead of stdout (tests).
+    pub fn with_output(cfg: Config, out: Box<dyn Write>) -> Result<App> {
         let ct_max = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_max").unwrap_or(0);
         let capacity = cfg.capacity.unwrap_or(if ct_max > 0 {
             ct_max as usize
@@ -114,7 +119,7 @@ impl App {
             view: View::new(capacity),
             names,
             warnings: Warnings::default(),
-            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            out: BufWriter::with_capacity(64 * 1024, out),
             line: Line::new(),
             seq: 0,
             record,

@@ -342,8 +342,10 @@ impl Screen {
             fixed += 11;
         }
         let free = self.cols.saturating_sub(fixed);
+        // Wide: an IPv6 endpoint ([2001:db8:..:ffff]:65535) needs 47
+        // columns; what is beyond two of those goes to the NAT column.
         let w = if wide {
-            free.saturating_sub(2) / 2
+            (free.saturating_sub(2) / 2).min(47)
         } else {
             free.saturating_sub(1)
         };

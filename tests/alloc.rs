@@ -1,0 +1,117 @@
+//! Steady-state refreshes allocate nothing: a counting global allocator
+//! (tests/tests.rs) counts this thread's allocations around refreshes.
+
+use crate::common::{fixture, seq_port};
+use crate::{allocations, render::sample_table};
+use nftop::conntrack::Conn;
+use nftop::flows::FlowTable;
+use nftop::names::Names;
+use nftop::netlink::{parse_datagram, DumpStats};
+use nftop::render::screen::Screen;
+use nftop::render::{self, Ctx, Line, Opts, Tick, Warnings};
+use nftop::route::Net;
+use nftop::view::{Filter, View};
+
+/// Decode recorded dumps, update rates, build the view and render all
+/// four outputs: after one warm-up refresh, zero allocations.
+#[test]
+fn refresh_pipeline_allocates_nothing() {
+    let d = fixture("bed-dump.bin");
+    let (seq, port) = seq_port(&d[0]);
+    let c = crate::render::cfg(&["-t", "0", "-V", "-I", "-a", "2"]);
+    let mut table = FlowTable::new(4096, 5);
+    let mut view = View::new(4096);
+    let net = Net::new();
+    let filter = Filter::from_config(&c);
+    let names = Names::new("/etc/hosts", "/nonexistent", false, true);
+    let opts = Opts::from_config(&c);
+    let mut scratch = Conn::default();
+    let mut line = Line::new();
+    let mut screen = Screen::new(50, 200);
+    let mut sink = std::io::BufWriter::with_capacity(64 * 1024, std::io::sink());
+    let warnings = Warnings::default();
+    let _ = sample_table();
+    let mut run = |k: u64| {
+        table.begin();
+        let mut st = DumpStats::default();
+        for dg in &d {
+            parse_datagram(dg, seq, port, &mut scratch, &mut st, |c| table.observe(c)).unwrap();
+        }
+        table.finish((k + 1) * 1_000_000_000, 1_700_000_000_000_000_000 + k);
+        view.build(
+            table.flows(),
+            &net,
+            &filter,
+            ((k + 1) * 1_000_000_000, 0),
+            &mut |_| (0, 0),
+            None,
+        );
+        let ctx = Ctx {
+            o: &opts,
+            names: &names,
+            links: &net.links,
+            now_s: k,
+        };
+        let tick = Tick {
+            seq: k,
+            real_ns: 1_700_000_000_000_000_000,
+            interval: 1.0,
+            flows: table.flows(),
+            view: &view,
+            table_len: table.len(),
+            table_cap: table.capacity(),
+            ct_count: 1,
+            ct_max: 2,
+            warnings: &warnings,
+        };
+        render::json::write_json(&mut sink, &tick, &ctx, &mut line).unwrap();
+        render::plain::write_continuous(&mut sink, &tick, &ctx, &mut line).unwrap();
+        render::plain::write_machine(&mut sink, &tick, &ctx, &mut line).unwrap();
+        screen.draw(&mut sink, &tick, &ctx, &filter).unwrap();
+        view.shown.len()
+    };
+    run(0);
+    let before = allocations();
+    let mut shown = 0;
+    for k in 1..6 {
+        shown += run(k);
+    }
+    let n = allocations() - before;
+    assert!(shown > 0, "the refreshes did show connections");
+    assert_eq!(n, 0, "{n} allocations in 5 steady-state refreshes");
+}
+
+/// The real App against the real kernel: in the bed's router namespace
+/// (this thread only, via setns), five refreshes after warm-up allocate
+/// nothing, sockets and /proc reads included.
+#[test]
+fn app_refresh_allocates_nothing_on_the_kernel() {
+    if !crate::common::netns_ok("app_refresh_allocates_nothing_on_the_kernel") {
+        return;
+    }
+    let bed = crate::common::Bed::up();
+    let _p = bed.spawn("cli", "ping -q -i 0.1 203.0.113.200");
+    bed.wait_for("rtr", "conntrack -L 2>/dev/null | grep -q icmp", 10);
+    let ns = format!("/run/netns/{}", bed.ns("rtr"));
+    let handle = std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(&ns).unwrap();
+        // SAFETY: setns on this thread only, with a valid namespace fd.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        let c = crate::render::cfg(&["--json", "-t", "0"]);
+        let mut app = nftop::app::App::with_output(c, Box::new(std::io::sink())).unwrap();
+        for _ in 0..3 {
+            app.refresh().unwrap();
+            app.render().unwrap();
+        }
+        let before = allocations();
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            app.refresh().unwrap();
+            app.render().unwrap();
+        }
+        allocations() - before
+    });
+    let n = handle.join().unwrap();
+    assert_eq!(n, 0, "{n} allocations in 5 refreshes of the real App");
+}
