@@ -8,6 +8,7 @@ mod common;
 mod decode;
 mod e2e;
 mod render;
+mod terminal;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,0 +1,279 @@
+//! The screen mode in a real terminal: tmux runs a shell, the shell runs
+//! nftop in the bed's router namespace; send-keys types, capture-pane
+//! reads. Waits poll the pane for expected text (no fixed sleeps decide a
+//! result).
+
+use crate::common::{bin, netns_ok, Bed};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    sock: String,
+}
+
+impl Tmux {
+    fn new(tag: &str, cols: u16, rows: u16) -> Tmux {
+        let sock = format!("nftop-{}-{}", tag, std::process::id());
+        let t = Tmux { sock };
+        t.cmd(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TERM=xterm PS1='$ ' bash --norc --noprofile",
+        ]);
+        t.cmd(&["set-option", "-g", "status", "off"]);
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.sock)
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn keys(&self, k: &str) {
+        self.cmd(&["send-keys", "-t", "t", "-l", k]);
+    }
+
+    fn enter(&self) {
+        self.cmd(&["send-keys", "-t", "t", "Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Polls the pane until `pred` holds (10 s at most).
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        self.cmd(&[
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.sock)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn with_traffic(bed: &Bed) -> Vec<crate::common::Bg> {
+    let v = vec![
+        bed.spawn("cli", "ping -q -i 0.2 203.0.113.200"),
+        bed.spawn("cli", "ping -6 -q -i 0.2 2001:db8:ff::200"),
+    ];
+    bed.wait_for(
+        "rtr",
+        "conntrack -L -f ipv6 2>/dev/null | grep -q icmpv6",
+        10,
+    );
+    v
+}
+
+fn run_nftop(t: &Tmux, bed: &Bed, args: &str) {
+    t.keys(&format!(
+        "ip netns exec {} {} {args}; echo EXITED:$?",
+        bed.ns("rtr"),
+        bin()
+    ));
+    t.enter();
+}
+
+fn stty_is_sane(t: &Tmux) {
+    t.keys("clear; echo STTY: $(stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo -e -icanon -e -echo)");
+    t.enter();
+    let s = t.wait("stty output", |s| s.lines().any(|l| l.starts_with("STTY:")));
+    let line = s.lines().find(|l| l.starts_with("STTY:")).unwrap();
+    assert_eq!(
+        line.trim(),
+        "STTY: icanon echo",
+        "terminal not restored:\n{s}"
+    );
+}
+
+#[test]
+fn screen_renders_keys_work_and_q_restores_the_terminal() {
+    if !netns_ok("screen_renders_keys_work_and_q_restores_the_terminal") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("keys", 120, 30);
+    run_nftop(&t, &bed, "-t 0");
+    let s = t.wait("first screen", |s| {
+        s.contains("SOURCE / DESTINATION") && s.contains("203.0.113.200")
+    });
+    assert!(s.starts_with("nftop "), "{s}");
+    assert!(s.contains("2001:db8:ff::200"), "{s}");
+    // w: one line per connection with a DESTINATION column.
+    t.keys("w");
+    t.wait("wide layout", |s| {
+        s.contains(" DESTINATION ") && !s.contains("SOURCE / DESTINATION")
+    });
+    // I, V: id and state columns; > and !: sort column and direction.
+    t.keys("IV");
+    t.wait("id and state columns", |s| {
+        s.contains(" ID ") && s.contains("STATE")
+    });
+    t.keys(">");
+    t.wait("sort by age", |s| {
+        s.lines().next().unwrap_or("").contains("sort age")
+    });
+    t.keys("!");
+    t.wait("ascending", |s| {
+        s.lines().next().unwrap_or("").contains("sort +age")
+    });
+    // b: bytes; S: IEC units.
+    t.keys("b");
+    t.wait("bytes", |s| s.contains("TX B/s"));
+    // 6 / 4 / 0: family filters.
+    t.keys("6");
+    t.wait("IPv6 only", |s| {
+        s.contains("icmpv6") && !s.contains("203.0.113.200")
+    });
+    t.keys("4");
+    t.wait("IPv4 only", |s| {
+        !s.contains("icmpv6") && s.contains("203.0.113.200")
+    });
+    t.keys("0");
+    t.wait("both", |s| {
+        s.contains("icmpv6") && s.contains("203.0.113.200")
+    });
+    // r: redact local addresses (the LAN host 192.0.2.2).
+    t.keys("r");
+    t.wait("redacted", |s| {
+        s.contains("redacted") && !s.contains("192.0.2.2")
+    });
+    t.keys("r");
+    // h: help and back.
+    t.keys("h");
+    t.wait("help", |s| s.contains("keys (screen mode)"));
+    t.keys("h");
+    t.wait("rows again", |s| s.contains("203.0.113.200"));
+    // u: a new interval through the prompt; a bad value gives a message.
+    t.keys("u");
+    t.wait("prompt", |s| s.contains("refresh interval in seconds:"));
+    t.keys("0.5");
+    t.enter();
+    t.wait("new interval", |s| {
+        s.lines().next().unwrap_or("").contains("every 0.5s")
+    });
+    t.keys("t");
+    t.keys("fast");
+    t.enter();
+    t.wait("error message", |s| s.contains("invalid value 'fast'"));
+    // Resize: the header must still be one line (nothing wraps).
+    t.resize(40, 12);
+    let s = t.wait("narrow redraw", |s| {
+        s.lines().nth(1).unwrap_or("").starts_with("shown tx")
+    });
+    assert!(s.lines().next().unwrap().starts_with("nftop"), "{s}");
+    t.resize(20, 5);
+    t.wait("tiny redraw", |s| {
+        s.lines().next().unwrap_or("").starts_with("nftop")
+    });
+    t.resize(200, 60);
+    t.wait("large redraw", |s| {
+        s.lines().count() > 10 && s.contains("203.0.113.200")
+    });
+    // q: exit 0 and the shell is back in its normal screen.
+    t.keys("q");
+    let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
+    assert!(s.contains("EXITED:0"), "{s}");
+    assert!(
+        !s.contains("SOURCE / DESTINATION"),
+        "left the alternate screen:\n{s}"
+    );
+    stty_is_sane(&t);
+}
+
+#[test]
+fn signals_restore_the_terminal() {
+    if !netns_ok("signals_restore_the_terminal") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    // TERM, HUP, INT end the loop cleanly; SEGV and ABRT (what a panic
+    // with panic = "abort" becomes) restore from the handler and re-raise.
+    for (sig, code) in [
+        ("TERM", 143),
+        ("HUP", 129),
+        ("INT", 130),
+        ("SEGV", 139),
+        ("ABRT", 134),
+    ] {
+        let t = Tmux::new(&format!("sig{sig}"), 100, 25);
+        // A unique argument, so pkill cannot hit another test's nftop.
+        let marker = format!("/nonexistent/{}", t.sock);
+        run_nftop(&t, &bed, &format!("-t 0 --leases {marker}"));
+        t.wait("first screen", |s| s.contains("203.0.113.200"));
+        let k = Command::new("pkill")
+            .args([&format!("-{sig}"), "-f", &marker])
+            .status()
+            .unwrap();
+        assert!(k.success());
+        let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
+        assert!(s.contains(&format!("EXITED:{code}")), "SIG{sig}:\n{s}");
+        assert!(
+            !s.contains("SOURCE / DESTINATION"),
+            "SIG{sig} left the alternate screen:\n{s}"
+        );
+        stty_is_sane(&t);
+    }
+}
+
+#[test]
+fn zero_size_tty_falls_back_and_draws() {
+    if !netns_ok("zero_size_tty_falls_back_and_draws") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("zero", 100, 30);
+    // A serial console reports 0x0: nftop must assume 80x24, not overflow.
+    t.keys("stty rows 0 cols 0");
+    t.enter();
+    run_nftop(&t, &bed, "-t 0");
+    let s = t.wait("first screen", |s| s.contains("203.0.113.200"));
+    assert!(s.lines().all(|l| l.len() <= 80), "fallback width 80:\n{s}");
+    assert!(s.lines().next().unwrap().starts_with("nftop"), "{s}");
+    t.keys("q");
+    t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+}
