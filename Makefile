@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat
 
-.PHONY: all build release demo deps test lint unit e2e clean
+.PHONY: all build release demo deps test lint bench size clean
 
 all: build
 
@@ -38,3 +38,8 @@ test: deps lint
 clean:
 	$(CARGO) clean
 	rm -rf dist
+
+# Measurements, not tests: CPU per refresh against the bare kernel dump and
+# conntrack -L at 10k and 100k entries, peak RSS, allocations per refresh.
+bench: deps
+	$(CARGO) test --release --locked --test tests bench::bench -- --ignored --nocapture --test-threads=1

@@ -216,7 +216,7 @@ impl App {
             .as_ref()
             .map(|s| s.capacity(self.opts.wide, self.warnings.len()));
         self.view.build(
-            self.table.flows(),
+            self.table.flows_mut(),
             &self.net,
             &self.filter,
             (self.mono, self.real),

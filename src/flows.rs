@@ -34,24 +34,71 @@ pub enum RateState {
     Known,
 }
 
+/// One tracked connection: the last dump's entry, its rates, and the
+/// per-refresh facts the view derives (direction, interfaces). Kept small:
+/// at 100k connections every byte here is 100 kB of router RAM.
 #[derive(Debug, Clone, Copy)]
 pub struct Flow {
     pub conn: Conn,
-    /// Bits per second in the original and reply directions.
-    pub orig_bps: f64,
-    pub reply_bps: f64,
+    prev_orig: u64,
+    prev_reply: u64,
+    /// Bits per second in the original and reply directions (f32: 24 bits
+    /// of mantissa are far below the 3 % anyone can see).
+    pub orig_bps: f32,
+    pub reply_bps: f32,
+    /// Seconds of CLOCK_MONOTONIC when first seen (for ages without kernel
+    /// timestamps).
+    pub first_seen_s: u32,
+    gen: u32,
+    /// Ingress and egress interface index (0 unknown, route::LOCAL_IF the
+    /// router itself); set by the view each refresh.
+    pub in_if: u32,
+    pub out_if: u32,
     pub rate: RateState,
     /// First seen in the last dump.
     pub new: bool,
     /// Counters went down since the previous dump (nlbwmon's CTRZERO).
     pub reset: bool,
-    prev_orig: u64,
-    prev_reply: u64,
-    /// CLOCK_MONOTONIC ns of the dump that first showed it.
-    pub first_seen: u64,
-    fp: u64,
-    hash: u32,
-    gen: u32,
+    /// tx is the original direction (see view.rs); set by the view.
+    pub tx_is_orig: bool,
+    /// Both ends are the router itself; set by the view.
+    pub loopback: bool,
+    /// Inserted by the running dump; finish() gives it its first rate.
+    fresh: bool,
+}
+
+impl Flow {
+    pub fn tx_bps(&self) -> f64 {
+        (if self.tx_is_orig {
+            self.orig_bps
+        } else {
+            self.reply_bps
+        }) as f64
+    }
+    pub fn rx_bps(&self) -> f64 {
+        (if self.tx_is_orig {
+            self.reply_bps
+        } else {
+            self.orig_bps
+        }) as f64
+    }
+    pub fn sum_bps(&self) -> f64 {
+        self.orig_bps as f64 + self.reply_bps as f64
+    }
+    pub fn tx_bytes(&self) -> u64 {
+        if self.tx_is_orig {
+            self.conn.orig_bytes
+        } else {
+            self.conn.reply_bytes
+        }
+    }
+    pub fn rx_bytes(&self) -> u64 {
+        if self.tx_is_orig {
+            self.conn.reply_bytes
+        } else {
+            self.conn.orig_bytes
+        }
+    }
 }
 
 pub struct FlowTable {
@@ -61,6 +108,8 @@ pub struct FlowTable {
     cap: usize,
     gen: u32,
     seed: u64,
+    /// Where the next entry of the running dump probably is (see observe).
+    cursor: usize,
     last_t: u64,
     /// Entries of the last dump that did not fit.
     pub dropped: u64,
@@ -95,6 +144,7 @@ impl FlowTable {
             cap,
             gen: 1,
             seed: seed | 1,
+            cursor: 0,
             last_t: 0,
             dropped: 0,
             resets: 0,
@@ -125,6 +175,7 @@ impl FlowTable {
 
     /// Starts a new dump: entries observed from now on belong to it.
     pub fn begin(&mut self) {
+        self.cursor = 0;
         self.gen = self.gen.wrapping_add(1).max(1);
         self.dropped = 0;
         self.no_counters = 0;
@@ -143,23 +194,36 @@ impl FlowTable {
         if c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0 {
             self.offloaded += 1;
         }
-        let fp = fingerprint(c);
-        let hash = mix(self.seed ^ (c.id as u64) ^ c.start.rotate_left(17) ^ fp) as u32;
-        let mut s = hash as usize & self.mask;
+        // The kernel dumps in hash-bucket order, the same every time, and
+        // the dense array is in first-seen order: the entry after the last
+        // one found is usually the next one dumped. Checking it first turns
+        // a random index lookup (a cache miss per entry at 100k entries)
+        // into a sequential walk.
+        if let Some(f) = self.flows.get_mut(self.cursor) {
+            if same_key(&f.conn, c) {
+                f.conn = *c;
+                f.gen = self.gen;
+                self.cursor += 1;
+                return;
+            }
+        }
+        let hash = key_hash(self.seed, c);
+        let mut slot = hash as usize & self.mask;
         loop {
-            let v = self.slots[s];
+            let v = self.slots[slot];
             if v == 0 {
                 break;
             }
             let f = &mut self.flows[v as usize - 1];
-            if f.hash == hash && f.conn.id == c.id && f.conn.start == c.start && f.fp == fp {
+            if same_key(&f.conn, c) {
                 // Seen twice in one dump (NLM_F_DUMP_INTR): the newer
                 // counters win; rates are computed once, in finish().
                 f.conn = *c;
                 f.gen = self.gen;
+                self.cursor = v as usize;
                 return;
             }
-            s = (s + 1) & self.mask;
+            slot = (slot + 1) & self.mask;
         }
         if self.flows.len() >= self.cap {
             self.dropped += 1;
@@ -167,19 +231,29 @@ impl FlowTable {
         }
         self.flows.push(Flow {
             conn: *c,
+            prev_orig: 0,
+            prev_reply: 0,
             orig_bps: 0.0,
             reply_bps: 0.0,
+            first_seen_s: 0,
+            gen: self.gen,
+            in_if: 0,
+            out_if: 0,
             rate: RateState::Unknown,
             new: true,
             reset: false,
-            prev_orig: 0,
-            prev_reply: 0,
-            first_seen: 0,
-            fp,
-            hash,
-            gen: self.gen,
+            tx_is_orig: true,
+            loopback: false,
+            fresh: true,
         });
-        self.slots[s] = self.flows.len() as u32;
+        self.slots[slot] = self.flows.len() as u32;
+        self.cursor = self.flows.len();
+    }
+
+    /// Per-refresh derived facts (direction, interfaces) are written by the
+    /// view through this.
+    pub fn flows_mut(&mut self) -> &mut [Flow] {
+        &mut self.flows
     }
 
     /// Ends the dump at `now` (CLOCK_MONOTONIC ns; `real` is CLOCK_REALTIME
@@ -213,8 +287,9 @@ impl FlowTable {
             let f = &mut self.flows[i];
             let (o, r) = (f.conn.orig_bytes, f.conn.reply_bytes);
             f.reset = false;
-            if f.new && f.first_seen == 0 {
-                f.first_seen = now;
+            if f.fresh {
+                f.fresh = false;
+                f.first_seen_s = (now / 1_000_000_000) as u32;
                 let age = if f.conn.start != 0 && real > f.conn.start {
                     real - f.conn.start
                 } else {
@@ -275,7 +350,7 @@ impl FlowTable {
 
     fn slot_of(&self, i: usize) -> usize {
         let want = i as u32 + 1;
-        let mut s = self.flows[i].hash as usize & self.mask;
+        let mut s = key_hash(self.seed, &self.flows[i].conn) as usize & self.mask;
         // Terminates: the flow is in the index, and the index has free slots.
         while self.slots[s] != want {
             s = (s + 1) & self.mask;
@@ -294,7 +369,7 @@ impl FlowTable {
             if v == 0 {
                 return;
             }
-            let home = self.flows[v as usize - 1].hash as usize & self.mask;
+            let home = key_hash(self.seed, &self.flows[v as usize - 1].conn) as usize & self.mask;
             // Distance from home to j versus from hole to j, cyclically.
             let d_home = j.wrapping_sub(home) & self.mask;
             let d_hole = j.wrapping_sub(hole) & self.mask;
@@ -316,35 +391,40 @@ impl FlowTable {
     }
 }
 
-fn bps(bytes: u64, ns: u64) -> f64 {
-    bytes as f64 * 8e9 / ns as f64
+fn bps(bytes: u64, ns: u64) -> f32 {
+    (bytes as f64 * 8e9 / ns as f64) as f32
 }
 
-/// FNV-1a over the original tuple and zone, finished with `mix`.
-fn fingerprint(c: &Conn) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// The flow key: id, start timestamp, original tuple, zone (see the module
+/// doc for why the id alone is not enough).
+fn same_key(a: &Conn, b: &Conn) -> bool {
+    a.id == b.id
+        && a.start == b.start
+        && a.orig == b.orig
+        && a.zone == b.zone
+        && a.family == b.family
+}
+
+/// Hash of the key, over 64-bit words (no per-byte loop: this runs once
+/// per entry per refresh).
+fn key_hash(seed: u64, c: &Conn) -> u32 {
+    let w = |b: &[u8; 16], i: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[i..i + 8]);
+        u64::from_ne_bytes(x)
     };
     let t = &c.orig;
-    for &b in t.src[..c.addr_len()].iter().chain(&t.dst[..c.addr_len()]) {
-        eat(b);
+    let mut h = seed ^ (c.id as u64) ^ c.start.rotate_left(23);
+    for x in [
+        w(&t.src, 0),
+        w(&t.src, 8),
+        w(&t.dst, 0),
+        w(&t.dst, 8),
+        (t.sport as u64) << 32 | (t.dport as u64) << 16 | (t.proto as u64) << 8 | c.zone as u64,
+    ] {
+        h = mix(h ^ x);
     }
-    for b in t
-        .sport
-        .to_ne_bytes()
-        .into_iter()
-        .chain(t.dport.to_ne_bytes())
-    {
-        eat(b);
-    }
-    eat(t.proto);
-    eat(c.family);
-    for b in c.zone.to_ne_bytes() {
-        eat(b);
-    }
-    mix(h)
+    h as u32
 }
 
 /// splitmix64's finaliser.

@@ -1,5 +1,5 @@
 //! What is shown: direction (tx/rx from the local side), filters, sort,
-//! top-N and totals. Works on the flow table by index; every buffer is
+//! top-N and totals. Works on the flow table by index; the row buffer is
 //! sized once to the table's capacity.
 //!
 //! Direction rule (README "Direction"): tx is what the local side sends.
@@ -16,7 +16,7 @@ use crate::flows::{Flow, RateState};
 use crate::route::{Links, LocalAddrs, Net};
 use std::cmp::Ordering;
 
-/// Per-flow facts derived each refresh, parallel to the flow table.
+/// Per-row facts for the renderers, computed from a flow on demand.
 #[derive(Clone, Copy, Default, Debug)]
 pub struct Meta {
     pub tx_bps: f64,
@@ -71,13 +71,14 @@ impl Filter {
 }
 
 pub struct View {
-    pub meta: Vec<Meta>,
     /// Indices into the flow table of the shown rows, sorted.
     pub shown: Vec<u32>,
     pub all: Totals,
     pub visible: Totals,
     /// Rows that pass the filter (before top-N).
     pub matched: usize,
+    now_mono: u64,
+    now_real: u64,
 }
 
 /// Which side is local: see the module doc.
@@ -86,83 +87,93 @@ pub fn tx_is_orig(c: &Conn, local: &LocalAddrs) -> bool {
     local.contains(&c.orig.src[..n]) || !local.contains(&c.orig.dst[..n])
 }
 
+fn age(f: &Flow, now_mono: u64, now_real: u64) -> (u64, bool) {
+    if f.conn.start != 0 && now_real > f.conn.start {
+        (now_real - f.conn.start, true)
+    } else {
+        let seen = f.first_seen_s as u64 * 1_000_000_000;
+        (now_mono.saturating_sub(seen), false)
+    }
+}
+
 impl View {
     pub fn new(capacity: usize) -> View {
         View {
-            meta: Vec::with_capacity(capacity),
             shown: Vec::with_capacity(capacity),
             all: Totals::default(),
             visible: Totals::default(),
             matched: 0,
+            now_mono: 0,
+            now_real: 0,
         }
     }
 
-    /// Recomputes direction and totals for every flow, then the shown rows.
-    /// `links` names interfaces for the -i/-o filters and the in/out sort;
-    /// `attribute` gives a connection's (ingress, egress) interface;
-    /// `limit` keeps only the top N rows (screen mode).
+    /// The renderers' view of one flow.
+    pub fn meta(&self, f: &Flow) -> Meta {
+        let (age_ns, age_kernel) = age(f, self.now_mono, self.now_real);
+        Meta {
+            tx_bps: f.tx_bps(),
+            rx_bps: f.rx_bps(),
+            tx_bytes: f.tx_bytes(),
+            rx_bytes: f.rx_bytes(),
+            tx_is_orig: f.tx_is_orig,
+            loopback: f.loopback,
+            in_if: f.in_if,
+            out_if: f.out_if,
+            age_ns,
+            age_kernel,
+        }
+    }
+
+    /// Derives direction and interfaces for every flow, totals, then the
+    /// shown rows. `attribute` gives a connection's (ingress, egress)
+    /// interface; `limit` keeps only the top N rows (screen mode).
     pub fn build(
         &mut self,
-        flows: &[Flow],
+        flows: &mut [Flow],
         net: &Net,
         f: &Filter,
         (now_mono, now_real): (u64, u64),
-        attribute: &mut dyn FnMut(&Conn) -> (u32, u32),
+        attribute: &mut dyn FnMut(&Flow) -> (u32, u32),
         limit: Option<usize>,
     ) {
         let (local, links) = (&net.local, &net.links);
-        self.meta.clear();
+        self.now_mono = now_mono;
+        self.now_real = now_real;
         self.shown.clear();
         self.all = Totals::default();
         self.visible = Totals::default();
-        for (i, fl) in flows.iter().enumerate() {
+        for (i, fl) in flows.iter_mut().enumerate() {
             let c = &fl.conn;
-            let orig = tx_is_orig(c, local);
             let n = c.addr_len();
-            let loopback = local.contains(&c.orig.src[..n]) && local.contains(&c.orig.dst[..n]);
-            let (tx_bps, rx_bps) = if orig {
-                (fl.orig_bps, fl.reply_bps)
-            } else {
-                (fl.reply_bps, fl.orig_bps)
-            };
-            let (tx_bytes, rx_bytes) = if orig {
-                (c.orig_bytes, c.reply_bytes)
-            } else {
-                (c.reply_bytes, c.orig_bytes)
-            };
-            let (age_ns, age_kernel) = if c.start != 0 && now_real > c.start {
-                (now_real - c.start, true)
-            } else {
-                (now_mono.saturating_sub(fl.first_seen), false)
-            };
-            let (in_if, out_if) = attribute(c);
-            let m = Meta {
-                tx_bps,
-                rx_bps,
-                tx_bytes,
-                rx_bytes,
-                tx_is_orig: orig,
-                loopback,
-                in_if,
-                out_if,
-                age_ns,
-                age_kernel,
-            };
-            self.meta.push(m);
+            let src_local = local.contains(&c.orig.src[..n]);
+            let dst_local = local.contains(&c.orig.dst[..n]);
+            fl.tx_is_orig = src_local || !dst_local;
+            fl.loopback = src_local && dst_local;
+            (fl.in_if, fl.out_if) = attribute(fl);
+            let (tx, rx) = (fl.tx_bps(), fl.rx_bps());
             self.all.conns += 1;
-            self.all.tx_bps += tx_bps;
-            self.all.rx_bps += rx_bps;
-            if !Self::passes(fl, &m, f, links) {
+            self.all.tx_bps += tx;
+            self.all.rx_bps += rx;
+            if !passes(fl, f, links) {
                 continue;
             }
             self.shown.push(i as u32);
             self.visible.conns += 1;
-            self.visible.tx_bps += tx_bps;
-            self.visible.rx_bps += rx_bps;
+            self.visible.tx_bps += tx;
+            self.visible.rx_bps += rx;
         }
         self.matched = self.shown.len();
-        let (meta, ff) = (&self.meta, flows);
-        let cmp = |a: &u32, b: &u32| compare(ff, meta, f, links, *a as usize, *b as usize);
+        let ff: &[Flow] = flows;
+        let cmp = |a: &u32, b: &u32| {
+            compare(
+                &ff[*a as usize],
+                &ff[*b as usize],
+                f,
+                links,
+                (now_mono, now_real),
+            )
+        };
         match limit {
             Some(n) if n < self.shown.len() => {
                 if n == 0 {
@@ -176,72 +187,64 @@ impl View {
             _ => self.shown.sort_unstable_by(cmp),
         }
     }
-
-    fn passes(fl: &Flow, m: &Meta, f: &Filter, links: &Links) -> bool {
-        let c = &fl.conn;
-        if (c.family == 4 && !f.ipv4) || (c.family == 6 && !f.ipv6) {
-            return false;
-        }
-        if m.loopback && !f.loopback {
-            return false;
-        }
-        let sum = m.tx_bps + m.rx_bps;
-        match f.threshold {
-            None => {
-                if fl.rate == RateState::Unknown || sum <= 0.0 {
-                    return false;
-                }
-            }
-            Some(t) => {
-                if t > 0 && (fl.rate == RateState::Unknown || sum < t as f64) {
-                    return false;
-                }
-            }
-        }
-        if let Some(want) = &f.in_if {
-            if !links.name(m.in_if).is_some_and(|n| want.matches(n)) {
-                return false;
-            }
-        }
-        if let Some(want) = &f.out_if {
-            if !links.name(m.out_if).is_some_and(|n| want.matches(n)) {
-                return false;
-            }
-        }
-        true
-    }
 }
 
-fn compare(
-    flows: &[Flow],
-    meta: &[Meta],
-    f: &Filter,
-    links: &Links,
-    a: usize,
-    b: usize,
-) -> Ordering {
-    let (fa, fb) = (&flows[a].conn, &flows[b].conn);
-    let (ma, mb) = (&meta[a], &meta[b]);
+fn passes(fl: &Flow, f: &Filter, links: &Links) -> bool {
+    let c = &fl.conn;
+    if (c.family == 4 && !f.ipv4) || (c.family == 6 && !f.ipv6) {
+        return false;
+    }
+    if fl.loopback && !f.loopback {
+        return false;
+    }
+    let sum = fl.sum_bps();
+    match f.threshold {
+        None => {
+            if fl.rate == RateState::Unknown || sum <= 0.0 {
+                return false;
+            }
+        }
+        Some(t) => {
+            if t > 0 && (fl.rate == RateState::Unknown || sum < t as f64) {
+                return false;
+            }
+        }
+    }
+    if let Some(want) = &f.in_if {
+        if !links.name(fl.in_if).is_some_and(|n| want.matches(n)) {
+            return false;
+        }
+    }
+    if let Some(want) = &f.out_if {
+        if !links.name(fl.out_if).is_some_and(|n| want.matches(n)) {
+            return false;
+        }
+    }
+    true
+}
+
+fn compare(a: &Flow, b: &Flow, f: &Filter, links: &Links, now: (u64, u64)) -> Ordering {
+    let (ca, cb) = (&a.conn, &b.conn);
     let fcmp = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(Ordering::Equal);
     let o = match f.sort {
-        SortCol::Id => fa.id.cmp(&fb.id),
+        SortCol::Id => ca.id.cmp(&cb.id),
         SortCol::In => links
-            .name(ma.in_if)
+            .name(a.in_if)
             .unwrap_or("")
-            .cmp(links.name(mb.in_if).unwrap_or("")),
+            .cmp(links.name(b.in_if).unwrap_or("")),
         SortCol::Out => links
-            .name(ma.out_if)
+            .name(a.out_if)
             .unwrap_or("")
-            .cmp(links.name(mb.out_if).unwrap_or("")),
-        SortCol::Sport => fa.orig.sport.cmp(&fb.orig.sport),
-        SortCol::Dport => fa.orig.dport.cmp(&fb.orig.dport),
-        SortCol::Rx => fcmp(ma.rx_bps, mb.rx_bps),
-        SortCol::Tx => fcmp(ma.tx_bps, mb.tx_bps),
-        SortCol::Sum => fcmp(ma.tx_bps + ma.rx_bps, mb.tx_bps + mb.rx_bps),
-        SortCol::Age => ma.age_ns.cmp(&mb.age_ns),
-        SortCol::Proto => fa.orig.proto.cmp(&fb.orig.proto),
+            .cmp(links.name(b.out_if).unwrap_or("")),
+        SortCol::Sport => ca.orig.sport.cmp(&cb.orig.sport),
+        SortCol::Dport => ca.orig.dport.cmp(&cb.orig.dport),
+        SortCol::Rx => fcmp(a.rx_bps(), b.rx_bps()),
+        SortCol::Tx => fcmp(a.tx_bps(), b.tx_bps()),
+        SortCol::Sum => fcmp(a.sum_bps(), b.sum_bps()),
+        SortCol::Age => age(a, now.0, now.1).0.cmp(&age(b, now.0, now.1).0),
+        SortCol::Proto => ca.orig.proto.cmp(&cb.orig.proto),
     };
     let o = if f.ascending { o } else { o.reverse() };
     // Ties: by id, so rows do not jump between refreshes.
-    o.then(fa.id.cmp(&fb.id))
+    o.then(ca.id.cmp(&cb.id))
 }

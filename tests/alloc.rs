@@ -39,7 +39,7 @@ fn refresh_pipeline_allocates_nothing() {
         }
         table.finish((k + 1) * 1_000_000_000, 1_700_000_000_000_000_000 + k);
         view.build(
-            table.flows(),
+            table.flows_mut(),
             &net,
             &filter,
             ((k + 1) * 1_000_000_000, 0),

@@ -185,7 +185,7 @@ impl Vt {
 
 fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
     let c = cfg(args);
-    let table = sample_table();
+    let mut table = sample_table();
     let mut view = View::new(256);
     let net = Net::new();
     let mut scr = Screen::new(rows, cols);
@@ -194,7 +194,7 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
     warnings.push(Warning::NoCounters(3));
     warnings.push(Warning::NoTimestamps);
     view.build(
-        table.flows(),
+        table.flows_mut(),
         &net,
         &filter,
         (3_000_000_000, 1_700_000_000_000_000_000),

@@ -47,7 +47,8 @@ fn num(line: &mut Line, key: &str, v: f64) {
 pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> std::io::Result<()> {
     let mut cell = Line::new();
     for &i in &t.view.shown {
-        let (f, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+        let f = &t.flows[i as usize];
+        let m = &t.view.meta(f);
         let c = &f.conn;
         let n = c.addr_len();
         line.clear();

@@ -33,7 +33,8 @@ pub fn write_continuous(
     let o = ctx.o;
     let mut cell = Line::new();
     for &i in &t.view.shown {
-        let (f, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+        let f = &t.flows[i as usize];
+        let m = &t.view.meta(f);
         let c = &f.conn;
         line.clear();
         line.push(marker(f));
@@ -133,7 +134,8 @@ pub fn write_machine(
     let secs = t.real_ns / 1_000_000_000;
     let ms = t.real_ns / 1_000_000 % 1000;
     for &i in &t.view.shown {
-        let (f, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+        let f = &t.flows[i as usize];
+        let m = &t.view.meta(f);
         let c = &f.conn;
         let n = c.addr_len();
         line.clear();

@@ -197,7 +197,8 @@ impl Screen {
                 if row + if o.wide { 1 } else { 2 } >= self.rows {
                     break;
                 }
-                let (fl, m) = (&t.flows[i as usize], &t.view.meta[i as usize]);
+                let fl = &t.flows[i as usize];
+                let m = &t.view.meta(fl);
                 let c = &fl.conn;
                 line.clear();
                 line.push(marker(fl));
