@@ -13,7 +13,7 @@ use crate::names::Names;
 use crate::netlink::{CtSocket, DumpStats};
 use crate::render::screen::{PromptKind, Screen, FALLBACK};
 use crate::render::{self, Ctx, Line, Opts, Tick, Warning, Warnings};
-use crate::route::{Net, RtSocket};
+use crate::route::Router;
 use crate::sys;
 use crate::term::{self, Key, Term};
 use crate::view::{Filter, View};
@@ -32,8 +32,7 @@ pub struct App {
     filter: Filter,
     interval: f64,
     ct: CtSocket,
-    rt: RtSocket,
-    net: Net,
+    router: Router,
     table: FlowTable,
     view: View,
     names: Names,
@@ -78,7 +77,7 @@ impl App {
             DEFAULT_CAPACITY
         });
         let ct = CtSocket::open()?;
-        let rt = RtSocket::open()?;
+        let router = Router::open(cfg.wan.clone())?;
         let record = match &cfg.record {
             Some(p) => Some(
                 std::fs::File::create(p)
@@ -113,8 +112,7 @@ impl App {
             mode,
             opts,
             ct,
-            rt,
-            net: Net::new(),
+            router,
             table: FlowTable::new(capacity, seed),
             view: View::new(capacity),
             names,
@@ -154,8 +152,8 @@ impl App {
         self.real = sys::real_ns();
         self.table.finish(self.mono, self.real);
         self.stats = stats;
-        self.rt.dump_addrs(&mut self.net.local)?;
-        self.rt.dump_links(&mut self.net.links)?;
+        self.router.refresh(self.mono)?;
+        self.router.attribute(self.table.flows_mut())?;
         self.names.refresh();
         self.ct_count = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_count")
             .unwrap_or(self.table.len() as u64);
@@ -217,16 +215,15 @@ impl App {
             .map(|s| s.capacity(self.opts.wide, self.warnings.len()));
         self.view.build(
             self.table.flows_mut(),
-            &self.net,
+            &self.router.net,
             &self.filter,
             (self.mono, self.real),
-            &mut |_| (0, 0),
             limit,
         );
         let ctx = Ctx {
             o: &self.opts,
             names: &self.names,
-            links: &self.net.links,
+            links: &self.router.net.links,
             now_s: self.mono / 1_000_000_000,
         };
         let tick = Tick {
@@ -246,13 +243,22 @@ impl App {
                 Some(s) => s.draw(&mut self.out, &tick, &ctx, &self.filter),
                 None => Ok(()),
             },
+            Mode::Continuous | Mode::Machine if self.dev => render::plain::write_devices(
+                &mut self.out,
+                &tick,
+                &ctx,
+                &mut self.line,
+                self.mode == Mode::Machine,
+            ),
             Mode::Continuous => {
                 render::plain::write_continuous(&mut self.out, &tick, &ctx, &mut self.line)
             }
             Mode::Machine => {
                 render::plain::write_machine(&mut self.out, &tick, &ctx, &mut self.line)
             }
-            Mode::Json => render::json::write_json(&mut self.out, &tick, &ctx, &mut self.line),
+            Mode::Json => {
+                render::json::write_json(&mut self.out, &tick, &ctx, &mut self.line, self.dev)
+            }
         };
         r.map_err(Error::output)
     }
@@ -268,7 +274,9 @@ impl App {
             let (r, c) = sys::winsize(1)
                 .map(|(r, c)| (r as usize, c as usize))
                 .unwrap_or(FALLBACK);
-            self.screen = Some(Screen::new(r, c));
+            let mut s = Screen::new(r, c);
+            s.dev = self.dev;
+            self.screen = Some(s);
             t
         } else {
             None
@@ -425,6 +433,7 @@ impl App {
             }
             Key::Char(b'd') => {
                 self.dev = !self.dev;
+                s.dev = self.dev;
                 s.invalidate();
             }
             Key::Char(b'w') => {

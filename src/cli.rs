@@ -49,7 +49,9 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   -v, --version         print the version
   -h, --help            this help
 
-  --json                JSON lines: \"conn\" and \"tick\" objects (README)
+  --json                JSON lines: \"conn\", \"dev\" and \"tick\" objects (README)
+  --wan IF              uplinks are the interfaces matching IF (name or
+                        prefix+), not those holding a default route
   --count N             exit after N refreshes
   --capacity N          flow table size (default: nf_conntrack_max)
   --hosts PATH          hosts file for names (default /etc/hosts)
@@ -155,6 +157,8 @@ pub struct Config {
     pub interval: f64,
     pub in_if: Option<IfMatch>,
     pub out_if: Option<IfMatch>,
+    /// Uplinks by name instead of "holds a default route".
+    pub wan: Option<IfMatch>,
     pub sort: SortCol,
     pub ascending: bool,
     pub show_state: bool,
@@ -191,6 +195,7 @@ impl Default for Config {
             interval: 1.0,
             in_if: None,
             out_if: None,
+            wan: None,
             sort: SortCol::Sum,
             ascending: false,
             show_state: false,
@@ -251,6 +256,7 @@ where
             Short('v') | Long("version") => return Ok(Action::Version),
             Short('h') | Long("help") => return Ok(Action::Help),
             Long("json") => json = true,
+            Long("wan") => c.wan = Some(parse_if(&value(&mut p)?, "--wan")?),
             Long("count") => c.count = Some(parse_count(&value(&mut p)?)?),
             Long("capacity") => c.capacity = Some(parse_capacity(&value(&mut p)?)?),
             Long("hosts") => c.hosts = value(&mut p)?,
@@ -520,6 +526,7 @@ mod tests {
         assert_eq!(cfg(&["--hosts", "/h"]).hosts, "/h");
         assert!(!cfg(&["--no-dns"]).dns);
         assert!(!cfg(&["--no-color"]).color);
+        assert!(cfg(&["--wan", "wwan+"]).wan.unwrap().matches("wwan3"));
     }
 
     #[test]

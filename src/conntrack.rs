@@ -124,8 +124,6 @@ pub struct Conn {
     pub reply_bytes: u64,
     /// CTA_TIMESTAMP_START, ns of CLOCK_REALTIME; 0 when timestamps are off.
     pub start: u64,
-    /// CTA_TIMESTAMP_STOP (DESTROY events only); 0 otherwise.
-    pub stop: u64,
 }
 
 pub const NO_STATE: u8 = 0xff;
@@ -182,6 +180,14 @@ pub fn has_ports(proto: u8) -> bool {
 /// Decodes one conntrack message payload (nfgenmsg + attributes) into
 /// `out`. `out` is overwritten completely.
 pub fn decode(payload: &[u8], out: &mut Conn) -> Result<(), Malformed> {
+    decode_stop(payload, out).map(|_| ())
+}
+
+/// Like `decode`, also returning CTA_TIMESTAMP_STOP (DESTROY events carry
+/// it; 0 when absent). Kept out of `Conn` because a dumped entry never has
+/// one and every flow would carry the 8 bytes.
+pub fn decode_stop(payload: &[u8], out: &mut Conn) -> Result<u64, Malformed> {
+    let mut stop = 0;
     if payload.len() < NFGENMSG_LEN {
         return Err(Malformed);
     }
@@ -219,7 +225,7 @@ pub fn decode(payload: &[u8], out: &mut Conn) -> Result<(), Malformed> {
             CTA_USE => out.use_count = be32(v)?,
             CTA_ID => out.id = be32(v)?,
             CTA_ZONE => out.zone = be16(v)?,
-            CTA_TIMESTAMP => (out.start, out.stop) = decode_timestamp(v)?,
+            CTA_TIMESTAMP => (out.start, stop) = decode_timestamp(v)?,
             _ => {}
         }
     }
@@ -237,7 +243,7 @@ pub fn decode(payload: &[u8], out: &mut Conn) -> Result<(), Malformed> {
             proto: out.orig.proto,
         };
     }
-    Ok(())
+    Ok(stop)
 }
 
 fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {

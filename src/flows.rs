@@ -54,6 +54,8 @@ pub struct Flow {
     /// router itself); set by the view each refresh.
     pub in_if: u32,
     pub out_if: u32,
+    /// Routing generation the interfaces were found under (route.rs).
+    pub route_gen: u32,
     pub rate: RateState,
     /// First seen in the last dump.
     pub new: bool,
@@ -65,6 +67,8 @@ pub struct Flow {
     pub loopback: bool,
     /// Inserted by the running dump; finish() gives it its first rate.
     fresh: bool,
+    /// The egress lookup found no route (the uplink is gone).
+    pub no_route: bool,
 }
 
 impl Flow {
@@ -239,12 +243,14 @@ impl FlowTable {
             gen: self.gen,
             in_if: 0,
             out_if: 0,
+            route_gen: 0,
             rate: RateState::Unknown,
             new: true,
             reset: false,
             tx_is_orig: true,
             loopback: false,
             fresh: true,
+            no_route: false,
         });
         self.slots[slot] = self.flows.len() as u32;
         self.cursor = self.flows.len();

@@ -13,7 +13,7 @@
 use crate::cli::{Config, SortCol};
 use crate::conntrack::Conn;
 use crate::flows::{Flow, RateState};
-use crate::route::{Links, LocalAddrs, Net};
+use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
 use std::cmp::Ordering;
 
 /// Per-row facts for the renderers, computed from a flow on demand.
@@ -73,6 +73,8 @@ impl Filter {
 pub struct View {
     /// Indices into the flow table of the shown rows, sorted.
     pub shown: Vec<u32>,
+    /// The per-interface table, built with the rows.
+    pub devices: Devices,
     pub all: Totals,
     pub visible: Totals,
     /// Rows that pass the filter (before top-N).
@@ -81,10 +83,31 @@ pub struct View {
     now_real: u64,
 }
 
-/// Which side is local: see the module doc.
-pub fn tx_is_orig(c: &Conn, local: &LocalAddrs) -> bool {
+/// Which side is local, and whether the connection is on loopback.
+///
+/// With interfaces known (route.rs): a connection that ends on the router
+/// has the router as its local side (tx = reply); one the router starts,
+/// the router (tx = original); a forwarded one that entered through an
+/// uplink was started from outside (a port forward, or inbound IPv6 to a
+/// LAN host: tx = reply); any other was started inside (tx = original).
+/// Loopback: either interface has the kernel's loopback flag. Without
+/// interfaces, the same rule from the router's own addresses.
+pub fn direction(f: &Flow, local: &LocalAddrs, links: &Links) -> (bool, bool) {
+    let loop_if = links.is_loopback(f.in_if) || links.is_loopback(f.out_if);
+    if f.out_if == LOCAL_IF {
+        return (f.in_if == LOCAL_IF, loop_if || f.in_if == LOCAL_IF);
+    }
+    if f.in_if == LOCAL_IF {
+        return (true, loop_if);
+    }
+    if f.in_if != 0 {
+        return (!links.is_uplink(f.in_if), loop_if);
+    }
+    let c: &Conn = &f.conn;
     let n = c.addr_len();
-    local.contains(&c.orig.src[..n]) || !local.contains(&c.orig.dst[..n])
+    let src_local = local.contains(&c.orig.src[..n]);
+    let dst_local = local.contains(&c.reply.src[..n]);
+    (src_local || !dst_local, src_local && dst_local)
 }
 
 fn age(f: &Flow, now_mono: u64, now_real: u64) -> (u64, bool) {
@@ -100,6 +123,7 @@ impl View {
     pub fn new(capacity: usize) -> View {
         View {
             shown: Vec::with_capacity(capacity),
+            devices: Devices::new(),
             all: Totals::default(),
             visible: Totals::default(),
             matched: 0,
@@ -125,16 +149,15 @@ impl View {
         }
     }
 
-    /// Derives direction and interfaces for every flow, totals, then the
-    /// shown rows. `attribute` gives a connection's (ingress, egress)
-    /// interface; `limit` keeps only the top N rows (screen mode).
+    /// Derives direction for every flow (interfaces come from route.rs),
+    /// totals, then the shown rows. `limit` keeps only the top N rows
+    /// (screen mode).
     pub fn build(
         &mut self,
         flows: &mut [Flow],
         net: &Net,
         f: &Filter,
         (now_mono, now_real): (u64, u64),
-        attribute: &mut dyn FnMut(&Flow) -> (u32, u32),
         limit: Option<usize>,
     ) {
         let (local, links) = (&net.local, &net.links);
@@ -144,13 +167,7 @@ impl View {
         self.all = Totals::default();
         self.visible = Totals::default();
         for (i, fl) in flows.iter_mut().enumerate() {
-            let c = &fl.conn;
-            let n = c.addr_len();
-            let src_local = local.contains(&c.orig.src[..n]);
-            let dst_local = local.contains(&c.orig.dst[..n]);
-            fl.tx_is_orig = src_local || !dst_local;
-            fl.loopback = src_local && dst_local;
-            (fl.in_if, fl.out_if) = attribute(fl);
+            (fl.tx_is_orig, fl.loopback) = direction(fl, local, links);
             let (tx, rx) = (fl.tx_bps(), fl.rx_bps());
             self.all.conns += 1;
             self.all.tx_bps += tx;
@@ -164,6 +181,7 @@ impl View {
             self.visible.rx_bps += rx;
         }
         self.matched = self.shown.len();
+        self.devices.build(flows, links, f);
         let ff: &[Flow] = flows;
         let cmp = |a: &u32, b: &u32| {
             compare(
@@ -247,4 +265,99 @@ fn compare(a: &Flow, b: &Flow, f: &Filter, links: &Links, now: (u64, u64)) -> Or
     let o = if f.ascending { o } else { o.reverse() };
     // Ties: by id, so rows do not jump between refreshes.
     o.then(ca.id.cmp(&cb.id))
+}
+
+/// One row of the device table: traffic through an interface as seen in
+/// conntrack, relative to the interface (bytes leaving through it are its
+/// tx, bytes entering its rx), and the interface's own counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DevRow {
+    /// Interface index, or LOCAL_IF for the router itself.
+    pub ifindex: u32,
+    pub tx_bps: f64,
+    pub rx_bps: f64,
+    pub conns: u32,
+}
+
+/// The per-interface table (`-d`, key `d`, JSON "dev" objects).
+pub struct Devices {
+    /// Parallel to `Links::all()`, plus one last row for `local`.
+    pub rows: Vec<DevRow>,
+    /// Row indices sorted by sum, descending.
+    pub order: Vec<u16>,
+}
+
+impl Devices {
+    pub fn new() -> Devices {
+        Devices {
+            rows: Vec::with_capacity(crate::route::MAX_LINKS + 1),
+            order: Vec::with_capacity(crate::route::MAX_LINKS + 1),
+        }
+    }
+
+    /// Sums every flow that passes the family and loopback filters (not
+    /// the threshold: the table accounts for all traffic). A connection
+    /// from A to B puts its original-direction bytes on A's rx and B's tx,
+    /// its reply bytes on B's rx and A's tx.
+    pub fn build(&mut self, flows: &[Flow], links: &Links, f: &Filter) {
+        self.rows.clear();
+        for l in links.all() {
+            self.rows.push(DevRow {
+                ifindex: l.index,
+                ..DevRow::default()
+            });
+        }
+        self.rows.push(DevRow {
+            ifindex: LOCAL_IF,
+            ..DevRow::default()
+        });
+        let local_row = self.rows.len() - 1;
+        let row = |ifi: u32| -> Option<usize> {
+            if ifi == LOCAL_IF {
+                Some(local_row)
+            } else {
+                links.position(ifi)
+            }
+        };
+        for fl in flows {
+            let c = &fl.conn;
+            if (c.family == 4 && !f.ipv4)
+                || (c.family == 6 && !f.ipv6)
+                || (fl.loopback && !f.loopback)
+            {
+                continue;
+            }
+            let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
+            if let Some(k) = row(fl.in_if) {
+                let d = &mut self.rows[k];
+                d.rx_bps += o;
+                d.tx_bps += r;
+                d.conns += 1;
+            }
+            if fl.out_if != fl.in_if {
+                if let Some(k) = row(fl.out_if) {
+                    let d = &mut self.rows[k];
+                    d.tx_bps += o;
+                    d.rx_bps += r;
+                    d.conns += 1;
+                }
+            }
+        }
+        self.order.clear();
+        self.order.extend(0..self.rows.len() as u16);
+        let rows = &self.rows;
+        self.order.sort_unstable_by(|&a, &b| {
+            let (x, y) = (&rows[a as usize], &rows[b as usize]);
+            (y.tx_bps + y.rx_bps)
+                .partial_cmp(&(x.tx_bps + x.rx_bps))
+                .unwrap_or(Ordering::Equal)
+                .then(x.ifindex.cmp(&y.ifindex))
+        });
+    }
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Self::new()
+    }
 }

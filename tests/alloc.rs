@@ -43,7 +43,6 @@ fn refresh_pipeline_allocates_nothing() {
             &net,
             &filter,
             ((k + 1) * 1_000_000_000, 0),
-            &mut |_| (0, 0),
             None,
         );
         let ctx = Ctx {
@@ -64,7 +63,7 @@ fn refresh_pipeline_allocates_nothing() {
             ct_max: 2,
             warnings: &warnings,
         };
-        render::json::write_json(&mut sink, &tick, &ctx, &mut line).unwrap();
+        render::json::write_json(&mut sink, &tick, &ctx, &mut line, false).unwrap();
         render::plain::write_continuous(&mut sink, &tick, &ctx, &mut line).unwrap();
         render::plain::write_machine(&mut sink, &tick, &ctx, &mut line).unwrap();
         screen.draw(&mut sink, &tick, &ctx, &filter).unwrap();

@@ -6,6 +6,7 @@
 #   bed.sh up P      create namespaces P-cli, P-rtr, P-inet
 #   bed.sh down P    remove them (safe to call twice, or for a partial bed)
 #   bed.sh traffic P start demo traffic in the background (iperf3, ping)
+#   bed.sh uplink-del P / uplink-add P   uplink 1 vanishes / comes back
 #
 # Topology:
 #   P-cli  cli0 192.0.2.2/24 2001:db8:1::2/64  (a LAN host; runs a service
@@ -13,14 +14,15 @@
 #     |
 #   P-rtr  lan0 192.0.2.1/24 2001:db8:1::1/64
 #          wan0 198.51.100.1/24 2001:db8:2::1/64   uplink 1 (default route)
-#          wan1 203.0.113.1/25                      uplink 2 (table 102)
+#          wan1 203.0.113.1/25 2001:db8:3::1/64    uplink 2 (table 102)
 #          IPv4 masquerade on wan0 and wan1, IPv6 routed without NAT,
 #          tcp dport 5202 gets ct mark 2 -> rule fwmark 2 -> table 102,
 #          port forward wan0 tcp 2222 -> 192.0.2.2:8022,
 #          a service on the router itself on tcp 8080,
 #          egress shaping on wan0/wan1 (tbf, $NFTOP_BED_RATE, default 20mbit)
 #     |  (both uplinks)
-#   P-inet inet0 198.51.100.2/24 2001:db8:2::2/64, inet1 203.0.113.2/25,
+#   P-inet inet0 198.51.100.2/24 2001:db8:2::2/64, inet1 203.0.113.2/25
+#          2001:db8:3::2/64 (IPv6 returns through uplink 1 only),
 #          servers on lo: 203.0.113.200, 2001:db8:ff::200
 set -eu
 
@@ -71,6 +73,7 @@ up() {
     x "$RTR" ip addr add 198.51.100.1/24 dev wan0
     x "$RTR" ip -6 addr add 2001:db8:2::1/64 dev wan0 nodad
     x "$RTR" ip addr add 203.0.113.1/25 dev wan1
+    x "$RTR" ip -6 addr add 2001:db8:3::1/64 dev wan1 nodad
     for l in lan0 wan0 wan1; do x "$RTR" ip link set "$l" up; done
     x "$RTR" ip route add default via 198.51.100.2 dev wan0
     x "$RTR" ip -6 route add default via 2001:db8:2::2 dev wan0
@@ -115,6 +118,7 @@ EOF
     x "$INET" ip addr add 198.51.100.2/24 dev inet0
     x "$INET" ip -6 addr add 2001:db8:2::2/64 dev inet0 nodad
     x "$INET" ip addr add 203.0.113.2/25 dev inet1
+    x "$INET" ip -6 addr add 2001:db8:3::2/64 dev inet1 nodad
     x "$INET" ip addr add 203.0.113.200/32 dev lo
     x "$INET" ip -6 addr add 2001:db8:ff::200/128 dev lo
     x "$INET" ip link set inet0 up
@@ -161,9 +165,32 @@ traffic() {
     loop x "$CLI" ping -6 -q -i 0.5 -c 20 2001:db8:ff::200
 }
 
+# Uplink 1 goes away (the veth pair is deleted: the router loses wan0,
+# its addresses and its routes, as when an LTE modem drops) and comes
+# back as a new interface with the same name and a new ifindex.
+uplink_del() {
+    x "$RTR" ip link del wan0
+}
+
+uplink_add() {
+    ip link add wan0 netns "$RTR" type veth peer name inet0 netns "$INET"
+    x "$RTR" ip addr add 198.51.100.1/24 dev wan0
+    x "$RTR" ip -6 addr add 2001:db8:2::1/64 dev wan0 nodad
+    x "$RTR" ip link set wan0 up
+    x "$RTR" tc qdisc add dev wan0 root tbf rate "$RATE" burst 32kbit latency 50ms
+    x "$INET" ip addr add 198.51.100.2/24 dev inet0
+    x "$INET" ip -6 addr add 2001:db8:2::2/64 dev inet0 nodad
+    x "$INET" ip link set inet0 up
+    x "$INET" ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1
+    x "$RTR" ip route add default via 198.51.100.2 dev wan0
+    x "$RTR" ip -6 route add default via 2001:db8:2::2 dev wan0
+}
+
 case $cmd in
 up) up ;;
 down) down ;;
 traffic) traffic ;;
+uplink-del) uplink_del ;;
+uplink-add) uplink_add ;;
 *) echo "usage: bed.sh up|down|traffic PREFIX" >&2; exit 2 ;;
 esac

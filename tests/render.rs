@@ -198,7 +198,6 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         &net,
         &filter,
         (3_000_000_000, 1_700_000_000_000_000_000),
-        &mut |_| (0, 0),
         Some(scr.capacity(c.wide, warnings.len())),
     );
     let names = Names::new("/nonexistent", "/nonexistent", false, false);

@@ -140,6 +140,11 @@ fn screen_renders_keys_work_and_q_restores_the_terminal() {
         s.contains("SOURCE / DESTINATION") && s.contains("203.0.113.200")
     });
     assert!(s.starts_with("nftop "), "{s}");
+    // Interfaces are attributed on screen too.
+    assert!(
+        s.lines().any(|l| l.contains("lan0") && l.contains("wan0")),
+        "{s}"
+    );
     assert!(s.contains("2001:db8:ff::200"), "{s}");
     // w: one line per connection with a DESTINATION column.
     t.keys("w");
@@ -274,6 +279,35 @@ fn zero_size_tty_falls_back_and_draws() {
     let s = t.wait("first screen", |s| s.contains("203.0.113.200"));
     assert!(s.lines().all(|l| l.len() <= 80), "fallback width 80:\n{s}");
     assert!(s.lines().next().unwrap().starts_with("nftop"), "{s}");
+    t.keys("q");
+    t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+}
+
+#[test]
+fn device_view_in_the_terminal() {
+    if !netns_ok("device_view_in_the_terminal") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("dev", 110, 25);
+    run_nftop(&t, &bed, "-t 0");
+    t.wait("connections", |s| s.contains("SOURCE / DESTINATION"));
+    t.keys("d");
+    let s = t.wait("device table", |s| {
+        s.contains("DEVICE") && s.contains("LINK TX") && s.contains("lan0") && s.contains("wan0")
+    });
+    // Uplinks are marked; the router itself has a row.
+    assert!(s.lines().any(|l| l.starts_with("^ wan0")), "{s}");
+    assert!(
+        s.lines().any(|l| l.trim_start().starts_with("local")),
+        "{s}"
+    );
+    // The ping's bytes are on lan0 and wan0 alike, with link rates beside.
+    let lan = s.lines().find(|l| l.contains("lan0")).unwrap();
+    assert!(lan.contains("bps"), "{lan}");
+    t.keys("d");
+    t.wait("connections again", |s| s.contains("SOURCE / DESTINATION"));
     t.keys("q");
     t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
 }

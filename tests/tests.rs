@@ -9,6 +9,7 @@ mod common;
 mod decode;
 mod e2e;
 mod render;
+mod routing;
 mod terminal;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -44,9 +44,17 @@ fn num(line: &mut Line, key: &str, v: f64) {
     let _ = write!(line, ",\"{key}\":{:.3}", v);
 }
 
-pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> std::io::Result<()> {
+/// With `dev_only` (-d) the "conn" objects are left out.
+pub fn write_json(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+    dev_only: bool,
+) -> std::io::Result<()> {
     let mut cell = Line::new();
-    for &i in &t.view.shown {
+    let shown: &[u32] = if dev_only { &[] } else { &t.view.shown };
+    for &i in shown {
         let f = &t.flows[i as usize];
         let m = &t.view.meta(f);
         let c = &f.conn;
@@ -157,6 +165,30 @@ pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> s
             }
         }
         line.push_str("]}\n");
+        w.write_all(line.as_bytes())?;
+    }
+    for &k in &t.view.devices.order {
+        let r = &t.view.devices.rows[k as usize];
+        line.clear();
+        head(line, t, "dev");
+        str_field(line, "dev", ctx.ifname(r.ifindex));
+        num(line, "tx_bps", r.tx_bps);
+        num(line, "rx_bps", r.rx_bps);
+        num(line, "sum_bps", r.tx_bps + r.rx_bps);
+        let _ = write!(line, ",\"conns\":{}", r.conns);
+        let link = ctx.links.get(r.ifindex);
+        for (key, v) in [
+            ("link_tx_bps", link.and_then(|l| l.tx_bps)),
+            ("link_rx_bps", link.and_then(|l| l.rx_bps)),
+        ] {
+            match v {
+                Some(v) => num(line, key, v),
+                None => {
+                    let _ = write!(line, ",\"{key}\":null");
+                }
+            }
+        }
+        line.push_str("}\n");
         w.write_all(line.as_bytes())?;
     }
     line.clear();

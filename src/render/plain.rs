@@ -83,7 +83,14 @@ pub fn write_continuous(
         }
         line.cell_min(ctx.ifname(m.in_if), 6);
         line.push(b' ');
-        line.cell_min(ctx.ifname(m.out_if), 6);
+        line.cell_min(
+            if f.no_route {
+                "noroute"
+            } else {
+                ctx.ifname(m.out_if)
+            },
+            6,
+        );
         nat(line, ctx, f, m, false);
         trim_end(line);
         line.push(b'\n');
@@ -186,8 +193,9 @@ pub fn write_machine(
     w.flush()
 }
 
-/// Status bit names joined by `sep`, plus nftop's own: NEW (first seen
-/// this refresh), RESET (counters went down).
+/// Status bit names (the kernel's, upper case) joined by `sep`, plus
+/// nftop's own in lower case: new (first seen this refresh), reset
+/// (counters went down), no_route (the egress lookup found no route).
 pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
     let mut first = true;
     let mut put = |line: &mut Line, s: &str| {
@@ -203,12 +211,66 @@ pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
         }
     }
     if f.new {
-        put(line, "NEW");
+        put(line, "new");
     }
     if f.reset {
-        put(line, "RESET");
+        put(line, "reset");
+    }
+    if f.no_route {
+        put(line, "no_route");
     }
     if first {
         line.push(b'-');
     }
+}
+
+/// `-c -d`: one line per interface: name, tx, rx, sum (conntrack, relative
+/// to the interface), connections, the link's own tx and rx.
+pub fn write_devices(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+    machine: bool,
+) -> std::io::Result<()> {
+    let o = ctx.o;
+    let d = &t.view.devices;
+    let secs = t.real_ns / 1_000_000_000;
+    let ms = t.real_ns / 1_000_000 % 1000;
+    let mut cell = Line::new();
+    for &k in &d.order {
+        let r = &d.rows[k as usize];
+        let link = ctx.links.get(r.ifindex);
+        line.clear();
+        if machine {
+            let _ = write!(line, "{secs}.{ms:03} ");
+        }
+        line.cell_min(ctx.ifname(r.ifindex), 8);
+        line.push(b' ');
+        let lrates = [link.and_then(|l| l.tx_bps), link.and_then(|l| l.rx_bps)];
+        for v in [Some(r.tx_bps), Some(r.rx_bps), Some(r.tx_bps + r.rx_bps)] {
+            cell.clear();
+            match v {
+                Some(v) => fmt_rate(&mut cell, v, o),
+                None => cell.push(b'-'),
+            }
+            line.cell_min(cell.as_str(), if machine { 0 } else { 9 });
+            line.push(b' ');
+        }
+        let _ = write!(line, "{}", r.conns);
+        for v in lrates {
+            line.push(b' ');
+            cell.clear();
+            match v {
+                Some(v) => fmt_rate(&mut cell, v, o),
+                None => cell.push(b'-'),
+            }
+            line.cell_min(cell.as_str(), if machine { 0 } else { 9 });
+        }
+        trim_end(line);
+        line.push(b'\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.write_all(b"\n")?;
+    w.flush()
 }

@@ -33,6 +33,8 @@ pub struct Screen {
     pub rows: usize,
     pub cols: usize,
     pub help: bool,
+    /// Show the device table instead of connections.
+    pub dev: bool,
     pub paused: bool,
     pub prompt: Option<(PromptKind, Line)>,
     pub message: Line,
@@ -56,6 +58,7 @@ impl Screen {
             rows: rows.clamp(1, MAX_ROWS),
             cols: cols.clamp(1, MAX_COLS),
             help: false,
+            dev: false,
             paused: false,
             prompt: None,
             message: Line::new(),
@@ -157,7 +160,60 @@ impl Screen {
             self.put(&mut row, &line, b"\x1b[33m", o.color);
         }
 
-        if self.help {
+        if self.dev && !self.help {
+            line.clear();
+            line.push_str("  ");
+            line.cell("DEVICE", 8, false);
+            line.push(b' ');
+            for (title, w) in [
+                ("TX", RATE_W),
+                ("RX", RATE_W),
+                ("SUM", RATE_W),
+                ("CONNS", 6),
+                ("LINK TX", RATE_W),
+                ("LINK RX", RATE_W),
+            ] {
+                line.cell(title, w, true);
+                line.push(b' ');
+            }
+            self.put(&mut row, &line, b"\x1b[7m", o.color);
+            let d = &t.view.devices;
+            for &k in &d.order {
+                let r = &d.rows[k as usize];
+                let link = ctx.links.get(r.ifindex);
+                line.clear();
+                line.push_str(if link.is_some_and(|l| l.uplink) {
+                    "^ "
+                } else {
+                    "  "
+                });
+                line.cell(ctx.ifname(r.ifindex), 8, false);
+                line.push(b' ');
+                let rates = [Some(r.tx_bps), Some(r.rx_bps), Some(r.tx_bps + r.rx_bps)];
+                for v in rates {
+                    cell.clear();
+                    if let Some(v) = v {
+                        fmt_rate(&mut cell, v, o);
+                    }
+                    line.cell(cell.as_str(), RATE_W, true);
+                    line.push(b' ');
+                }
+                cell.clear();
+                let _ = write!(cell, "{}", r.conns);
+                line.cell(cell.as_str(), 6, true);
+                line.push(b' ');
+                for v in [link.and_then(|l| l.tx_bps), link.and_then(|l| l.rx_bps)] {
+                    cell.clear();
+                    match v {
+                        Some(v) => fmt_rate(&mut cell, v, o),
+                        None => cell.push(b'-'),
+                    }
+                    line.cell(cell.as_str(), RATE_W, true);
+                    line.push(b' ');
+                }
+                self.put(&mut row, &line, b"", o.color);
+            }
+        } else if self.help {
             for text in crate::cli::USAGE
                 .lines()
                 .skip_while(|l| !l.starts_with("keys"))
@@ -243,7 +299,15 @@ impl Screen {
                 }
                 line.cell(ctx.ifname(m.in_if), 7, false);
                 line.push(b' ');
-                line.cell(ctx.ifname(m.out_if), 7, false);
+                line.cell(
+                    if fl.no_route {
+                        "noroute"
+                    } else {
+                        ctx.ifname(m.out_if)
+                    },
+                    7,
+                    false,
+                );
                 if o.wide {
                     nat(&mut line, ctx, fl, m, false);
                 }
