@@ -517,3 +517,65 @@ fn accounting_off_and_timestamps_off_are_explained() {
         .expect("a connection");
     assert_eq!(conn.get("age_from").str(), "first_seen");
 }
+
+/// Names from a hosts file and a leases file, kept numeric by -n / -N,
+/// never resolved when redacted; services unless -P.
+#[test]
+fn names_from_hosts_and_leases_and_numeric_flags() {
+    if !netns_ok("names_from_hosts_and_leases_and_numeric_flags") {
+        return;
+    }
+    let bed = Bed::up();
+    let dir = std::env::temp_dir().join(format!("nftop-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    let leases = dir.join("leases");
+    std::fs::write(&hosts, "203.0.113.200 server.example\n").unwrap();
+    std::fs::write(
+        &leases,
+        "1700000000 02:00:00:00:00:02 192.0.2.2 laptop\x1b[31m *\n",
+    )
+    .unwrap();
+    let _p = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
+    let _d = bed.spawn("cli", "sh -c 'while :; do head -c 3000 /dev/zero; sleep 0.1; done | socat -u - UDP:203.0.113.200:53'");
+    bed.wait_for(
+        "rtr",
+        "conntrack -L -p udp 2>/dev/null | grep -q 'dport=53'",
+        10,
+    );
+    let (h, l) = (hosts.to_str().unwrap(), leases.to_str().unwrap());
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "-c", "-u", "0.5", "--count", "2", "-t", "0", "-4", "--hosts", h, "--leases", l,
+        ];
+        a.extend_from_slice(extra);
+        bed.nftop_output(&a)
+    };
+    let out = run(&[]);
+    assert!(out.contains("server.example"), "hosts: {out}");
+    assert!(
+        out.contains("laptop??31m") && !out.contains('\x1b'),
+        "leases, cleaned of escapes: {out}"
+    );
+    assert!(out.contains("domain"), "service name: {out}");
+    let out = run(&["-n"]);
+    assert!(
+        out.contains("192.0.2.2") && !out.contains("laptop") && out.contains("server.example"),
+        "-n: {out}"
+    );
+    let out = run(&["-N"]);
+    assert!(
+        out.contains("laptop") && !out.contains("server.example") && out.contains("203.0.113.200"),
+        "-N: {out}"
+    );
+    let out = run(&["-P"]);
+    assert!(!out.contains("domain") && out.contains(" 53 "), "-P: {out}");
+    let out = run(&["-R"]);
+    assert!(
+        !out.contains("server.example")
+            && !out.contains("203.0.113.200")
+            && out.contains("redacted"),
+        "-R: {out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
