@@ -8,11 +8,13 @@
 
 use crate::cli::{self, AgeFmt, Config, Mode, SORT_COLS};
 use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::flows::FlowTable;
+use crate::health;
 use crate::names::Names;
 use crate::netlink::{CtSocket, DumpStats};
 use crate::render::screen::{PromptKind, Screen, FALLBACK};
-use crate::render::{self, Ctx, Line, Opts, Tick, Warning, Warnings};
+use crate::render::{self, Ctx, Line, Opts, Tick, Warnings};
 use crate::route::Router;
 use crate::sys;
 use crate::term::{self, Key, Term};
@@ -46,10 +48,31 @@ pub struct App {
     ct_max: u64,
     acct_on: bool,
     last_reset: u64,
+    last_loss: u64,
+    ct_drops: u64,
+    events: Option<Events>,
+    events_sysctl: bool,
     mono: u64,
     real: u64,
     screen: Option<Screen>,
     dev: bool,
+}
+
+/// Kernel drop counters from /proc/net/stat/nf_conntrack (fixed buffer).
+fn read_ct_drops() -> u64 {
+    use std::io::Read;
+    let mut buf = [0u8; 16 * 1024];
+    let Ok(mut f) = std::fs::File::open("/proc/net/stat/nf_conntrack") else {
+        return 0;
+    };
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    health::parse_ct_drops(&buf[..n])
 }
 
 /// Reads a small integer from /proc without allocating.
@@ -78,6 +101,19 @@ impl App {
         });
         let ct = CtSocket::open()?;
         let router = Router::open(cfg.wan.clone())?;
+        if cfg.enable_acct {
+            let acct = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_acct").unwrap_or(1);
+            let ts = (cfg.age != AgeFmt::Off)
+                .then(|| read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_timestamp"))
+                .flatten();
+            sys::set_exit_hook(sys::restore_sysctls);
+            sys::enable_acct(acct, ts).map_err(Error::permission)?;
+        }
+        let events = if cfg.events {
+            Some(Events::open(cfg.event_buffer)?)
+        } else {
+            None
+        };
         let record = match &cfg.record {
             Some(p) => Some(
                 std::fs::File::create(p)
@@ -113,7 +149,11 @@ impl App {
             opts,
             ct,
             router,
-            table: FlowTable::new(capacity, seed),
+            table: {
+                let mut t = FlowTable::new(capacity, seed);
+                t.linger_s = cfg.linger;
+                t
+            },
             view: View::new(capacity),
             names,
             warnings: Warnings::default(),
@@ -126,6 +166,10 @@ impl App {
             ct_max,
             acct_on: true,
             last_reset: 0,
+            last_loss: 0,
+            ct_drops: 0,
+            events,
+            events_sysctl: true,
             mono: 0,
             real: 0,
             screen: None,
@@ -137,6 +181,17 @@ impl App {
     /// rates, health. Allocation-free in steady state.
     pub fn refresh(&mut self) -> Result<()> {
         self.table.begin();
+        if let Some(ev) = &mut self.events {
+            // Connections that ended since the last dump: their final
+            // counters are credited in this refresh.
+            let (now, real) = (sys::mono_ns(), sys::real_ns());
+            let table = &mut self.table;
+            let lost = ev.lost;
+            ev.drain(|c, stop| table.destroy(c, stop, now, real));
+            if ev.lost != lost {
+                self.last_loss = now;
+            }
+        }
         let table = &mut self.table;
         let stats = match &mut self.record {
             Some(f) => self.ct.dump_with(
@@ -162,6 +217,13 @@ impl App {
         }
         self.acct_on =
             read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_acct").is_none_or(|v| v != 0);
+        self.events_sysctl =
+            read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_events").is_none_or(|v| v != 0);
+        // Without events, a flow missing from a dump is gone for good.
+        self.table.events = self.events.is_some() && self.events_sysctl;
+        if self.ct_count * 10 >= self.ct_max * 9 {
+            self.ct_drops = read_ct_drops();
+        }
         if self.table.resets > 0 {
             self.last_reset = self.mono;
         }
@@ -170,40 +232,26 @@ impl App {
     }
 
     fn health(&mut self) {
-        let w = &mut self.warnings;
-        w.clear();
-        if !self.acct_on {
-            w.push(Warning::AcctOff);
-        }
-        if self.table.no_counters > 0 {
-            w.push(Warning::NoCounters(self.table.no_counters));
-        }
-        if self.stats.entries == 0 {
-            w.push(Warning::EmptyTable);
-        }
-        if self.table.dropped > 0 {
-            w.push(Warning::FlowTableFull(self.table.dropped));
-        }
-        if self.last_reset != 0 && self.mono.saturating_sub(self.last_reset) < RESET_WARN_NS {
-            w.push(Warning::Resets(
-                self.table.resets_total.min(u32::MAX as u64) as u32,
-            ));
-        }
-        if self.opts.age != AgeFmt::Off && self.table.no_timestamp > 0 {
-            w.push(Warning::NoTimestamps);
-        }
-        if self.table.offloaded > 0 {
-            w.push(Warning::Offload(self.table.offloaded));
-        }
-        if self.stats.interrupted {
-            w.push(Warning::Interrupted);
-        }
-        if self.stats.malformed > 0 {
-            w.push(Warning::Malformed(self.stats.malformed));
-        }
-        if self.ct_max > 0 && self.ct_count * 10 >= self.ct_max * 9 {
-            w.push(Warning::CtNearFull(self.ct_count, self.ct_max));
-        }
+        let recent = |t: u64| (t != 0 && self.mono.saturating_sub(t) < RESET_WARN_NS).then_some(());
+        let (received, lost) = self.events.as_ref().map_or((0, 0), |e| (e.received, e.lost));
+        let inputs = health::Inputs {
+            acct_on: self.acct_on,
+            no_counters: self.table.no_counters,
+            entries: self.stats.entries,
+            table_dropped: self.table.dropped,
+            recent_resets: recent(self.last_reset).map(|_| self.table.resets_total),
+            ages_estimated: self.opts.age != AgeFmt::Off && self.table.no_timestamp > 0,
+            offloaded: self.table.offloaded,
+            dump_interrupted: self.stats.interrupted,
+            malformed: self.stats.malformed,
+            ct_count: self.ct_count,
+            ct_max: self.ct_max,
+            ct_drops: self.ct_drops,
+            events_on: self.events.is_some() && self.events_sysctl,
+            recent_event_loss: recent(self.last_loss).map(|_| lost),
+            events_silent: received == 0 && self.table.unexplained > 0,
+        };
+        health::compute(&inputs, &mut self.warnings);
     }
 
     /// Builds the view and writes one refresh in the current mode.

@@ -58,6 +58,12 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   --leases PATH         DHCP leases for names (default /tmp/dhcp.leases)
   --no-dns              no reverse DNS (hosts and leases still used)
   --no-color            no colour (also: NO_COLOR in the environment)
+  --linger SECONDS      keep ended connections visible, marked closed
+                        (default 5; 0 hides them, their bytes still count)
+  --no-events           do not read conntrack DESTROY events (totals then
+                        miss connections that end between refreshes)
+  --enable-acct         turn net.netfilter.nf_conntrack_acct (and with -a
+                        nf_conntrack_timestamp) on, restore them on exit
 
 keys (screen mode): q quit, p pause, h help, d devices, w wide, a age,
   b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
@@ -171,6 +177,15 @@ pub struct Config {
     pub color: bool,
     /// Hidden: write every raw dump datagram to this file (fixtures).
     pub record: Option<String>,
+    /// Seconds a closed connection stays visible.
+    pub linger: u32,
+    /// Read conntrack DESTROY events (credit connections that end between
+    /// refreshes).
+    pub events: bool,
+    /// Hidden (tests): the event socket's receive buffer in bytes.
+    pub event_buffer: usize,
+    /// Turn accounting (and with -a, timestamps) on; restore on exit.
+    pub enable_acct: bool,
 }
 
 impl Default for Config {
@@ -207,6 +222,10 @@ impl Default for Config {
             dns: true,
             color: true,
             record: None,
+            linger: 5,
+            events: true,
+            event_buffer: crate::events::DEFAULT_BUFFER,
+            enable_acct: false,
         }
     }
 }
@@ -264,6 +283,10 @@ where
             Long("no-dns") => c.dns = false,
             Long("no-color") => c.color = false,
             Long("record") => c.record = Some(value(&mut p)?),
+            Long("linger") => c.linger = parse_linger(&value(&mut p)?)?,
+            Long("no-events") => c.events = false,
+            Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
+            Long("enable-acct") => c.enable_acct = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -368,6 +391,15 @@ pub fn parse_sort(s: &str) -> Result<(SortCol, bool)> {
         Some((_, col)) => Ok((*col, asc)),
         None => Err(Error::usage(format!(
             "invalid value '{s}' for '--sort': pick one of id, in, out, sport, dport, rx, tx, sum, age, proto (prefix + for ascending)"
+        ))),
+    }
+}
+
+fn parse_linger(s: &str) -> Result<u32> {
+    match s.parse::<u32>() {
+        Ok(n) if n <= 3600 => Ok(n),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--linger': want whole seconds from 0 to 3600"
         ))),
     }
 }
@@ -527,6 +559,11 @@ mod tests {
         assert!(!cfg(&["--no-dns"]).dns);
         assert!(!cfg(&["--no-color"]).color);
         assert!(cfg(&["--wan", "wwan+"]).wan.unwrap().matches("wwan3"));
+        assert_eq!(cfg(&["--linger", "0"]).linger, 0);
+        assert_eq!(cfg(&[]).linger, 5);
+        assert!(!cfg(&["--no-events"]).events);
+        assert!(cfg(&["--enable-acct"]).enable_acct);
+        assert_eq!(cfg(&["--event-buffer", "4096"]).event_buffer, 4096);
     }
 
     #[test]
@@ -549,6 +586,8 @@ mod tests {
         assert!(m.contains("1-15"), "{m}");
         let m = err(&["--count", "0"]);
         assert!(m.contains("'0'"), "{m}");
+        let m = err(&["--linger", "-1"]);
+        assert!(m.contains("'-1'") && m.contains("--linger"), "{m}");
         let m = err(&["--capacity", "3"]);
         assert!(m.contains("'3'"), "{m}");
         let m = err(&["--json", "-c"]);

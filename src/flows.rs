@@ -25,6 +25,26 @@ const SLOTS_PER_FLOW: usize = 2;
 /// Below this age a first-seen entry's bytes/age rate is noise.
 const MIN_AGE_NS: u64 = 1_000_000;
 
+/// Where a flow is in its life, as far as nftop knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    /// In the last dump.
+    Live,
+    /// Missing from the last dump, no DESTROY event yet: kept (hidden, not
+    /// counted) up to `DEPART_WAIT_S` so that a late event (the kernel
+    /// reaps timed-out entries up to ~15 s late) finds its previous
+    /// counters and credits only what was not credited yet.
+    Departed,
+    /// A DESTROY event arrived since the last refresh: its final bytes are
+    /// rated in this refresh.
+    Closing,
+    /// Ended and credited; shown as closed until `linger` passes.
+    Closed,
+}
+
+/// How long a departed flow waits for its DESTROY event.
+pub const DEPART_WAIT_S: u32 = 30;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateState {
     /// First seen in the very first dump without a kernel timestamp: no
@@ -69,6 +89,10 @@ pub struct Flow {
     fresh: bool,
     /// The egress lookup found no route (the uplink is gone).
     pub no_route: bool,
+    pub life: Life,
+    /// Monotonic second when it departed or ended (the DESTROY event's
+    /// stop timestamp, not the event's arrival).
+    pub end_s: u32,
 }
 
 impl Flow {
@@ -128,6 +152,18 @@ pub struct FlowTable {
     pub no_timestamp: u32,
     /// Offloaded entries in the last dump (their counters may be frozen).
     pub offloaded: u32,
+    /// Seconds a closed flow stays visible (--linger).
+    pub linger_s: u32,
+    /// DESTROY events are expected: flows missing from a dump wait for
+    /// theirs. Without events they are removed at once.
+    pub events: bool,
+    /// Departed flows removed without ever getting their DESTROY event.
+    pub unexplained: u64,
+    /// Connections that ended since start (DESTROY events matched).
+    pub closed_total: u64,
+    /// Bytes credited from DESTROY events in the last refresh.
+    pub credited: u64,
+    last_real: u64,
     /// Number of finished dumps.
     pub dumps: u64,
     /// Seconds between the last two dumps.
@@ -156,6 +192,12 @@ impl FlowTable {
             no_counters: 0,
             no_timestamp: 0,
             offloaded: 0,
+            linger_s: 5,
+            events: false,
+            unexplained: 0,
+            closed_total: 0,
+            credited: 0,
+            last_real: 0,
             dumps: 0,
             last_dt: 0.0,
         }
@@ -251,9 +293,76 @@ impl FlowTable {
             loopback: false,
             fresh: true,
             no_route: false,
+            life: Life::Live,
+            end_s: 0,
         });
         self.slots[slot] = self.flows.len() as u32;
         self.cursor = self.flows.len();
+    }
+
+    /// A DESTROY event: `c` holds the final counters, `stop` the kernel's
+    /// stop timestamp (CLOCK_REALTIME ns, 0 if absent); `now`/`real` are
+    /// the current clocks. Its bytes not credited yet are credited in the
+    /// next `finish`.
+    pub fn destroy(&mut self, c: &Conn, stop: u64, now: u64, real: u64) {
+        let end = if stop != 0 && stop < real {
+            now.saturating_sub(real - stop)
+        } else {
+            now
+        };
+        let end_s = (end / 1_000_000_000) as u32;
+        let hash = key_hash(self.seed, c);
+        let mut slot = hash as usize & self.mask;
+        loop {
+            let v = self.slots[slot];
+            if v == 0 {
+                break;
+            }
+            let f = &mut self.flows[v as usize - 1];
+            if same_key(&f.conn, c) {
+                if matches!(f.life, Life::Closing | Life::Closed) {
+                    return; // duplicate event
+                }
+                // Final counters; prev_* still hold what was credited.
+                f.conn = Conn { ..*c };
+                f.life = Life::Closing;
+                f.end_s = end_s;
+                return;
+            }
+            slot = (slot + 1) & self.mask;
+        }
+        if self.flows.len() >= self.cap {
+            self.dropped += 1;
+            return;
+        }
+        // Never dumped. Its bytes are all new, unless the kernel timestamp
+        // says it started before the last dump: then it was dumped and
+        // departed long ago (or missed while the table was full), and
+        // crediting it all could count bytes twice.
+        let credit_all = c.start == 0 || c.start > self.last_real;
+        let (po, pr) = if credit_all { (0, 0) } else { (c.orig_bytes, c.reply_bytes) };
+        self.flows.push(Flow {
+            conn: *c,
+            prev_orig: po,
+            prev_reply: pr,
+            orig_bps: 0.0,
+            reply_bps: 0.0,
+            first_seen_s: end_s,
+            gen: self.gen,
+            in_if: 0,
+            out_if: 0,
+            route_gen: 0,
+            rate: RateState::Unknown,
+            new: true,
+            reset: false,
+            tx_is_orig: true,
+            loopback: false,
+            fresh: true,
+            no_route: false,
+            life: Life::Closing,
+            end_s,
+        });
+        self.slots[slot] = self.flows.len() as u32;
     }
 
     /// Per-refresh derived facts (direction, interfaces) are written by the
@@ -281,21 +390,57 @@ impl FlowTable {
         } else {
             0
         };
+        let now_s = (now / 1_000_000_000) as u32;
         let first_dump = self.last_t == 0;
         self.last_dt = dt_ns as f64 / 1e9;
         self.resets = 0;
+        self.credited = 0;
         let mut i = 0;
         while i < self.flows.len() {
-            if self.flows[i].gen != self.gen {
-                self.remove(i);
-                continue;
-            }
             let f = &mut self.flows[i];
+            let seen = f.gen == self.gen;
+            match f.life {
+                Life::Closed => {
+                    f.orig_bps = 0.0;
+                    f.reply_bps = 0.0;
+                    f.new = false;
+                    if now_s.saturating_sub(f.end_s) >= self.linger_s {
+                        self.remove(i);
+                        continue;
+                    }
+                    i += 1;
+                    continue;
+                }
+                Life::Live | Life::Departed if !seen => {
+                    if !self.events || (f.life == Life::Departed && now_s.saturating_sub(f.end_s) >= DEPART_WAIT_S) {
+                        if f.life == Life::Departed {
+                            self.unexplained += 1;
+                        }
+                        self.remove(i);
+                        continue;
+                    }
+                    if f.life == Life::Live {
+                        f.life = Life::Departed;
+                        f.end_s = now_s;
+                    }
+                    f.orig_bps = 0.0;
+                    f.reply_bps = 0.0;
+                    f.new = false;
+                    i += 1;
+                    continue;
+                }
+                Life::Departed => f.life = Life::Live, // back in the dump
+                Life::Closing => {
+                    f.life = Life::Closed;
+                    self.closed_total += 1;
+                }
+                Life::Live => {}
+            }
             let (o, r) = (f.conn.orig_bytes, f.conn.reply_bytes);
             f.reset = false;
             if f.fresh {
                 f.fresh = false;
-                f.first_seen_s = (now / 1_000_000_000) as u32;
+                f.first_seen_s = now_s;
                 let age = if f.conn.start != 0 && real > f.conn.start {
                     real - f.conn.start
                 } else {
@@ -306,9 +451,15 @@ impl FlowTable {
                 } else {
                     dt_ns
                 };
+                // prev_* are 0, except for an ended connection whose bytes
+                // must not be credited (see destroy()).
+                let (d_o, d_r) = (o.saturating_sub(f.prev_orig), r.saturating_sub(f.prev_reply));
+                if f.life == Life::Closed {
+                    self.credited += d_o + d_r;
+                }
                 if span >= MIN_AGE_NS && f.conn.has_counters {
-                    f.orig_bps = bps(o, span);
-                    f.reply_bps = bps(r, span);
+                    f.orig_bps = bps(d_o, span);
+                    f.reply_bps = bps(d_r, span);
                     f.rate = RateState::Known;
                 } else {
                     f.orig_bps = 0.0;
@@ -323,14 +474,15 @@ impl FlowTable {
                     self.resets_total += 1;
                 }
                 let d_o = if o < f.prev_orig { o } else { o - f.prev_orig };
-                let d_r = if r < f.prev_reply {
-                    r
-                } else {
-                    r - f.prev_reply
-                };
+                let d_r = if r < f.prev_reply { r } else { r - f.prev_reply };
+                if f.life == Life::Closed {
+                    self.credited += d_o + d_r;
+                }
                 if dt_ns > 0 {
                     f.orig_bps = bps(d_o, dt_ns);
                     f.reply_bps = bps(d_r, dt_ns);
+                    f.rate = RateState::Known;
+                } else if f.life == Life::Closed {
                     f.rate = RateState::Known;
                 }
             }
@@ -339,6 +491,7 @@ impl FlowTable {
             i += 1;
         }
         self.last_t = now;
+        self.last_real = real;
         self.dumps += 1;
     }
 
@@ -612,5 +765,104 @@ mod tests {
             assert!(t.len() <= 100);
         }
         assert_eq!(t.flows.capacity(), cap_before);
+    }
+
+    fn tick_ev(t: &mut FlowTable, now: u64, real: u64, dump: &[Conn], ended: &[(Conn, u64)]) {
+        t.begin();
+        for (c, stop) in ended {
+            t.destroy(c, *stop, now, real);
+        }
+        for c in dump {
+            t.observe(c);
+        }
+        t.finish(now, real);
+        t.check_index();
+    }
+
+    fn events_table() -> FlowTable {
+        let mut t = FlowTable::new(64, 7);
+        t.events = true;
+        t.linger_s = 5;
+        t
+    }
+
+    const R: u64 = 1_700_000_000 * S;
+
+    #[test]
+    fn destroy_credits_only_bytes_not_yet_credited_then_lingers() {
+        let mut t = events_table();
+        let c = conn(1, R - 10 * S, 7, 1000, 100);
+        tick_ev(&mut t, 10 * S, R, &[c], &[]);
+        tick_ev(&mut t, 11 * S, R + S, &[conn(1, R - 10 * S, 7, 2000, 200)], &[]);
+        // It ends with 2500/250: 500 + 50 bytes were not credited yet.
+        let fin = conn(1, R - 10 * S, 7, 2500, 250);
+        tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[(fin, R + 2 * S - S / 2)]);
+        let f = get(&t, 1);
+        assert_eq!(f.life, Life::Closed);
+        assert_eq!(t.credited, 550);
+        assert!((f.orig_bps - 4000.0).abs() < 1e-3, "{}", f.orig_bps);
+        assert_eq!(t.closed_total, 1);
+        // Next refreshes: no rate, still visible until linger passes
+        // (measured from the stop timestamp, 11.5 s, in whole seconds).
+        tick_ev(&mut t, 13 * S, R + 3 * S, &[], &[]);
+        assert_eq!(get(&t, 1).orig_bps, 0.0);
+        tick_ev(&mut t, 15 * S, R + 5 * S, &[], &[]);
+        assert_eq!(t.len(), 1);
+        tick_ev(&mut t, 17 * S, R + 7 * S, &[], &[]);
+        assert!(t.is_empty(), "gone after linger");
+    }
+
+    #[test]
+    fn a_connection_shorter_than_a_refresh_is_credited_whole() {
+        let mut t = events_table();
+        tick_ev(&mut t, 10 * S, R, &[], &[]);
+        // Started after the last dump, ended before this one: 30 kB.
+        let short = conn(5, R + S / 2, 9, 30_000, 1_000);
+        tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[(short, R + S / 2 + S / 5)]);
+        let f = get(&t, 5);
+        assert_eq!(f.life, Life::Closed);
+        assert!(f.new);
+        assert_eq!(t.credited, 31_000);
+        assert!((f.orig_bps - 30_000.0 * 8.0 / 2.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_late_event_after_departure_never_double_counts() {
+        let mut t = events_table();
+        let c = conn(2, R - 100 * S, 3, 5_000, 500);
+        tick_ev(&mut t, 10 * S, R, &[c], &[]);
+        tick_ev(&mut t, 11 * S, R + S, &[c], &[]);
+        // It times out: gone from the dump, no event yet.
+        tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[]);
+        assert_eq!(get(&t, 2).life, Life::Departed);
+        // The garbage collector reaps it 10 s later: same counters.
+        tick_ev(&mut t, 22 * S, R + 12 * S, &[], &[(c, R + 2 * S)]);
+        assert_eq!(get(&t, 2).life, Life::Closed);
+        assert_eq!(t.credited, 0, "its bytes were credited while it was dumped");
+        // An event for an old connection nftop no longer holds: not
+        // credited, its start shows it could have been dumped.
+        let old = conn(3, R - 500 * S, 4, 9_999, 0);
+        tick_ev(&mut t, 23 * S, R + 13 * S, &[], &[(old, R + 13 * S)]);
+        assert_eq!(t.credited, 0);
+    }
+
+    #[test]
+    fn departed_flows_without_events_expire_and_are_counted() {
+        let mut t = events_table();
+        let c = conn(4, 0, 3, 5_000, 500);
+        tick_ev(&mut t, 10 * S, R, &[c], &[]);
+        tick_ev(&mut t, 11 * S, R + S, &[], &[]);
+        assert_eq!(t.len(), 1);
+        tick_ev(&mut t, (11 + DEPART_WAIT_S as u64) * S, R, &[], &[]);
+        assert!(t.is_empty());
+        assert_eq!(t.unexplained, 1);
+        // Back in a dump before expiry: live again, not double counted.
+        let mut t = events_table();
+        tick_ev(&mut t, 10 * S, R, &[c], &[]);
+        tick_ev(&mut t, 11 * S, R + S, &[], &[]);
+        tick_ev(&mut t, 12 * S, R + 2 * S, &[conn(4, 0, 3, 6_000, 500)], &[]);
+        let f = get(&t, 4);
+        assert_eq!(f.life, Life::Live);
+        assert!((f.orig_bps - 8_000.0).abs() < 1e-3, "{}", f.orig_bps);
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::cli::{Config, SortCol};
 use crate::conntrack::Conn;
-use crate::flows::{Flow, RateState};
+use crate::flows::{Flow, Life, RateState};
 use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
 use std::cmp::Ordering;
 
@@ -167,6 +167,9 @@ impl View {
         self.all = Totals::default();
         self.visible = Totals::default();
         for (i, fl) in flows.iter_mut().enumerate() {
+            if fl.life == Life::Departed {
+                continue;
+            }
             (fl.tx_is_orig, fl.loopback) = direction(fl, local, links);
             let (tx, rx) = (fl.tx_bps(), fl.rx_bps());
             self.all.conns += 1;
@@ -216,7 +219,11 @@ fn passes(fl: &Flow, f: &Filter, links: &Links) -> bool {
         return false;
     }
     let sum = fl.sum_bps();
+    let closed = fl.life == Life::Closed;
     match f.threshold {
+        // Recently closed rows stay visible (--linger) unless an explicit
+        // threshold asks for busy connections only.
+        None if closed => {}
         None => {
             if fl.rate == RateState::Unknown || sum <= 0.0 {
                 return false;
@@ -321,25 +328,29 @@ impl Devices {
         };
         for fl in flows {
             let c = &fl.conn;
-            if (c.family == 4 && !f.ipv4)
+            if fl.life == Life::Departed
+                || (c.family == 4 && !f.ipv4)
                 || (c.family == 6 && !f.ipv6)
                 || (fl.loopback && !f.loopback)
             {
                 continue;
             }
+            // A closed connection's last bytes count; it is no longer a
+            // connection of the interface.
+            let live = u32::from(fl.life != Life::Closed);
             let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
             if let Some(k) = row(fl.in_if) {
                 let d = &mut self.rows[k];
                 d.rx_bps += o;
                 d.tx_bps += r;
-                d.conns += 1;
+                d.conns += live;
             }
             if fl.out_if != fl.in_if {
                 if let Some(k) = row(fl.out_if) {
                     let d = &mut self.rows[k];
                     d.tx_bps += o;
                     d.rx_bps += r;
-                    d.conns += 1;
+                    d.conns += live;
                 }
             }
         }

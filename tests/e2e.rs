@@ -83,7 +83,9 @@ fn rates_match_kernel_counters_and_nat_view_is_right() {
     let _flows = start_flows(&bed, 30);
     // Let the flows settle before measuring.
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let mut n = bed.nftop(&["--json", "-u", "1", "--count", "9", "-t", "0"]);
+    // 2 s windows: iperf3 paces in bursts, and under CPU load (tests run
+    // in parallel) a burst can land on either side of an instant.
+    let mut n = bed.nftop(&["--json", "-u", "2", "--count", "7", "-t", "0"]);
     let mut conns: Vec<J> = Vec::new();
     let mut prev: Option<(f64, HashMap<String, u64>)> = None;
     let mut windows = 0;
@@ -132,7 +134,7 @@ fn rates_match_kernel_counters_and_nat_view_is_right() {
         prev = Some((r, ctr));
         last_conns = std::mem::take(&mut conns);
     }
-    assert_eq!(windows, 7, "seven measured windows");
+    assert_eq!(windows, 5, "five measured windows");
     // NAT view and direction on the last refresh.
     let tcp4 = last_conns
         .iter()

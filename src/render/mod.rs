@@ -312,7 +312,9 @@ pub fn fmt_state(out: &mut Line, f: &Flow) {
 
 /// The marker column: new, unknown rate, reset.
 pub fn marker(f: &Flow) -> u8 {
-    if f.rate == RateState::Unknown {
+    if f.life == crate::flows::Life::Closed {
+        b'x'
+    } else if f.rate == RateState::Unknown {
         b'?'
     } else if f.reset {
         b'!'
@@ -336,7 +338,10 @@ pub enum Warning {
     Offload(u32),
     Interrupted,
     Malformed(u32),
-    CtNearFull(u64, u64),
+    CtNearFull(u64, u64, u64),
+    EventsLost(u64),
+    EventsOff,
+    EventsSilent,
 }
 
 impl Warning {
@@ -352,6 +357,9 @@ impl Warning {
             Warning::Interrupted => "dump_interrupted",
             Warning::Malformed(_) => "malformed",
             Warning::CtNearFull(..) => "conntrack_near_full",
+            Warning::EventsLost(_) => "events_lost",
+            Warning::EventsOff => "events_off",
+            Warning::EventsSilent => "events_silent",
         }
     }
 
@@ -390,9 +398,21 @@ impl Warning {
                 "the table changed during the dump: some rows may be missing this refresh"
             ),
             Warning::Malformed(n) => write!(out, "{n} malformed conntrack messages skipped"),
-            Warning::CtNearFull(c, m) => write!(
+            Warning::CtNearFull(c, m, d) => write!(
                 out,
-                "conntrack table {c}/{m} nearly full: new connections may be dropped; raise net.netfilter.nf_conntrack_max"
+                "conntrack table {c}/{m} nearly full ({d} dropped by the kernel): raise net.netfilter.nf_conntrack_max"
+            ),
+            Warning::EventsLost(n) => write!(
+                out,
+                "{n} conntrack event overflows: connections that ended in a burst may be missing from totals; raise net.core.rmem_max"
+            ),
+            Warning::EventsOff => write!(
+                out,
+                "conntrack events are off: totals miss connections that end between refreshes (sysctl -w net.netfilter.nf_conntrack_events=1)"
+            ),
+            Warning::EventsSilent => write!(
+                out,
+                "no conntrack DESTROY events arrive although connections end: totals miss short connections (some kernels need a module reload)"
             ),
         };
     }
@@ -401,7 +421,7 @@ impl Warning {
 /// A fixed list of warnings for one refresh.
 #[derive(Default, Clone, Copy, Debug)]
 pub struct Warnings {
-    items: [Option<Warning>; 12],
+    items: [Option<Warning>; 16],
     len: usize,
 }
 

@@ -219,6 +219,9 @@ pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
     if f.no_route {
         put(line, "no_route");
     }
+    if f.life == crate::flows::Life::Closed {
+        put(line, "closed");
+    }
     if first {
         line.push(b'-');
     }

@@ -1,0 +1,98 @@
+//! Conntrack DESTROY events: the final counters of connections that end
+//! between two dumps.
+//!
+//! A second NETLINK_NETFILTER socket joins `NFNLGRP_CONNTRACK_DESTROY` with
+//! a large receive buffer (`SO_RCVBUFFORCE`, falling back to what
+//! `rmem_max` allows): each event takes about 1.3 KB of socket buffer, and
+//! the default buffer overflows in any burst. It is drained without
+//! blocking once per refresh. Overflow (ENOBUFS) is counted and reported;
+//! the next dump resynchronises, nothing depends on events alone.
+
+use crate::conntrack::{self, Conn};
+use crate::error::{Error, Result};
+use crate::netlink::MsgHeader;
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+use std::os::fd::AsRawFd;
+
+/// NFNLGRP_CONNTRACK_DESTROY (linux/netfilter/nfnetlink.h).
+const GROUP_DESTROY: u32 = 3;
+const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+const IPCTNL_MSG_CT_DELETE: u16 = 2;
+/// 16 MiB held nothing back at 38k events/s on our machines.
+pub const DEFAULT_BUFFER: usize = 16 << 20;
+
+pub struct Events {
+    sock: Socket,
+    buf: Vec<u8>,
+    /// Receive buffer the kernel granted.
+    pub buffer: usize,
+    /// DESTROY events decoded since start.
+    pub received: u64,
+    /// ENOBUFS reports (each means one or more events were lost).
+    pub lost: u64,
+    /// Events that did not decode.
+    pub malformed: u64,
+}
+
+impl Events {
+    /// Subscribes to DESTROY events with a receive buffer of `buffer`
+    /// bytes.
+    pub fn open(buffer: usize) -> Result<Events> {
+        let mut sock = Socket::new(NETLINK_NETFILTER)
+            .map_err(|e| Error::system(format!("cannot open a conntrack event socket: {e}")))?;
+        sock.bind_auto()
+            .map_err(|e| Error::system(format!("cannot bind the conntrack event socket: {e}")))?;
+        sock.add_membership(GROUP_DESTROY).map_err(|e| {
+            Error::permission(format!(
+                "cannot subscribe to conntrack events: {e} (run as root or with CAP_NET_ADMIN)"
+            ))
+        })?;
+        sock.set_non_blocking(true)
+            .map_err(|e| Error::system(format!("conntrack event socket: {e}")))?;
+        let granted = crate::sys::set_rcvbuf(sock.as_raw_fd(), buffer);
+        Ok(Events {
+            sock,
+            buf: vec![0; crate::netlink::RECV_BUF],
+            buffer: granted,
+            received: 0,
+            lost: 0,
+            malformed: 0,
+        })
+    }
+
+    /// Reads every pending event, calling `on_destroy(conn, stop_ns)` for
+    /// each ended connection. Returns the number of events read.
+    pub fn drain(&mut self, mut on_destroy: impl FnMut(&Conn, u64)) -> u64 {
+        let mut n = 0;
+        let mut scratch = Conn::default();
+        loop {
+            let len = match self.sock.recv(&mut &mut self.buf[..], 0) {
+                Ok(len) => len.min(self.buf.len()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.lost += 1;
+                    continue;
+                }
+                Err(_) => return n,
+            };
+            let mut off = 0;
+            while let Some(h) = MsgHeader::parse(&self.buf[off..len]) {
+                let msg = &self.buf[off + 16..off + h.len];
+                off += (h.len + 3) & !3;
+                if h.kind == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) {
+                    match conntrack::decode_stop(msg, &mut scratch) {
+                        Ok(stop) => {
+                            self.received += 1;
+                            n += 1;
+                            on_destroy(&scratch, stop);
+                        }
+                        Err(_) => self.malformed += 1,
+                    }
+                }
+                if off >= len {
+                    break;
+                }
+            }
+        }
+    }
+}
