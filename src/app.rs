@@ -152,6 +152,9 @@ impl App {
             table: {
                 let mut t = FlowTable::new(capacity, seed);
                 t.linger_s = cfg.linger;
+                // A departed flow waits for its event at least three
+                // refreshes.
+                t.depart_wait_s = t.depart_wait_s.max((cfg.interval * 3.0).ceil() as u32);
                 t
             },
             view: View::new(capacity),
@@ -233,7 +236,10 @@ impl App {
 
     fn health(&mut self) {
         let recent = |t: u64| (t != 0 && self.mono.saturating_sub(t) < RESET_WARN_NS).then_some(());
-        let (received, lost) = self.events.as_ref().map_or((0, 0), |e| (e.received, e.lost));
+        let (received, lost) = self
+            .events
+            .as_ref()
+            .map_or((0, 0), |e| (e.received, e.lost));
         let inputs = health::Inputs {
             acct_on: self.acct_on,
             no_counters: self.table.no_counters,
@@ -285,6 +291,8 @@ impl App {
             ct_count: self.ct_count,
             ct_max: self.ct_max,
             warnings: &self.warnings,
+            events: self.events.as_ref().map(|e| (e.received, e.lost)),
+            closed_total: self.table.closed_total,
         };
         let r = match self.mode {
             Mode::Screen => match &mut self.screen {
@@ -454,6 +462,8 @@ impl App {
                         PromptKind::Interval => match cli::parse_interval(value) {
                             Ok(v) => {
                                 self.interval = v;
+                                self.table.depart_wait_s =
+                                    crate::flows::DEPART_WAIT_S.max((v * 3.0).ceil() as u32);
                                 s.invalidate();
                                 return KeyOutcome::Interval;
                             }

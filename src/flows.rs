@@ -152,6 +152,10 @@ pub struct FlowTable {
     pub no_timestamp: u32,
     /// Offloaded entries in the last dump (their counters may be frozen).
     pub offloaded: u32,
+    /// Seconds a departed flow waits for its DESTROY event (at least
+    /// DEPART_WAIT_S; the app raises it for long refresh intervals).
+    pub depart_wait_s: u32,
+    first_real: u64,
     /// Seconds a closed flow stays visible (--linger).
     pub linger_s: u32,
     /// DESTROY events are expected: flows missing from a dump wait for
@@ -163,7 +167,6 @@ pub struct FlowTable {
     pub closed_total: u64,
     /// Bytes credited from DESTROY events in the last refresh.
     pub credited: u64,
-    last_real: u64,
     /// Number of finished dumps.
     pub dumps: u64,
     /// Seconds between the last two dumps.
@@ -193,11 +196,12 @@ impl FlowTable {
             no_timestamp: 0,
             offloaded: 0,
             linger_s: 5,
+            depart_wait_s: DEPART_WAIT_S,
+            first_real: 0,
             events: false,
             unexplained: 0,
             closed_total: 0,
             credited: 0,
-            last_real: 0,
             dumps: 0,
             last_dt: 0.0,
         }
@@ -335,12 +339,20 @@ impl FlowTable {
             self.dropped += 1;
             return;
         }
-        // Never dumped. Its bytes are all new, unless the kernel timestamp
-        // says it started before the last dump: then it was dumped and
-        // departed long ago (or missed while the table was full), and
-        // crediting it all could count bytes twice.
-        let credit_all = c.start == 0 || c.start > self.last_real;
-        let (po, pr) = if credit_all { (0, 0) } else { (c.orig_bytes, c.reply_bytes) };
+        // Not in the table: never dumped (it lived between two dumps, or
+        // expired and was evicted by the last dump itself, which sends
+        // its event one refresh late), so all its bytes are new. Unless
+        // the kernel timestamp says it is older than nftop's first dump,
+        // or older than the time a departed flow waits for its event: then
+        // it was dumped, and crediting it all could count bytes twice.
+        let wait_ns = self.depart_wait_s as u64 * 1_000_000_000;
+        let credit_all =
+            c.start == 0 || (c.start > self.first_real && real.saturating_sub(c.start) < wait_ns);
+        let (po, pr) = if credit_all {
+            (0, 0)
+        } else {
+            (c.orig_bytes, c.reply_bytes)
+        };
         self.flows.push(Flow {
             conn: *c,
             prev_orig: po,
@@ -412,7 +424,10 @@ impl FlowTable {
                     continue;
                 }
                 Life::Live | Life::Departed if !seen => {
-                    if !self.events || (f.life == Life::Departed && now_s.saturating_sub(f.end_s) >= DEPART_WAIT_S) {
+                    if !self.events
+                        || (f.life == Life::Departed
+                            && now_s.saturating_sub(f.end_s) >= self.depart_wait_s)
+                    {
                         if f.life == Life::Departed {
                             self.unexplained += 1;
                         }
@@ -453,7 +468,10 @@ impl FlowTable {
                 };
                 // prev_* are 0, except for an ended connection whose bytes
                 // must not be credited (see destroy()).
-                let (d_o, d_r) = (o.saturating_sub(f.prev_orig), r.saturating_sub(f.prev_reply));
+                let (d_o, d_r) = (
+                    o.saturating_sub(f.prev_orig),
+                    r.saturating_sub(f.prev_reply),
+                );
                 if f.life == Life::Closed {
                     self.credited += d_o + d_r;
                 }
@@ -474,7 +492,11 @@ impl FlowTable {
                     self.resets_total += 1;
                 }
                 let d_o = if o < f.prev_orig { o } else { o - f.prev_orig };
-                let d_r = if r < f.prev_reply { r } else { r - f.prev_reply };
+                let d_r = if r < f.prev_reply {
+                    r
+                } else {
+                    r - f.prev_reply
+                };
                 if f.life == Life::Closed {
                     self.credited += d_o + d_r;
                 }
@@ -491,7 +513,9 @@ impl FlowTable {
             i += 1;
         }
         self.last_t = now;
-        self.last_real = real;
+        if self.first_real == 0 {
+            self.first_real = real;
+        }
         self.dumps += 1;
     }
 
@@ -793,7 +817,13 @@ mod tests {
         let mut t = events_table();
         let c = conn(1, R - 10 * S, 7, 1000, 100);
         tick_ev(&mut t, 10 * S, R, &[c], &[]);
-        tick_ev(&mut t, 11 * S, R + S, &[conn(1, R - 10 * S, 7, 2000, 200)], &[]);
+        tick_ev(
+            &mut t,
+            11 * S,
+            R + S,
+            &[conn(1, R - 10 * S, 7, 2000, 200)],
+            &[],
+        );
         // It ends with 2500/250: 500 + 50 bytes were not credited yet.
         let fin = conn(1, R - 10 * S, 7, 2500, 250);
         tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[(fin, R + 2 * S - S / 2)]);
@@ -818,12 +848,32 @@ mod tests {
         tick_ev(&mut t, 10 * S, R, &[], &[]);
         // Started after the last dump, ended before this one: 30 kB.
         let short = conn(5, R + S / 2, 9, 30_000, 1_000);
-        tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[(short, R + S / 2 + S / 5)]);
+        tick_ev(
+            &mut t,
+            12 * S,
+            R + 2 * S,
+            &[],
+            &[(short, R + S / 2 + S / 5)],
+        );
         let f = get(&t, 5);
         assert_eq!(f.life, Life::Closed);
         assert!(f.new);
         assert_eq!(t.credited, 31_000);
         assert!((f.orig_bps - 30_000.0 * 8.0 / 2.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_connection_evicted_by_the_last_dump_is_credited_whole() {
+        let mut t = events_table();
+        tick_ev(&mut t, 10 * S, R, &[], &[]);
+        // Lived and expired between dumps 2 and 3; dump 3 evicted it, so
+        // its event arrives at refresh 4, after a dump it "could" have
+        // been in.
+        tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[]);
+        tick_ev(&mut t, 14 * S, R + 4 * S, &[], &[]);
+        let c = conn(8, R + 2 * S + S / 2, 9, 40_000, 0);
+        tick_ev(&mut t, 16 * S, R + 6 * S, &[], &[(c, R + 4 * S)]);
+        assert_eq!(t.credited, 40_000);
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
 }
 
 fn cols(l: &[u8]) -> impl Iterator<Item = &[u8]> {
-    l.split(|&b| b == b' ' || b == b'\t').filter(|t| !t.is_empty())
+    l.split(|&b| b == b' ' || b == b'\t')
+        .filter(|t| !t.is_empty())
 }
 
 /// Sums the `drop` and `early_drop` columns of /proc/net/stat/nf_conntrack
@@ -128,20 +129,65 @@ mod tests {
             ..Inputs::default()
         };
         assert!(codes(&ok).is_empty(), "{:?}", codes(&ok));
-        let full = Inputs { ct_count: 950, ct_drops: 7, ..ok };
+        let full = Inputs {
+            ct_count: 950,
+            ct_drops: 7,
+            ..ok
+        };
         assert_eq!(codes(&full), vec!["conntrack_near_full"]);
         let mut w = Warnings::default();
         compute(&full, &mut w);
         let mut l = crate::render::Line::new();
         w.iter().next().unwrap().message(&mut l);
-        assert!(l.as_str().contains("7 dropped") && l.as_str().contains("nf_conntrack_max"), "{}", l.as_str());
-        assert_eq!(codes(&Inputs { events_on: false, ..ok }), vec!["events_off"]);
-        assert_eq!(codes(&Inputs { recent_event_loss: Some(3), ..ok }), vec!["events_lost"]);
-        assert_eq!(codes(&Inputs { events_silent: true, ..ok }), vec!["events_silent"]);
+        assert!(
+            l.as_str().contains("7 dropped") && l.as_str().contains("nf_conntrack_max"),
+            "{}",
+            l.as_str()
+        );
+        assert_eq!(
+            codes(&Inputs {
+                events_on: false,
+                ..ok
+            }),
+            vec!["events_off"]
+        );
+        assert_eq!(
+            codes(&Inputs {
+                recent_event_loss: Some(3),
+                ..ok
+            }),
+            vec!["events_lost"]
+        );
+        assert_eq!(
+            codes(&Inputs {
+                events_silent: true,
+                ..ok
+            }),
+            vec!["events_silent"]
+        );
         assert_eq!(codes(&Inputs { offloaded: 2, ..ok }), vec!["offload"]);
-        assert_eq!(codes(&Inputs { recent_resets: Some(1), ..ok }), vec!["counter_reset"]);
-        assert_eq!(codes(&Inputs { table_dropped: 5, ..ok }), vec!["flow_table_full"]);
-        assert_eq!(codes(&Inputs { acct_on: false, no_counters: 4, ..ok }), vec!["acct_off", "no_counters"]);
+        assert_eq!(
+            codes(&Inputs {
+                recent_resets: Some(1),
+                ..ok
+            }),
+            vec!["counter_reset"]
+        );
+        assert_eq!(
+            codes(&Inputs {
+                table_dropped: 5,
+                ..ok
+            }),
+            vec!["flow_table_full"]
+        );
+        assert_eq!(
+            codes(&Inputs {
+                acct_on: false,
+                no_counters: 4,
+                ..ok
+            }),
+            vec!["acct_off", "no_counters"]
+        );
     }
 
     #[test]

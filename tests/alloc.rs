@@ -62,6 +62,8 @@ fn refresh_pipeline_allocates_nothing() {
             ct_count: 1,
             ct_max: 2,
             warnings: &warnings,
+            events: None,
+            closed_total: 0,
         };
         render::json::write_json(&mut sink, &tick, &ctx, &mut line, false).unwrap();
         render::plain::write_continuous(&mut sink, &tick, &ctx, &mut line).unwrap();

@@ -309,3 +309,70 @@ fn foreign_sequence_or_port_is_ignored_and_errors_are_reported() {
     assert!(err.msg.contains("CAP_NET_ADMIN"), "{}", err.msg);
     assert_eq!(err.exit_code(), 1);
 }
+
+/// Flow offloading is not in our test kernel: set the IPS_OFFLOAD status
+/// bit (14) in a recorded message, as an offloading router's kernel would
+/// send it, and check the decoder, the table, the warning and the JSON.
+#[test]
+fn offload_status_bit_from_recorded_message_warns() {
+    let d = fixture("bed-dump.bin");
+    let (seq, port) = seq_port(&d[0]);
+    let mut dg = d[0].clone();
+    // The first message's CTA_STATUS (type 3, big-endian u32 payload).
+    let h = nftop::netlink::MsgHeader::parse(&dg).unwrap();
+    let attrs = 16 + 4;
+    let mut off = attrs;
+    let mut patched = false;
+    while off + 4 <= h.len {
+        let len = u16::from_ne_bytes([dg[off], dg[off + 1]]) as usize;
+        let kind = u16::from_ne_bytes([dg[off + 2], dg[off + 3]]) & 0x3fff;
+        if kind == 3 {
+            let mut v = u32::from_be_bytes([dg[off + 4], dg[off + 5], dg[off + 6], dg[off + 7]]);
+            v |= nftop::conntrack::IPS_OFFLOAD;
+            dg[off + 4..off + 8].copy_from_slice(&v.to_be_bytes());
+            patched = true;
+            break;
+        }
+        off += (len + 3) & !3;
+    }
+    assert!(patched);
+    let mut table = nftop::flows::FlowTable::new(64, 1);
+    let mut scratch = Conn::default();
+    let mut st = DumpStats::default();
+    table.begin();
+    parse_datagram(&dg, seq, port, &mut scratch, &mut st, |c| table.observe(c)).unwrap();
+    table.finish(1_000_000_000, 0);
+    assert_eq!(table.offloaded, 1);
+    let mut w = nftop::render::Warnings::default();
+    nftop::health::compute(
+        &nftop::health::Inputs {
+            acct_on: true,
+            entries: st.entries,
+            events_on: true,
+            offloaded: table.offloaded,
+            ..Default::default()
+        },
+        &mut w,
+    );
+    let mut l = nftop::render::Line::new();
+    let first = w.iter().next().expect("a warning");
+    first.message(&mut l);
+    assert_eq!(first.code(), "offload");
+    assert!(
+        l.as_str().contains("frozen") && l.as_str().contains("flowtable counter"),
+        "{}",
+        l.as_str()
+    );
+    let f = table
+        .flows()
+        .iter()
+        .find(|f| f.conn.status & nftop::conntrack::IPS_OFFLOAD != 0)
+        .unwrap();
+    let mut flags = nftop::render::Line::new();
+    nftop::render::plain::flags(&mut flags, f, b' ');
+    assert!(
+        flags.as_str().split(' ').any(|x| x == "OFFLOAD"),
+        "{}",
+        flags.as_str()
+    );
+}

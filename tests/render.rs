@@ -220,6 +220,8 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         ct_count: 60,
         ct_max: 65536,
         warnings: &warnings,
+        events: None,
+        closed_total: 0,
     };
     let mut out = Vec::new();
     scr.draw(&mut out, &tick, &ctx, &filter).unwrap();

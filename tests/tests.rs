@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod decode;
 mod e2e;
+mod events;
 mod render;
 mod routing;
 mod terminal;

@@ -208,9 +208,19 @@ pub fn write_json(
     num(line, "all_rx_bps", v.all.rx_bps);
     let _ = write!(
         line,
-        ",\"flow_table\":{{\"len\":{},\"cap\":{}}},\"conntrack\":{{\"count\":{},\"max\":{}}},\"warnings\":[",
-        t.table_len, t.table_cap, t.ct_count, t.ct_max
+        ",\"flow_table\":{{\"len\":{},\"cap\":{}}},\"conntrack\":{{\"count\":{},\"max\":{}}},\"closed\":{}",
+        t.table_len, t.table_cap, t.ct_count, t.ct_max, t.closed_total
     );
+    match t.events {
+        Some((received, lost)) => {
+            let _ = write!(
+                line,
+                ",\"events\":{{\"received\":{received},\"lost\":{lost}}}"
+            );
+        }
+        None => line.push_str(",\"events\":null"),
+    }
+    line.push_str(",\"warnings\":[");
     let mut first = true;
     for wn in t.warnings.iter() {
         if !first {

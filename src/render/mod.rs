@@ -462,6 +462,11 @@ pub struct Tick<'a> {
     pub ct_count: u64,
     pub ct_max: u64,
     pub warnings: &'a Warnings,
+    /// DESTROY events read and overflows (ENOBUFS) since start; None when
+    /// events are not read.
+    pub events: Option<(u64, u64)>,
+    /// Connections that ended since start (matched DESTROY events).
+    pub closed_total: u64,
 }
 
 #[cfg(test)]

@@ -1,0 +1,468 @@
+//! Connections that end between refreshes, and the health of the numbers:
+//! DESTROY events against link counters, closed rows, counter resets,
+//! accounting switched off and on, event loss, offload.
+
+use crate::common::{json, netns_ok, Bed, J};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn enter(ns: &str) {
+    let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+    // SAFETY: setns for the calling thread only, valid fd.
+    assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+}
+
+/// A TCP sink in the "internet" namespace: reads every connection to its
+/// end and closes. Runs until the test process ends.
+fn sink(bed: &Bed, port: u16) {
+    let ns = bed.ns("inet");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        enter(&ns);
+        let l = std::net::TcpListener::bind(("203.0.113.200", port)).unwrap();
+        tx.send(()).unwrap();
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 16384];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    rx.recv().unwrap();
+}
+
+/// Opens `per_s` short connections per second from the LAN host, each
+/// sending `bytes` and closing, until `stop`. Returns the count opened.
+fn short_flows(
+    bed: &Bed,
+    port: u16,
+    per_s: u32,
+    bytes: usize,
+    stop: Arc<AtomicBool>,
+    threads: u32,
+) -> Arc<AtomicU64> {
+    let count = Arc::new(AtomicU64::new(0));
+    for _ in 0..threads {
+        let (ns, stop, count) = (bed.ns("cli"), stop.clone(), count.clone());
+        std::thread::spawn(move || {
+            enter(&ns);
+            let data = vec![0x5au8; bytes];
+            let gap = Duration::from_secs_f64(threads as f64 / per_s as f64);
+            let mut next = Instant::now();
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(mut s) = std::net::TcpStream::connect(("203.0.113.200", port)) {
+                    let _ = s.write_all(&data);
+                    let _ = s.shutdown(std::net::Shutdown::Write);
+                    let mut b = [0u8; 64];
+                    let _ = s.read(&mut b);
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                next += gap;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
+            }
+        });
+    }
+    count
+}
+
+/// wan0's transmitted bytes at layer 3 (link counters minus the 14-byte
+/// Ethernet header of each frame), the same bytes conntrack counts.
+fn wan0_l3_tx(bed: &Bed) -> u64 {
+    let out = bed.sh(
+        "rtr",
+        "cat /sys/class/net/wan0/statistics/tx_bytes /sys/class/net/wan0/statistics/tx_packets",
+    );
+    let v: Vec<u64> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
+    v[0] - 14 * v[1]
+}
+
+/// Runs nftop and sums wan0's device-table tx over refreshes 2..=count,
+/// reading the link counter at refresh 1 and at the last one. Returns
+/// (nftop bytes, link bytes, warning codes seen).
+fn uplink_totals(bed: &Bed, args: &[&str]) -> (f64, f64, Vec<String>) {
+    let mut n = bed.nftop(args);
+    let mut first = None;
+    let mut last_link = 0;
+    let mut ours = 0.0;
+    let mut prev_t = 0.0;
+    let mut wan0 = 0.0;
+    let mut codes = Vec::new();
+    while let Some(line) = n.line() {
+        let v = json(&line);
+        match v.get("type").str() {
+            "dev" if v.get("dev").str() == "wan0" => wan0 = v.get("tx_bps").num(),
+            "tick" => {
+                let link = wan0_l3_tx(bed);
+                let t = v.get("t").num();
+                if first.is_none() {
+                    first = Some(link);
+                } else {
+                    ours += wan0 * (t - prev_t) / 8.0;
+                }
+                for w in v.get("warnings").arr() {
+                    codes.push(w.get("code").str().to_string());
+                }
+                prev_t = t;
+                last_link = link;
+            }
+            _ => {}
+        }
+    }
+    (ours, (last_link - first.unwrap()) as f64, codes)
+}
+
+fn set_close_timeouts(bed: &Bed, secs: u32) {
+    let mut s = String::new();
+    for t in ["time_wait", "close", "fin_wait", "close_wait", "last_ack"] {
+        s.push_str(&format!(
+            "sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_{t}={secs}; "
+        ));
+    }
+    bed.sh("rtr", &s);
+}
+
+#[test]
+fn short_connections_are_counted_with_events_and_missed_without() {
+    if !netns_ok("short_connections_are_counted_with_events_and_missed_without") {
+        return;
+    }
+    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "80mbit")]);
+    set_close_timeouts(&bed, 1);
+    sink(&bed, 7000);
+    let _long = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
+    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
+    let _l = bed.spawn("cli", "iperf3 -c 203.0.113.200 -p 5201 -b 3M -l 2K -t 60");
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = short_flows(&bed, 7000, 30, 40_000, stop.clone(), 3);
+    std::thread::sleep(Duration::from_secs(2));
+    // Both at once, on the same traffic: with events, and without.
+    let b2 = &bed;
+    let (with, without) = std::thread::scope(|s| {
+        let a = s.spawn(|| uplink_totals(b2, &["--json", "-u", "3", "--count", "7"]));
+        let b =
+            s.spawn(|| uplink_totals(b2, &["--json", "-u", "3", "--count", "7", "--no-events"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    stop.store(true, Ordering::SeqCst);
+    let (ours, link, codes) = with;
+    let (ours_ne, link_ne, codes_ne) = without;
+    eprintln!(
+        "short flows: {} opened; uplink tx over 6 refreshes of 3 s: link counters {:.0} B; nftop with events {:.0} B ({:.1} %); without events {:.0} B of {:.0} B ({:.1} %)",
+        opened.load(Ordering::SeqCst),
+        link,
+        ours,
+        100.0 * ours / link,
+        ours_ne,
+        link_ne,
+        100.0 * ours_ne / link_ne
+    );
+    assert!(opened.load(Ordering::SeqCst) > 300, "the generator ran");
+    assert!(
+        (ours - link).abs() / link < 0.05,
+        "with events: {ours} vs link {link}"
+    );
+    assert!(
+        ours_ne < 0.8 * link_ne,
+        "without events the short connections are missed: {ours_ne} vs {link_ne}"
+    );
+    assert!(!codes.iter().any(|c| c == "events_off"));
+    assert!(
+        codes_ne.iter().any(|c| c == "events_off"),
+        "--no-events says what totals miss"
+    );
+}
+
+#[test]
+fn with_default_timeouts_dumps_alone_agree() {
+    if !netns_ok("with_default_timeouts_dumps_alone_agree") {
+        return;
+    }
+    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "80mbit")]);
+    sink(&bed, 7000);
+    let stop = Arc::new(AtomicBool::new(false));
+    let _opened = short_flows(&bed, 7000, 30, 40_000, stop.clone(), 3);
+    std::thread::sleep(Duration::from_secs(2));
+    let b2 = &bed;
+    let (with, without) = std::thread::scope(|s| {
+        let a = s.spawn(|| uplink_totals(b2, &["--json", "-u", "2", "--count", "5"]));
+        let b =
+            s.spawn(|| uplink_totals(b2, &["--json", "-u", "2", "--count", "5", "--no-events"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    stop.store(true, Ordering::SeqCst);
+    eprintln!(
+        "default timeouts: with events {:.0}/{:.0}, without {:.0}/{:.0}",
+        with.0, with.1, without.0, without.1
+    );
+    for (ours, link, _) in [with, without] {
+        assert!((ours - link).abs() / link < 0.05, "{ours} vs link {link}");
+    }
+}
+
+#[test]
+fn closed_rows_show_exact_bytes_and_expire() {
+    if !netns_ok("closed_rows_show_exact_bytes_and_expire") {
+        return;
+    }
+    let bed = Bed::up();
+    set_close_timeouts(&bed, 1);
+    sink(&bed, 7100);
+    bed.sh(
+        "rtr",
+        "nft add table inet t && nft add chain inet t f '{ type filter hook forward priority -5; }' && nft add rule inet t f tcp dport 7100 counter",
+    );
+    let mut n = bed.nftop(&["--json", "-u", "1", "--linger", "2"]);
+    // One refresh first, then a connection that lives about 0.2 s.
+    while n.line().is_some_and(|l| !l.contains("\"tick\"")) {}
+    let ns = bed.ns("cli");
+    std::thread::spawn(move || {
+        enter(&ns);
+        let mut s = std::net::TcpStream::connect(("203.0.113.200", 7100)).unwrap();
+        s.write_all(&vec![7u8; 61_728]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        s.write_all(&vec![7u8; 61_728]).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut b = [0u8; 8];
+        let _ = s.read(&mut b);
+    })
+    .join()
+    .unwrap();
+    // Exact: the nft counter saw the same original-direction packets.
+    std::thread::sleep(Duration::from_millis(300));
+    let ctr = bed.sh("rtr", "nft list chain inet t f");
+    let nft_bytes: u64 = ctr
+        .split("bytes ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut seen: Vec<(u64, J)> = Vec::new();
+    let mut ticks = 0;
+    while let Some(line) = n.line() {
+        let v = json(&line);
+        if v.get("type").str() == "conn" && v.get("dport").num() == 7100.0 {
+            seen.push((v.get("seq").num() as u64, v));
+        } else if v.get("type").str() == "tick" {
+            ticks += 1;
+            if ticks == 6 {
+                break;
+            }
+        }
+    }
+    let closed: Vec<&(u64, J)> = seen
+        .iter()
+        .filter(|(_, c)| c.get("flags").arr().iter().any(|f| f.str() == "closed"))
+        .collect();
+    assert!(!closed.is_empty(), "a closed row: {seen:?}");
+    let c = &closed[0].1;
+    assert_eq!(
+        c.get("tx_bytes").num() as u64,
+        nft_bytes,
+        "exact byte count: {c:?}"
+    );
+    assert!(c.get("tx_bytes").num() > 123_456.0);
+    // It lingers about 2 s, then disappears.
+    let last = closed.last().unwrap().0;
+    let first = closed[0].0;
+    assert!(last - first <= 3, "lingered {first}..{last}");
+    assert!(seen.iter().all(|(s, _)| *s <= last), "gone after --linger");
+}
+
+#[test]
+fn counter_reset_gives_no_spike_and_a_warning() {
+    if !netns_ok("counter_reset_gives_no_spike_and_a_warning") {
+        return;
+    }
+    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "60mbit")]);
+    let _s = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
+    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
+    let _c = bed.spawn("cli", "iperf3 -c 203.0.113.200 -p 5201 -b 4M -l 2K -t 60");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut n = bed.nftop(&["--json", "-u", "1", "--count", "7"]);
+    let ns = bed.ns("rtr");
+    let mut rates = Vec::new();
+    let mut reset_flag = false;
+    let mut warned = false;
+    let mut ticks = 0;
+    let mut cur = 0.0;
+    while let Some(line) = n.line() {
+        let v = json(&line);
+        if v.get("type").str() == "conn" && v.get("dport").num() == 5201.0 {
+            let s = v.get("sum_bps").num();
+            if s > cur {
+                cur = s;
+            }
+            reset_flag |= v.get("flags").arr().iter().any(|f| f.str() == "reset");
+            assert!(v.get("tx_bps").num() >= 0.0 && v.get("rx_bps").num() >= 0.0);
+        } else if v.get("type").str() == "tick" {
+            ticks += 1;
+            rates.push(cur);
+            cur = 0.0;
+            warned |= v
+                .get("warnings")
+                .arr()
+                .iter()
+                .any(|w| w.get("code").str() == "counter_reset");
+            if ticks == 3 {
+                // What nlbwmon does every 30 s: dump and zero every counter.
+                let ns = ns.clone();
+                std::thread::spawn(move || {
+                    enter(&ns);
+                    let mut s = nftop::netlink::CtSocket::open_for(
+                        nftop::netlink::IPCTNL_MSG_CT_GET_CTRZERO,
+                    )
+                    .unwrap();
+                    s.dump(|_| {}).unwrap();
+                })
+                .join()
+                .unwrap();
+            }
+        }
+    }
+    eprintln!("per-refresh sum of the 4 Mbit/s flow around the reset: {rates:?}");
+    assert!(reset_flag, "the flow is flagged reset");
+    assert!(warned, "the header warns about counter resets");
+    for r in &rates[1..] {
+        assert!(*r < 4.0e6 * 1.5, "no spike: {rates:?}");
+    }
+    // After the reset refresh, rates are right again.
+    assert!(rates[5] > 4.0e6 * 0.9, "{rates:?}");
+}
+
+#[test]
+fn enable_acct_turns_accounting_on_and_restores_it() {
+    if !netns_ok("enable_acct_turns_accounting_on_and_restores_it") {
+        return;
+    }
+    let bed = Bed::up_with(&[("NFTOP_BED_TIMESTAMP", "0")]);
+    let get = |k: &str| {
+        bed.sh("rtr", &format!("sysctl -n net.netfilter.nf_conntrack_{k}"))
+            .trim()
+            .to_string()
+    };
+    bed.sh("rtr", "sysctl -qw net.netfilter.nf_conntrack_acct=0");
+    // Off: connections created now carry no counters, and nftop says so.
+    let _p = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
+    bed.wait_for("rtr", "conntrack -L 2>/dev/null | grep -q icmp", 10);
+    let out = bed.nftop_output(&["--json", "-u", "0.5", "--count", "2", "-t", "0"]);
+    let tick = json(out.lines().last().unwrap());
+    assert!(tick
+        .get("warnings")
+        .arr()
+        .iter()
+        .any(|w| w.get("code").str() == "acct_off"));
+    // --enable-acct (with -a: timestamps too) during the run, restored after.
+    let mut n = bed.nftop(&[
+        "--json",
+        "-u",
+        "0.5",
+        "--count",
+        "4",
+        "--enable-acct",
+        "-a",
+        "1",
+    ]);
+    n.line();
+    assert_eq!((get("acct"), get("timestamp")), ("1".into(), "1".into()));
+    while n.line().is_some() {}
+    let _ = n.child.wait();
+    assert_eq!(
+        (get("acct"), get("timestamp")),
+        ("0".into(), "0".into()),
+        "restored on exit"
+    );
+    // ... and on SIGTERM and on SIGSEGV.
+    for sig in [libc::SIGTERM, libc::SIGSEGV] {
+        let mut n = bed.nftop(&["--json", "-u", "0.5", "--enable-acct"]);
+        n.line();
+        assert_eq!(get("acct"), "1");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(n.child.id() as i32, sig) };
+        let _ = n.child.wait();
+        assert_eq!(get("acct"), "0", "restored after signal {sig}");
+    }
+}
+
+#[test]
+fn event_loss_is_reported_and_totals_recover() {
+    if !netns_ok("event_loss_is_reported_and_totals_recover") {
+        return;
+    }
+    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "200mbit")]);
+    set_close_timeouts(&bed, 1);
+    sink(&bed, 7200);
+    // A steady flow, so that "totals recover" compares real traffic.
+    let _s = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
+    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
+    let _c = bed.spawn("cli", "iperf3 -c 203.0.113.200 -p 5201 -b 3M -l 2K -t 60");
+    // A tiny event buffer (hidden test flag) and a burst of thousands of
+    // short connections.
+    let mut n = bed.nftop(&[
+        "--json",
+        "-u",
+        "2",
+        "--count",
+        "8",
+        "--event-buffer",
+        "4096",
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut burst: Option<Arc<AtomicU64>> = None;
+    let mut ticks = 0;
+    let mut lost_seen = false;
+    let mut wan0 = 0.0;
+    let (mut prev_t, mut prev_link) = (0.0, 0u64);
+    let mut after = Vec::new();
+    while let Some(line) = n.line() {
+        let v = json(&line);
+        match v.get("type").str() {
+            "dev" if v.get("dev").str() == "wan0" => wan0 = v.get("tx_bps").num(),
+            "tick" => {
+                ticks += 1;
+                let link = wan0_l3_tx(&bed);
+                let t = v.get("t").num();
+                lost_seen |= v
+                    .get("warnings")
+                    .arr()
+                    .iter()
+                    .any(|w| w.get("code").str() == "events_lost");
+                if ticks == 2 {
+                    burst = Some(short_flows(&bed, 7200, 3000, 2_000, stop.clone(), 8));
+                }
+                if ticks == 4 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if ticks >= 7 {
+                    // Quiet again: nftop's figure matches the link.
+                    let ours = wan0 * (t - prev_t) / 8.0;
+                    after.push((ours, (link - prev_link) as f64));
+                }
+                prev_t = t;
+                prev_link = link;
+            }
+            _ => {}
+        }
+    }
+    let opened = burst.unwrap().load(Ordering::SeqCst);
+    eprintln!("burst of {opened} connections; after it: {after:?}");
+    assert!(opened > 1000, "a burst of thousands: {opened}");
+    assert!(lost_seen, "event loss is reported");
+    assert!(!after.is_empty());
+    for (ours, link) in after {
+        assert!(link > 500_000.0, "the steady flow runs: {link}");
+        assert!(
+            (ours - link).abs() <= 0.05 * link,
+            "recovered: {ours} vs {link}"
+        );
+    }
+}
