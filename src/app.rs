@@ -293,6 +293,7 @@ impl App {
             warnings: &self.warnings,
             events: self.events.as_ref().map(|e| (e.received, e.lost)),
             closed_total: self.table.closed_total,
+            credited: self.table.credited,
         };
         let r = match self.mode {
             Mode::Screen => match &mut self.screen {

@@ -461,7 +461,15 @@ impl FlowTable {
                 } else {
                     0
                 };
-                let span = if first_dump || (age > dt_ns && dt_ns > 0) {
+                // Everything a new flow carries was never credited, so it
+                // all belongs to this interval, unless the flow is older
+                // than nftop's first dump (then its bytes/age is the best
+                // estimate): the first dump, or an entry the full table
+                // could not hold then. A flow that some dump missed (the
+                // kernel can skip entries while the table changes during
+                // a dump) is credited whole too.
+                let predates_us = f.conn.start != 0 && f.conn.start <= self.first_real;
+                let span = if first_dump || (predates_us && age > dt_ns && dt_ns > 0) {
                     age
                 } else {
                     dt_ns

@@ -64,6 +64,7 @@ fn refresh_pipeline_allocates_nothing() {
             warnings: &warnings,
             events: None,
             closed_total: 0,
+            credited: 0,
         };
         render::json::write_json(&mut sink, &tick, &ctx, &mut line, false).unwrap();
         render::plain::write_continuous(&mut sink, &tick, &ctx, &mut line).unwrap();

@@ -222,6 +222,7 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         warnings: &warnings,
         events: None,
         closed_total: 0,
+        credited: 0,
     };
     let mut out = Vec::new();
     scr.draw(&mut out, &tick, &ctx, &filter).unwrap();

@@ -208,8 +208,8 @@ pub fn write_json(
     num(line, "all_rx_bps", v.all.rx_bps);
     let _ = write!(
         line,
-        ",\"flow_table\":{{\"len\":{},\"cap\":{}}},\"conntrack\":{{\"count\":{},\"max\":{}}},\"closed\":{}",
-        t.table_len, t.table_cap, t.ct_count, t.ct_max, t.closed_total
+        ",\"flow_table\":{{\"len\":{},\"cap\":{}}},\"conntrack\":{{\"count\":{},\"max\":{}}},\"closed\":{},\"closed_bytes\":{}",
+        t.table_len, t.table_cap, t.ct_count, t.ct_max, t.closed_total, t.credited
     );
     match t.events {
         Some((received, lost)) => {

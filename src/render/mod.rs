@@ -467,6 +467,8 @@ pub struct Tick<'a> {
     pub events: Option<(u64, u64)>,
     /// Connections that ended since start (matched DESTROY events).
     pub closed_total: u64,
+    /// Bytes credited from DESTROY events in this refresh.
+    pub credited: u64,
 }
 
 #[cfg(test)]
