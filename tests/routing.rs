@@ -147,7 +147,9 @@ fn attribution_of_every_connection_kind_and_the_device_table() {
 
     // Device table against the link counters and the traffic sent, over
     // the same windows: read sysfs when each tick arrives.
-    let mut n = bed.nftop(&["--json", "-u", "1", "--count", "5"]);
+    // 2 s windows: under CPU load (tests run in parallel) one paced burst
+    // on either side of a sampling instant is a few % of a 1 s window.
+    let mut n = bed.nftop(&["--json", "-u", "2", "--count", "5"]);
     let mut devs: Vec<J> = Vec::new();
     let mut prev: Option<(f64, Vec<u64>)> = None;
     let names = ["wan0", "wan1", "lan0"];
