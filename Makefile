@@ -2,7 +2,7 @@
 # Everything else is for developers and packagers.
 
 CARGO ?= cargo
-DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat
+DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils
 
 .PHONY: all build release demo deps test lint bench size clean
 
@@ -43,3 +43,67 @@ clean:
 # conntrack -L at 10k and 100k entries, peak RSS, allocations per refresh.
 bench: deps
 	$(CARGO) test --release --locked --test tests bench::bench -- --ignored --nocapture --test-threads=1
+
+# ---------------------------------------------------------------------------
+# Router builds (no docker): zig from PyPI links every target fully static,
+# cargo-zigbuild drives it. Stable Rust has std for x86_64 and aarch64
+# musl; armv7 (no std download here) and mips/mipsel (tier 3) build std
+# from source with nightly. Per-target rustflags: .cargo/config.toml.
+# `make cross` builds all, `make cross TARGET=mipsel-unknown-linux-musl` one.
+
+STABLE ?= 1.95.0
+NIGHTLY ?= nightly
+ZIG_VERSION = 0.17.1
+ZIGBUILD_VERSION = 0.24.1
+ALL_TARGETS = x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf mipsel-unknown-linux-musl mips-unknown-linux-musl
+NIGHTLY_TARGETS = armv7-unknown-linux-musleabihf mipsel-unknown-linux-musl mips-unknown-linux-musl
+CROSS_TARGETS = $(if $(TARGET),$(TARGET),$(ALL_TARGETS))
+# OpenWrt architectures per Rust target (one binary can serve several).
+OPENWRT_x86_64-unknown-linux-musl = x86_64
+OPENWRT_aarch64-unknown-linux-musl = aarch64_cortex-a53 aarch64_generic
+OPENWRT_armv7-unknown-linux-musleabihf = arm_cortex-a7_neon-vfpv4
+OPENWRT_mipsel-unknown-linux-musl = mipsel_24kc
+OPENWRT_mips-unknown-linux-musl = mips_24kc
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+.PHONY: cross cross-deps feed version-check
+
+cross-deps:
+	@command -v cargo-zigbuild >/dev/null 2>&1 && python3 -m ziglang version >/dev/null 2>&1 || \
+		pip install -q ziglang==$(ZIG_VERSION) cargo-zigbuild==$(ZIGBUILD_VERSION)
+	@rustup target add --toolchain $(STABLE) x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
+	@rustup component add --toolchain $(NIGHTLY) rust-src >/dev/null
+
+cross: cross-deps
+	@set -e; for t in $(CROSS_TARGETS); do \
+		case " $(NIGHTLY_TARGETS) " in \
+		*" $$t "*) echo "== $$t (nightly, build-std)"; \
+			cargo +$(NIGHTLY) zigbuild --release --locked --target $$t -Zbuild-std=std,panic_abort ;; \
+		*) echo "== $$t"; cargo +$(STABLE) zigbuild --release --locked --target $$t ;; \
+		esac; \
+		if readelf -lW target/$$t/release/nftop | grep -q INTERP; then \
+			echo "target/$$t/release/nftop is not static" >&2; exit 1; fi; \
+	done
+
+version-check:
+	@ow=$$(sed -n 's/^PKG_VERSION:=//p' openwrt/Makefile); \
+	if [ "$$ow" != "$(VERSION)" ]; then \
+		echo "version mismatch: Cargo.toml says $(VERSION), openwrt/Makefile says $$ow" >&2; exit 1; fi
+
+# dist/feed/<arch>/nftop_<version>_<arch>.ipk, Packages, Packages.gz
+# (and Packages.sig with NFTOP_SIGN_KEY=path/to/secret.key).
+feed: version-check cross
+	@rm -rf dist/feed
+	@sh openwrt/mkfeed.sh dist/feed $(VERSION) $(foreach t,$(ALL_TARGETS),$(foreach a,$(OPENWRT_$(t)),$(a)=target/$(t)/release/nftop))
+
+# Stripped size per architecture and the .ipk size (after `make feed`, or
+# builds what is missing).
+size: cross
+	@printf '%-34s %10s %10s %12s\n' target bytes KiB ipk
+	@for t in $(CROSS_TARGETS); do \
+		b=target/$$t/release/nftop; s=$$(stat -c %s $$b); \
+		a=$$(echo "$(foreach t,$(ALL_TARGETS),$(t):$(firstword $(OPENWRT_$(t))))" | tr ' ' '\n' | sed -n "s/^$$t://p"); \
+		i=$$(ls dist/feed/$$a/*.ipk 2>/dev/null | head -1); \
+		printf '%-34s %10s %10s %12s\n' $$t $$s $$((s / 1024)) "$${i:+$$(stat -c %s $$i)}"; \
+	done
+	@echo "budget: mipsel <= 400 KiB stripped"

@@ -266,7 +266,9 @@ pub fn set_rcvbuf(fd: i32, bytes: usize) -> usize {
 /// Local calendar time of `secs` since the epoch: (year, month, day,
 /// hour, minute, second).
 pub fn localtime(secs: u64) -> (i32, u32, u32, u32, u32, u32) {
-    let t = secs as libc::time_t;
+    // time_t's width differs between musl versions: let the signature of
+    // localtime_r choose it.
+    let t = secs as _;
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: valid in/out pointers; localtime_r is reentrant.
     unsafe { libc::localtime_r(&t, &mut tm) };

@@ -9,6 +9,7 @@ mod common;
 mod decode;
 mod e2e;
 mod events;
+mod feed;
 mod render;
 mod routing;
 mod terminal;

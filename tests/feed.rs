@@ -1,0 +1,188 @@
+//! The OpenWrt feed writer (openwrt/mkfeed.sh): archive layout, control
+//! fields, the index, and refusals (unknown architecture, dynamic binary).
+//! Uses a tiny static C program as the packaged binary, so it runs without
+//! the cross builds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nftop-feed-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn static_binary(dir: &Path) -> Option<PathBuf> {
+    let src = dir.join("hello.c");
+    std::fs::write(&src, "int main(void){return 0;}\n").unwrap();
+    let out = dir.join("hello");
+    let ok = Command::new("cc")
+        .args(["-static", "-Os", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(out)
+}
+
+fn mkfeed(out: &Path, specs: &[String]) -> std::process::Output {
+    Command::new("sh")
+        .arg(crate::common::root().join("openwrt/mkfeed.sh"))
+        .arg(out)
+        .arg("9.8.7")
+        .args(specs)
+        .output()
+        .unwrap()
+}
+
+fn tar_list(archive: &Path) -> Vec<String> {
+    let o = Command::new("tar")
+        .arg("tzf")
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{} is a gzip tar", archive.display());
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn tar_cat(archive: &Path, member: &str) -> Vec<u8> {
+    let o = Command::new("tar")
+        .arg("xzOf")
+        .arg(archive)
+        .arg(member)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{member} in {}", archive.display());
+    o.stdout
+}
+
+#[test]
+fn feed_layout_control_fields_and_index_for_every_architecture() {
+    let dir = tmp("ok");
+    let Some(bin) = static_binary(&dir) else {
+        panic!("cc -static failed: install libc6-dev (make deps)");
+    };
+    let arches = [
+        "x86_64",
+        "aarch64_cortex-a53",
+        "aarch64_generic",
+        "arm_cortex-a7_neon-vfpv4",
+        "mipsel_24kc",
+        "mips_24kc",
+    ];
+    let specs: Vec<String> = arches
+        .iter()
+        .map(|a| format!("{a}={}", bin.display()))
+        .collect();
+    let feed = dir.join("feed");
+    let o = mkfeed(&feed, &specs);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for arch in arches {
+        let ipk = feed.join(arch).join(format!("nftop_9.8.7_{arch}.ipk"));
+        let mut outer = tar_list(&ipk);
+        outer.sort();
+        assert_eq!(
+            outer,
+            vec!["./control.tar.gz", "./data.tar.gz", "./debian-binary"],
+            "{arch}"
+        );
+        let x = dir.join(format!("x-{arch}"));
+        std::fs::create_dir_all(&x).unwrap();
+        assert!(Command::new("tar")
+            .arg("xzf")
+            .arg(&ipk)
+            .arg("-C")
+            .arg(&x)
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(std::fs::read(x.join("debian-binary")).unwrap(), b"2.0\n");
+        let control = String::from_utf8(tar_cat(&x.join("control.tar.gz"), "./control")).unwrap();
+        let field = |k: &str| {
+            control
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")).map(String::from))
+        };
+        assert_eq!(field("Package").as_deref(), Some("nftop"));
+        assert_eq!(field("Version").as_deref(), Some("9.8.7"));
+        assert_eq!(field("Architecture").as_deref(), Some(arch));
+        assert!(field("Depends")
+            .unwrap()
+            .contains("kmod-nf-conntrack-netlink"));
+        for k in ["License", "Section", "URL", "Installed-Size", "Description"] {
+            assert!(field(k).is_some(), "{arch}: control lacks {k}");
+        }
+        let last_field = control.lines().rfind(|l| !l.starts_with(' ')).unwrap();
+        assert!(
+            last_field.starts_with("Description: "),
+            "Description comes last: {control}"
+        );
+        let data = tar_list(&x.join("data.tar.gz"));
+        assert!(data.contains(&"./usr/sbin/nftop".to_string()), "{data:?}");
+        let size: u64 = field("Installed-Size").unwrap().parse().unwrap();
+        assert!(size >= std::fs::metadata(&bin).unwrap().len());
+        // The index: the control paragraph plus Filename, Size, SHA256sum.
+        let idx = std::fs::read_to_string(feed.join(arch).join("Packages")).unwrap();
+        let ifield = |k: &str| {
+            idx.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")).map(String::from))
+                .unwrap()
+        };
+        assert_eq!(ifield("Filename"), format!("nftop_9.8.7_{arch}.ipk"));
+        assert_eq!(
+            ifield("Size").parse::<u64>().unwrap(),
+            std::fs::metadata(&ipk).unwrap().len()
+        );
+        let sha = Command::new("sha256sum").arg(&ipk).output().unwrap();
+        assert_eq!(
+            ifield("SHA256sum"),
+            String::from_utf8(sha.stdout)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+        );
+        let gz = Command::new("gzip")
+            .arg("-dc")
+            .arg(feed.join(arch).join("Packages.gz"))
+            .output()
+            .unwrap();
+        assert_eq!(gz.stdout, idx.as_bytes());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn feed_refuses_unknown_architectures_and_dynamic_binaries() {
+    let dir = tmp("bad");
+    let Some(bin) = static_binary(&dir) else {
+        panic!("cc -static failed: install libc6-dev (make deps)");
+    };
+    let o = mkfeed(&dir.join("f1"), &[format!("mipsel_24k={}", bin.display())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown OpenWrt architecture 'mipsel_24k'")
+    );
+    // The test binary itself is dynamically linked.
+    let dynamic = std::env::current_exe().unwrap();
+    let o = mkfeed(&dir.join("f2"), &[format!("x86_64={}", dynamic.display())]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("dynamically linked"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn versions_agree() {
+    let o = Command::new("make")
+        .arg("-s")
+        .arg("version-check")
+        .current_dir(crate::common::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
