@@ -10,7 +10,7 @@
 
 use crate::conntrack::{self, Conn};
 use crate::error::{Error, Result};
-use crate::netlink::MsgHeader;
+use crate::netlink::messages;
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 use std::os::fd::AsRawFd;
 
@@ -75,10 +75,7 @@ impl Events {
                 }
                 Err(_) => return n,
             };
-            let mut off = 0;
-            while let Some(h) = MsgHeader::parse(&self.buf[off..len]) {
-                let msg = &self.buf[off + 16..off + h.len];
-                off += (h.len + 3) & !3;
+            for (h, msg) in messages(&self.buf[..len]) {
                 if h.kind == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) {
                     match conntrack::decode_stop(msg, &mut scratch) {
                         Ok(stop) => {
@@ -88,9 +85,6 @@ impl Events {
                         }
                         Err(_) => self.malformed += 1,
                     }
-                }
-                if off >= len {
-                    break;
                 }
             }
         }

@@ -96,6 +96,31 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// A flow entering the table: fresh (finish() gives it its first rate).
+    fn fresh(conn: Conn, gen: u32, life: Life, end_s: u32) -> Flow {
+        Flow {
+            conn,
+            prev_orig: 0,
+            prev_reply: 0,
+            orig_bps: 0.0,
+            reply_bps: 0.0,
+            first_seen_s: end_s,
+            gen,
+            in_if: 0,
+            out_if: 0,
+            route_gen: 0,
+            rate: RateState::Unknown,
+            new: true,
+            reset: false,
+            tx_is_orig: true,
+            loopback: false,
+            fresh: true,
+            no_route: false,
+            life,
+            end_s,
+        }
+    }
+
     pub fn tx_bps(&self) -> f64 {
         (if self.tx_is_orig {
             self.orig_bps
@@ -257,49 +282,23 @@ impl FlowTable {
                 return;
             }
         }
-        let hash = key_hash(self.seed, c);
-        let mut slot = hash as usize & self.mask;
-        loop {
-            let v = self.slots[slot];
-            if v == 0 {
-                break;
-            }
-            let f = &mut self.flows[v as usize - 1];
-            if same_key(&f.conn, c) {
+        let slot = match self.find(c) {
+            Ok(i) => {
                 // Seen twice in one dump (NLM_F_DUMP_INTR): the newer
                 // counters win; rates are computed once, in finish().
+                let f = &mut self.flows[i];
                 f.conn = *c;
                 f.gen = self.gen;
-                self.cursor = v as usize;
+                self.cursor = i + 1;
                 return;
             }
-            slot = (slot + 1) & self.mask;
-        }
+            Err(slot) => slot,
+        };
         if self.flows.len() >= self.cap {
             self.dropped += 1;
             return;
         }
-        self.flows.push(Flow {
-            conn: *c,
-            prev_orig: 0,
-            prev_reply: 0,
-            orig_bps: 0.0,
-            reply_bps: 0.0,
-            first_seen_s: 0,
-            gen: self.gen,
-            in_if: 0,
-            out_if: 0,
-            route_gen: 0,
-            rate: RateState::Unknown,
-            new: true,
-            reset: false,
-            tx_is_orig: true,
-            loopback: false,
-            fresh: true,
-            no_route: false,
-            life: Life::Live,
-            end_s: 0,
-        });
+        self.flows.push(Flow::fresh(*c, self.gen, Life::Live, 0));
         self.slots[slot] = self.flows.len() as u32;
         self.cursor = self.flows.len();
     }
@@ -315,26 +314,19 @@ impl FlowTable {
             now
         };
         let end_s = (end / 1_000_000_000) as u32;
-        let hash = key_hash(self.seed, c);
-        let mut slot = hash as usize & self.mask;
-        loop {
-            let v = self.slots[slot];
-            if v == 0 {
-                break;
-            }
-            let f = &mut self.flows[v as usize - 1];
-            if same_key(&f.conn, c) {
-                if matches!(f.life, Life::Closing | Life::Closed) {
-                    return; // duplicate event
+        let slot = match self.find(c) {
+            Ok(i) => {
+                let f = &mut self.flows[i];
+                if !matches!(f.life, Life::Closing | Life::Closed) {
+                    // Final counters; prev_* still hold what was credited.
+                    f.conn = *c;
+                    f.life = Life::Closing;
+                    f.end_s = end_s;
                 }
-                // Final counters; prev_* still hold what was credited.
-                f.conn = Conn { ..*c };
-                f.life = Life::Closing;
-                f.end_s = end_s;
                 return;
             }
-            slot = (slot + 1) & self.mask;
-        }
+            Err(slot) => slot,
+        };
         if self.flows.len() >= self.cap {
             self.dropped += 1;
             return;
@@ -353,28 +345,23 @@ impl FlowTable {
         } else {
             (c.orig_bytes, c.reply_bytes)
         };
-        self.flows.push(Flow {
-            conn: *c,
-            prev_orig: po,
-            prev_reply: pr,
-            orig_bps: 0.0,
-            reply_bps: 0.0,
-            first_seen_s: end_s,
-            gen: self.gen,
-            in_if: 0,
-            out_if: 0,
-            route_gen: 0,
-            rate: RateState::Unknown,
-            new: true,
-            reset: false,
-            tx_is_orig: true,
-            loopback: false,
-            fresh: true,
-            no_route: false,
-            life: Life::Closing,
-            end_s,
-        });
+        let mut f = Flow::fresh(*c, self.gen, Life::Closing, end_s);
+        (f.prev_orig, f.prev_reply) = (po, pr);
+        self.flows.push(f);
         self.slots[slot] = self.flows.len() as u32;
+    }
+
+    /// The flow with `c`'s key: Ok(dense index), or Err(the free slot
+    /// where it would go).
+    fn find(&self, c: &Conn) -> std::result::Result<usize, usize> {
+        let mut slot = key_hash(self.seed, c) as usize & self.mask;
+        loop {
+            match self.slots[slot] {
+                0 => return Err(slot),
+                v if same_key(&self.flows[v as usize - 1].conn, c) => return Ok(v as usize - 1),
+                _ => slot = (slot + 1) & self.mask,
+            }
+        }
     }
 
     /// Per-refresh derived facts (direction, interfaces) are written by the

@@ -60,6 +60,37 @@ impl MsgHeader {
     }
 }
 
+/// The netlink messages of one datagram: (header, payload after the
+/// header). Stops at the first header that does not fit; `rest()` tells
+/// whether bytes were left over (a truncated message).
+pub struct Messages<'a> {
+    buf: &'a [u8],
+    off: usize,
+}
+
+pub fn messages(buf: &[u8]) -> Messages<'_> {
+    Messages { buf, off: 0 }
+}
+
+impl<'a> Messages<'a> {
+    /// Bytes not consumed as whole messages.
+    pub fn rest(&self) -> usize {
+        self.buf.len().saturating_sub(self.off)
+    }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = (MsgHeader, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let h = MsgHeader::parse(self.buf.get(self.off..)?)?;
+        let payload = &self.buf[self.off + NLMSG_HDRLEN..self.off + h.len];
+        // NLMSG_ALIGN: messages start on 4-byte boundaries.
+        self.off = (self.off + h.len + 3) & !3;
+        Some((h, payload))
+    }
+}
+
 /// What one dump produced besides the entries.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DumpStats {
@@ -88,15 +119,8 @@ pub fn parse_datagram(
     stats: &mut DumpStats,
     mut on_conn: impl FnMut(&Conn),
 ) -> Result<Step> {
-    let mut off = 0;
-    while off < data.len() {
-        let Some(h) = MsgHeader::parse(&data[off..]) else {
-            // A truncated header: count it and drop the rest of the datagram.
-            stats.malformed += 1;
-            return Ok(Step::More);
-        };
-        let msg = &data[off..off + h.len];
-        off += (h.len + 3) & !3;
+    let mut msgs = messages(data);
+    for (h, payload) in msgs.by_ref() {
         if h.seq != seq || (port != 0 && h.port != port) {
             continue;
         }
@@ -106,8 +130,8 @@ pub fn parse_datagram(
         match h.kind {
             NLMSG_DONE => return Ok(Step::Done),
             NLMSG_ERROR => {
-                let errno = msg
-                    .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
+                let errno = payload
+                    .get(..4)
                     .map(|b| -i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
                     .unwrap_or(0);
                 if errno == 0 {
@@ -118,7 +142,7 @@ pub fn parse_datagram(
             k if k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW)
                 || k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) =>
             {
-                match conntrack::decode(&msg[NLMSG_HDRLEN..], scratch) {
+                match conntrack::decode(payload, scratch) {
                     Ok(()) => {
                         stats.entries += 1;
                         on_conn(scratch);
@@ -128,6 +152,10 @@ pub fn parse_datagram(
             }
             _ => {}
         }
+    }
+    if msgs.rest() > 0 {
+        // A truncated message at the end: count it, the rest is lost.
+        stats.malformed += 1;
     }
     Ok(Step::More)
 }

@@ -25,7 +25,7 @@ use crate::cli::IfMatch;
 use crate::conntrack::Conn;
 use crate::error::{Error, Result};
 use crate::flows::Flow;
-use crate::netlink::MsgHeader;
+use crate::netlink::messages;
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator, NLM_F_DUMP, NLM_F_REQUEST,
 };
@@ -611,13 +611,7 @@ impl RtSocket {
         self.send_all(req)?;
         loop {
             let n = self.recv()?;
-            let mut off = 0;
-            while off < n {
-                let Some(h) = MsgHeader::parse(&self.buf[off..n]) else {
-                    break;
-                };
-                let msg = &self.buf[off + 16..off + h.len];
-                off += (h.len + 3) & !3;
+            for (h, msg) in messages(&self.buf[..n]) {
                 if h.seq != seq || h.port != self.port {
                     continue;
                 }
@@ -658,13 +652,7 @@ impl RtSocket {
         let mut left = qs.len();
         while left > 0 {
             let n = self.recv()?;
-            let mut off = 0;
-            while off < n {
-                let Some(h) = MsgHeader::parse(&self.buf[off..n]) else {
-                    break;
-                };
-                let msg = &self.buf[off + 16..off + h.len];
-                off += (h.len + 3) & !3;
+            for (h, msg) in messages(&self.buf[..n]) {
                 let i = h.seq.wrapping_sub(base) as usize;
                 if h.port != self.port || i >= qs.len() {
                     continue;
@@ -1051,6 +1039,7 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::MsgHeader;
 
     fn q(d: u8) -> Query {
         let mut dst = [0; 16];

@@ -164,9 +164,38 @@ fn screen_renders_keys_work_and_q_restores_the_terminal() {
     t.wait("ascending", |s| {
         s.lines().next().unwrap_or("").contains("sort +age")
     });
-    // b: bytes; S: IEC units.
+    // b: bytes; S: IEC units; B: raw numbers; a: age column cycles.
     t.keys("b");
     t.wait("bytes", |s| s.contains("TX B/s"));
+    t.keys("S");
+    t.wait("IEC units", |s| s.contains("iBps"));
+    t.keys("S");
+    t.keys("B");
+    t.wait("raw numbers", |s| {
+        let l = s.lines().nth(1).unwrap_or("");
+        l.starts_with("shown tx") && !l.contains("Bps")
+    });
+    t.keys("B");
+    t.keys("a");
+    t.wait("age in seconds", |s| s.contains(" AGE "));
+    t.keys("a");
+    t.wait("age as DD HH:MM:SS", |s| s.contains("00:00:"));
+    t.keys("a");
+    t.wait("no age", |s| !s.contains(" AGE "));
+    // p: pause; R: redact remote addresses.
+    t.keys("p");
+    t.wait("paused", |s| {
+        s.lines().next().unwrap_or("").contains("PAUSED")
+    });
+    t.keys("p");
+    t.wait("running", |s| {
+        !s.lines().next().unwrap_or("").contains("PAUSED")
+    });
+    t.keys("R");
+    t.wait("remote redacted", |s| {
+        s.contains("redacted") && !s.contains("203.0.113.200")
+    });
+    t.keys("R");
     // 6 / 4 / 0: family filters.
     t.keys("6");
     t.wait("IPv6 only", |s| {
@@ -310,4 +339,30 @@ fn device_view_in_the_terminal() {
     t.wait("connections again", |s| s.contains("SOURCE / DESTINATION"));
     t.keys("q");
     t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+}
+
+#[test]
+fn colour_only_on_a_tty_and_never_with_no_color() {
+    if !netns_ok("colour_only_on_a_tty_and_never_with_no_color") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    for (env, want_colour) in [("", true), ("NO_COLOR=1 ", false)] {
+        let t = Tmux::new(if want_colour { "col" } else { "nocol" }, 100, 25);
+        t.keys(&format!(
+            "{env}ip netns exec {} {} -t 0; echo EXITED:$?",
+            bed.ns("rtr"),
+            bin()
+        ));
+        t.enter();
+        t.wait("first screen", |s| s.contains("203.0.113.200"));
+        // -e keeps the escape sequences of colours and attributes.
+        let raw = t.cmd(&["capture-pane", "-e", "-p", "-t", "t"]);
+        let has_sgr =
+            raw.contains("\x1b[7m") || raw.contains("\x1b[1m") || raw.contains("\x1b[33m");
+        assert_eq!(has_sgr, want_colour, "{env:?}: {raw:?}");
+        t.keys("q");
+        t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+    }
 }
