@@ -107,3 +107,28 @@ size: cross
 		printf '%-34s %10s %10s %12s\n' $$t $$s $$((s / 1024)) "$${i:+$$(stat -c %s $$i)}"; \
 	done
 	@echo "budget: mipsel <= 400 KiB stripped"
+
+# The decoder on foreign CPUs under qemu-user, on the recorded dumps:
+# mips (big-endian: the fixtures' netlink headers are swapped to host
+# order, ctnetlink payloads stay big-endian) and aarch64 (little-endian).
+# qemu-user refuses NETLINK_NETFILTER sockets, so only tests that need no
+# kernel run here: the library's unit tests and the decode tests.
+FOREIGN_TARGETS = mips-unknown-linux-musl aarch64-unknown-linux-musl
+.PHONY: test-foreign
+test-foreign: cross-deps
+	@command -v qemu-mips >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >/dev/null; }
+	@set -e; for t in $(FOREIGN_TARGETS); do \
+		case " $(NIGHTLY_TARGETS) " in \
+		*" $$t "*) tc=+$(NIGHTLY); std=-Zbuild-std=std,panic_unwind ;; \
+		*) tc=+$(STABLE); std= ;; esac; \
+		echo "== decoder tests on $$t"; \
+		cargo $$tc zigbuild --locked --tests --target $$t $$std --message-format=json 2>/dev/null \
+			| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' > target/foreign-$$t.list; \
+		qemu=qemu-$$(echo $$t | cut -d- -f1); \
+		for exe in $$(cat target/foreign-$$t.list); do \
+			case $$exe in \
+			*/tests-*) env -u NFTOP_REQUIRE_NETNS $$qemu $$exe decode:: --test-threads=1 ;; \
+			*/nftop-*) $$qemu $$exe --test-threads=1 ;; \
+			esac; \
+		done; \
+	done

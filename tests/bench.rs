@@ -140,7 +140,7 @@ fn rusage_of(cmd: &mut Command) -> (f64, i64) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_utime) + t(ru.ru_stime), ru.ru_maxrss)
+    (t(ru.ru_utime) + t(ru.ru_stime), ru.ru_maxrss as i64)
 }
 
 /// A bare dump: request, receive every datagram into one buffer, parse

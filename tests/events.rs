@@ -5,7 +5,7 @@
 use crate::common::{json, netns_ok, Bed, J};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,8 +44,8 @@ fn short_flows(
     bytes: usize,
     stop: Arc<AtomicBool>,
     threads: u32,
-) -> Arc<AtomicU64> {
-    let count = Arc::new(AtomicU64::new(0));
+) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
     for _ in 0..threads {
         let (ns, stop, count) = (bed.ns("cli"), stop.clone(), count.clone());
         std::thread::spawn(move || {
@@ -428,7 +428,7 @@ fn event_loss_is_reported_and_totals_recover() {
         "4096",
     ]);
     let stop = Arc::new(AtomicBool::new(false));
-    let mut burst: Option<Arc<AtomicU64>> = None;
+    let mut burst: Option<Arc<AtomicUsize>> = None;
     let mut ticks = 0;
     let mut lost_seen = false;
     let mut wan0 = 0.0;

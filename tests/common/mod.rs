@@ -410,17 +410,75 @@ fn parse_value(b: &[u8], i: &mut usize) -> Option<J> {
     }
 }
 
-/// The datagrams of a recorded fixture (see tests/fixtures/record.sh).
+/// The datagrams of a recorded fixture (see tests/fixtures/record.sh),
+/// in this CPU's byte order: the recordings are little-endian, and on a
+/// big-endian CPU (mips under qemu-user) every netlink and attribute
+/// header is swapped, while ctnetlink payloads stay big-endian, as a
+/// big-endian kernel would send them.
 pub fn fixture(name: &str) -> Vec<Vec<u8>> {
-    let data = std::fs::read(root().join("tests/fixtures").join(name)).expect("fixture");
+    let data = std::fs::read(fixture_path(name)).expect("fixture");
     let mut out = Vec::new();
     let mut i = 0;
     while i + 4 <= data.len() {
         let n = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
-        out.push(data[i + 4..i + 4 + n].to_vec());
+        let mut d = data[i + 4..i + 4 + n].to_vec();
+        if cfg!(target_endian = "big") {
+            le_to_host(&mut d);
+        }
+        out.push(d);
         i += 4 + n;
     }
     out
+}
+
+fn fixture_path(name: &str) -> PathBuf {
+    // Under qemu-user the source tree may be elsewhere: NFTOP_FIXTURES.
+    match std::env::var_os("NFTOP_FIXTURES") {
+        Some(d) => PathBuf::from(d).join(name),
+        None => root().join("tests/fixtures").join(name),
+    }
+}
+
+/// Swaps the host-order fields of recorded little-endian netlink messages:
+/// nlmsghdr (len, type, flags, seq, pid) and every attribute header
+/// (len, type), descending into nested attributes (NLA_F_NESTED).
+pub fn le_to_host(d: &mut [u8]) {
+    let mut off = 0;
+    while off + 16 <= d.len() {
+        let len = u32::from_le_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]]) as usize;
+        if len < 16 || off + len > d.len() {
+            break;
+        }
+        let kind = u16::from_le_bytes([d[off + 4], d[off + 5]]);
+        for (a, b) in [(0, 4), (8, 12), (12, 16)] {
+            d[off + a..off + b].reverse();
+        }
+        d[off + 4..off + 6].reverse();
+        d[off + 6..off + 8].reverse();
+        // Conntrack messages: 16-byte header, 4-byte nfgenmsg, attributes.
+        // NLMSG_ERROR / DONE carry no attributes.
+        if kind >> 8 == 1 && len > 20 {
+            swap_attrs(&mut d[off + 20..off + len]);
+        }
+        off += (len + 3) & !3;
+    }
+}
+
+fn swap_attrs(b: &mut [u8]) {
+    let mut off = 0;
+    while off + 4 <= b.len() {
+        let len = u16::from_le_bytes([b[off], b[off + 1]]) as usize;
+        let kind = u16::from_le_bytes([b[off + 2], b[off + 3]]);
+        if len < 4 || off + len > b.len() {
+            break;
+        }
+        b[off..off + 2].reverse();
+        b[off + 2..off + 4].reverse();
+        if kind & 0x8000 != 0 {
+            swap_attrs(&mut b[off + 4..off + len]);
+        }
+        off += (len + 3) & !3;
+    }
 }
 
 /// Sequence number and port id of a recorded datagram's first message.
