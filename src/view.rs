@@ -172,7 +172,8 @@ impl View {
             }
             (fl.tx_is_orig, fl.loopback) = direction(fl, local, links);
             let (tx, rx) = (fl.tx_bps(), fl.rx_bps());
-            self.all.conns += 1;
+            // Ended connections add their last bytes, not a connection.
+            self.all.conns += usize::from(fl.life == Life::Live);
             self.all.tx_bps += tx;
             self.all.rx_bps += rx;
             if !passes(fl, f, links) {
