@@ -370,6 +370,34 @@ fn in_and_out_filters() {
     assert_eq!(ports(&cs), vec![9000]);
     let cs = run(&["-i", "nosuch0"]);
     assert!(cs.is_empty());
+    // -d with -c and -M: one line per interface instead of connections.
+    let c = bed.nftop_output(&["-c", "-d", "-u", "0.5", "--count", "2"]);
+    let last: Vec<&str> = c
+        .trim_end()
+        .rsplit("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .collect();
+    for dev in ["lan0", "wan0", "wan1", "local"] {
+        assert!(last.iter().any(|l| l.starts_with(dev)), "{dev} in {c}");
+    }
+    let m = bed.nftop_output(&["-M", "-d", "-u", "0.5", "--count", "2"]);
+    let wan0 = m
+        .lines()
+        .rev()
+        .find(|l| l.split(' ').nth(1) == Some("wan0"))
+        .expect("wan0 line");
+    let f: Vec<&str> = wan0.split(' ').collect();
+    assert_eq!(
+        f.len(),
+        8,
+        "time dev tx rx sum conns link_tx link_rx: {wan0}"
+    );
+    assert!(
+        f[2].parse::<u64>().unwrap() > 1_000_000,
+        "raw tx bits/s: {wan0}"
+    );
     // --wan overrides the uplink rule: with lan0 as "uplink", LAN clients
     // count as remote, so their uploads become rx.
     let cs = run(&["-o", "wan0", "-4", "--wan", "lan0"]);

@@ -248,7 +248,8 @@ pub fn write_devices(
         if machine {
             let _ = write!(line, "{secs}.{ms:03} ");
         }
-        line.cell_min(ctx.ifname(r.ifindex), 8);
+        // -M: single spaces, columns never padded.
+        line.cell_min(ctx.ifname(r.ifindex), if machine { 0 } else { 8 });
         line.push(b' ');
         let lrates = [link.and_then(|l| l.tx_bps), link.and_then(|l| l.rx_bps)];
         for v in [Some(r.tx_bps), Some(r.rx_bps), Some(r.tx_bps + r.rx_bps)] {
