@@ -460,6 +460,55 @@ fn empty_namespace_says_why_and_permission_error_names_the_fix() {
         .str()
         .to_string();
     assert!(msg.contains("rule uses conntrack"), "{msg}");
+    // A flow table smaller than the conntrack table: what does not fit is
+    // counted and reported, nothing breaks.
+    let inject = (1..=40)
+        .map(|i| format!("conntrack -I -s 198.51.100.7 -d 203.0.113.9 -p udp --sport {i} --dport 53 -t 300 >/dev/null 2>&1"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, "sh", "-c", &inject])
+        .status()
+        .unwrap()
+        .success());
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            crate::common::bin(),
+            "--json",
+            "--count",
+            "2",
+            "-u",
+            "0.2",
+            "-t",
+            "0",
+            "--capacity",
+            "16",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tick = json(text.lines().last().unwrap());
+    assert_eq!(tick.get("flow_table").get("len").num(), 16.0);
+    let full = tick
+        .get("warnings")
+        .arr()
+        .iter()
+        .find(|w| w.get("code").str() == "flow_table_full")
+        .expect("flow_table_full");
+    assert!(
+        full.get("msg").str().contains("24 connections not shown"),
+        "{full:?}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"seq\":2,\"type\":\"conn\""))
+            .count(),
+        16
+    );
     // Without CAP_NET_ADMIN: one line naming the fix, exit code 1.
     let out = std::process::Command::new("ip")
         .args([
