@@ -46,7 +46,11 @@ bench: deps
 
 # ---------------------------------------------------------------------------
 # Router builds (no docker): zig from PyPI links every target fully static,
-# cargo-zigbuild drives it. Stable Rust has std for x86_64 and aarch64
+# cargo-zigbuild drives it. Nightly targets also get panic=immediate-abort
+# and a size-optimised std (985 -> 582 KB on mipsel): no panic machinery,
+# so the terminal is restored by the SIGABRT/SIGILL/SIGTRAP handlers
+# (sys.rs), which is why those exist. --config arrays are appended to
+# .cargo/config.toml's per-target rustflags. Stable Rust has std for x86_64 and aarch64
 # musl; armv7 (no std download here) and mips/mipsel (tier 3) build std
 # from source with nightly. Per-target rustflags: .cargo/config.toml.
 # `make cross` builds all, `make cross TARGET=mipsel-unknown-linux-musl` one.
@@ -77,8 +81,10 @@ cross-deps:
 cross: cross-deps
 	@set -e; for t in $(CROSS_TARGETS); do \
 		case " $(NIGHTLY_TARGETS) " in \
-		*" $$t "*) echo "== $$t (nightly, build-std)"; \
-			cargo +$(NIGHTLY) zigbuild --release --locked --target $$t -Zbuild-std=std,panic_abort ;; \
+		*" $$t "*) echo "== $$t (nightly, build-std, immediate-abort)"; \
+			cargo +$(NIGHTLY) zigbuild --release --locked --target $$t \
+				--config "target.$$t.rustflags=['-Zunstable-options','-Cpanic=immediate-abort']" \
+				-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size ;; \
 		*) echo "== $$t"; cargo +$(STABLE) zigbuild --release --locked --target $$t ;; \
 		esac; \
 		if readelf -lW target/$$t/release/nftop | grep -q INTERP; then \
