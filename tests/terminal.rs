@@ -304,9 +304,14 @@ fn zero_size_tty_falls_back_and_draws() {
     // A serial console reports 0x0: nftop must assume 80x24, not overflow.
     t.keys("stty rows 0 cols 0");
     t.enter();
-    run_nftop(&t, &bed, "-t 0");
-    let s = t.wait("first screen", |s| s.contains("203.0.113.200"));
+    run_nftop(&t, &bed, "-t 0 -w");
+    let s = t.wait("first screen", |s| s.contains(" lan0 "));
     assert!(s.lines().all(|l| l.len() <= 80), "fallback width 80:\n{s}");
+    // -w: one line per connection, a DESTINATION column.
+    assert!(
+        s.contains(" DESTINATION ") && !s.contains("SOURCE / DESTINATION"),
+        "{s}"
+    );
     assert!(s.lines().next().unwrap().starts_with("nftop"), "{s}");
     t.keys("q");
     t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
