@@ -371,3 +371,46 @@ fn colour_only_on_a_tty_and_never_with_no_color() {
         t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
     }
 }
+
+#[test]
+fn name_and_loopback_keys() {
+    if !netns_ok("name_and_loopback_keys") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let _lo = bed.spawn(
+        "rtr",
+        "socat -u TCP-LISTEN:9000,bind=127.0.0.1,reuseaddr,fork OPEN:/dev/null",
+    );
+    bed.wait_for("rtr", "ss -ltn | grep -q ':9000 '", 10);
+    let _lc = bed.spawn("rtr", "sh -c 'while :; do head -c 3000 /dev/zero; sleep 0.1; done | socat -u - TCP:127.0.0.1:9000'");
+    let hosts = std::env::temp_dir().join(format!("nftop-keys-hosts-{}", std::process::id()));
+    std::fs::write(&hosts, "203.0.113.200 server.example\n192.0.2.2 laptop\n").unwrap();
+    let t = Tmux::new("names", 120, 30);
+    run_nftop(
+        &t,
+        &bed,
+        &format!("-t 0 -w --hosts {} --no-dns", hosts.display()),
+    );
+    t.wait("names", |s| {
+        s.contains("server.example") && s.contains("laptop") && !s.contains("127.0.0.1")
+    });
+    // N: remote addresses numeric; n: local ones too.
+    t.keys("N");
+    t.wait("remote numeric", |s| {
+        s.contains("203.0.113.200") && !s.contains("server.example") && s.contains("laptop")
+    });
+    t.keys("n");
+    t.wait("local numeric", |s| {
+        s.contains("192.0.2.2") && !s.contains("laptop")
+    });
+    // l: loopback connections (hidden by default) appear.
+    t.keys("l");
+    t.wait("loopback shown", |s| s.contains("127.0.0.1"));
+    t.keys("l");
+    t.wait("loopback hidden", |s| !s.contains("127.0.0.1"));
+    t.keys("q");
+    t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+    let _ = std::fs::remove_file(&hosts);
+}
