@@ -2,7 +2,7 @@
 # Everything else is for developers and packagers.
 
 CARGO ?= cargo
-DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils
+DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd
 
 .PHONY: all build release demo deps test lint bench size clean
 

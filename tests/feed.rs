@@ -186,3 +186,62 @@ fn versions_agree() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A signed feed: Packages.sig verifies with the public key (usign, which
+/// routers use, reads signify's ed25519 keys and signatures).
+#[test]
+fn signed_feed_verifies() {
+    let dir = tmp("sig");
+    let Some(bin) = static_binary(&dir) else {
+        panic!("cc -static failed: install libc6-dev (make deps)");
+    };
+    let (public, secret) = (dir.join("k.pub"), dir.join("k.sec"));
+    let g = Command::new("signify-openbsd")
+        .arg("-G")
+        .arg("-n")
+        .arg("-p")
+        .arg(&public)
+        .arg("-s")
+        .arg(&secret)
+        .status();
+    assert!(
+        g.is_ok_and(|s| s.success()),
+        "signify-openbsd -G (make deps installs it)"
+    );
+    let feed = dir.join("feed");
+    let o = Command::new("sh")
+        .arg(crate::common::root().join("openwrt/mkfeed.sh"))
+        .arg(&feed)
+        .arg("1.2.3")
+        .arg(format!("mipsel_24kc={}", bin.display()))
+        .env("NFTOP_SIGN_KEY", &secret)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = feed.join("mipsel_24kc");
+    let v = Command::new("signify-openbsd")
+        .arg("-V")
+        .arg("-p")
+        .arg(&public)
+        .arg("-m")
+        .arg(d.join("Packages"))
+        .arg("-x")
+        .arg(d.join("Packages.sig"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    // A changed index must not verify.
+    std::fs::write(d.join("Packages"), b"Package: evil\n").unwrap();
+    let v = Command::new("signify-openbsd")
+        .arg("-V")
+        .arg("-p")
+        .arg(&public)
+        .arg("-m")
+        .arg(d.join("Packages"))
+        .arg("-x")
+        .arg(d.join("Packages.sig"))
+        .output()
+        .unwrap();
+    assert!(!v.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
