@@ -192,10 +192,6 @@ pub struct FlowTable {
     pub closed_total: u64,
     /// Bytes credited from DESTROY events in the last refresh.
     pub credited: u64,
-    /// Number of finished dumps.
-    pub dumps: u64,
-    /// Seconds between the last two dumps.
-    pub last_dt: f64,
 }
 
 impl FlowTable {
@@ -227,8 +223,6 @@ impl FlowTable {
             unexplained: 0,
             closed_total: 0,
             credited: 0,
-            dumps: 0,
-            last_dt: 0.0,
         }
     }
 
@@ -391,7 +385,6 @@ impl FlowTable {
         };
         let now_s = (now / 1_000_000_000) as u32;
         let first_dump = self.last_t == 0;
-        self.last_dt = dt_ns as f64 / 1e9;
         self.resets = 0;
         self.credited = 0;
         let mut i = 0;
@@ -511,7 +504,6 @@ impl FlowTable {
         if self.first_real == 0 {
             self.first_real = real;
         }
-        self.dumps += 1;
     }
 
     /// Removes the flow at dense index `i`, keeping the index consistent.

@@ -16,7 +16,6 @@ use netlink_packet_netfilter::{
     conntrack::ConntrackMessage, NetfilterHeader, NetfilterMessage, NetfilterProtoFamily,
 };
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
-use std::os::fd::AsRawFd;
 
 pub const RECV_BUF: usize = 64 * 1024;
 const NLMSG_HDRLEN: usize = 16;
@@ -301,9 +300,5 @@ impl CtSocket {
                 return Ok(());
             }
         }
-    }
-
-    pub fn fd(&self) -> i32 {
-        self.sock.as_raw_fd()
     }
 }

@@ -203,10 +203,6 @@ impl Links {
         }
     }
 
-    pub fn by_name(&self, name: &str) -> Option<&Link> {
-        self.links.iter().find(|l| l.name() == name)
-    }
-
     pub fn all(&self) -> &[Link] {
         &self.links
     }

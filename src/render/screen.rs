@@ -5,7 +5,7 @@
 //! a line wrap. Only lines that changed since the last frame are sent
 //! (a 115200-baud console moves about 11 KB/s).
 
-use super::{fmt_age, fmt_proto, fmt_rate, fmt_scaled, fmt_state, marker, Ctx, Line, Tick};
+use super::{fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Tick};
 use crate::cli::AgeFmt;
 use crate::flows::RateState;
 use crate::render::plain::{dst_is_local, nat, src_is_local};
@@ -504,9 +504,4 @@ fn endpoint(
     line.push_str(pcell.as_str());
     line.truncate(start + w);
     line.pad_to(start + w);
-}
-
-/// A compact rate for narrow places (the device table).
-pub fn short_rate(out: &mut Line, bps: f64, iec: bool) {
-    fmt_scaled(out, bps, iec, "");
 }
