@@ -240,6 +240,24 @@ fn port_forward_and_router_service_directions() {
     );
 }
 
+/// nftop in namespace `ns` (not a bed), to completion.
+fn nftop_in(ns: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("ip")
+        .args(["netns", "exec", ns, crate::common::bin()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The message of the tick's warning `code`, if present.
+fn warning(tick: &J, code: &str) -> Option<String> {
+    tick.get("warnings")
+        .arr()
+        .iter()
+        .find(|w| w.get("code").str() == code)
+        .map(|w| w.get("msg").str().to_string())
+}
+
 fn refreshes(out: &str) -> Vec<Vec<&str>> {
     let mut r = vec![Vec::new()];
     for l in out.lines() {
@@ -429,36 +447,10 @@ fn empty_namespace_says_why_and_permission_error_names_the_fix() {
         }
     }
     let _d = Del(ns.clone());
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns,
-            crate::common::bin(),
-            "--json",
-            "--count",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let out = nftop_in(&ns, &["--json", "--count", "1"]);
     assert!(out.status.success());
     let tick = json(String::from_utf8_lossy(&out.stdout).lines().last().unwrap());
-    let codes: Vec<&str> = tick
-        .get("warnings")
-        .arr()
-        .iter()
-        .map(|w| w.get("code").str())
-        .collect();
-    assert!(codes.contains(&"empty_table"), "{codes:?}");
-    let msg = tick
-        .get("warnings")
-        .arr()
-        .iter()
-        .find(|w| w.get("code").str() == "empty_table")
-        .unwrap()
-        .get("msg")
-        .str()
-        .to_string();
+    let msg = warning(&tick, "empty_table").expect("empty_table warning");
     assert!(msg.contains("rule uses conntrack"), "{msg}");
     // A flow table smaller than the conntrack table: what does not fit is
     // counted and reported, nothing breaks.
@@ -471,12 +463,9 @@ fn empty_namespace_says_why_and_permission_error_names_the_fix() {
         .status()
         .unwrap()
         .success());
-    let out = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns,
-            crate::common::bin(),
+    let out = nftop_in(
+        &ns,
+        &[
             "--json",
             "--count",
             "2",
@@ -486,23 +475,14 @@ fn empty_namespace_says_why_and_permission_error_names_the_fix() {
             "0",
             "--capacity",
             "16",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let tick = json(text.lines().last().unwrap());
     assert_eq!(tick.get("flow_table").get("len").num(), 16.0);
-    let full = tick
-        .get("warnings")
-        .arr()
-        .iter()
-        .find(|w| w.get("code").str() == "flow_table_full")
-        .expect("flow_table_full");
-    assert!(
-        full.get("msg").str().contains("24 connections not shown"),
-        "{full:?}"
-    );
+    let full = warning(&tick, "flow_table_full").expect("flow_table_full");
+    assert!(full.contains("24 connections not shown"), "{full}");
     assert_eq!(
         text.lines()
             .filter(|l| l.contains("\"seq\":2,\"type\":\"conn\""))
@@ -546,12 +526,7 @@ fn accounting_off_and_timestamps_off_are_explained() {
     bed.wait_for("rtr", "conntrack -L 2>/dev/null | grep -q icmp", 10);
     let out = bed.nftop_output(&["--json", "-u", "0.5", "--count", "2", "-t", "0", "-a", "1"]);
     let tick = json(out.lines().last().unwrap());
-    let w = tick.get("warnings").arr();
-    let find = |code: &str| {
-        w.iter()
-            .find(|x| x.get("code").str() == code)
-            .map(|x| x.get("msg").str().to_string())
-    };
+    let find = |code: &str| warning(&tick, code);
     let m = find("no_counters").expect("no_counters warning");
     assert!(
         m.contains("sysctl -w net.netfilter.nf_conntrack_acct=1")

@@ -226,8 +226,15 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
     };
     let mut out = Vec::new();
     scr.draw(&mut out, &tick, &ctx, &filter).unwrap();
-    // A second frame must apply cleanly on top of the first.
+    let first = out.len();
+    // A second, identical frame must apply cleanly on top of the first,
+    // and send only what changed: nothing but the trailing clear.
     scr.draw(&mut out, &tick, &ctx, &filter).unwrap();
+    assert!(
+        out.len() - first < 16,
+        "unchanged lines were sent again: {} bytes",
+        out.len() - first
+    );
     let mut vt = Vt::new(rows, cols);
     vt.feed(&out);
     vt.text()
