@@ -13,6 +13,7 @@ mod feed;
 mod render;
 mod routing;
 mod terminal;
+mod vm;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,0 +1,281 @@
+//! nftop on real kernels of router CPUs: tests/vm.sh boots Debian's
+//! kernel for mipsel (Malta 24Kc), armv7 and aarch64 under qemu-system,
+//! makes loopback connections of known sizes and runs the cross-built
+//! static nftop there. Each entry nftop reports must carry the same
+//! addresses, ports and counters as the kernel's own text view
+//! (/proc/net/nf_conntrack, read in the same boot), and the pings must
+//! have exactly the bytes they sent.
+//!
+//! Ignored in a plain `cargo test`: they need the cross builds.
+//! `make test-vm` (part of `make test`) builds them and runs these with
+//! NFTOP_REQUIRE_VM=1, where a missing binary or qemu is a failure.
+
+use crate::common::{json, root, J};
+use std::net::IpAddr;
+use std::process::Command;
+
+/// One line of /proc/net/nf_conntrack, the fields the test compares.
+#[derive(Debug)]
+struct ProcEntry {
+    proto: String,
+    src: IpAddr,
+    dst: IpAddr,
+    /// Ports, or ICMP type and id.
+    a: u64,
+    b: u64,
+    orig_bytes: u64,
+    reply_bytes: u64,
+    delta_time: f64,
+}
+
+/// `ipv4 2 tcp 6 115 TIME_WAIT src=.. dst=.. sport=.. dport=.. packets=..
+/// bytes=.. src=.. (reply) .. delta-time=4 use=2`: the first value of each
+/// key is the original direction, the second the reply.
+fn parse_proc(line: &str) -> ProcEntry {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let first = |k: &str| -> &str {
+        words
+            .iter()
+            .find_map(|w| w.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("no {k}= in {line}"))
+    };
+    let second = |k: &str| -> &str {
+        words
+            .iter()
+            .filter_map(|w| w.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no second {k}= in {line}"))
+    };
+    let n = |s: &str| -> u64 { s.parse().unwrap_or_else(|_| panic!("{s} in {line}")) };
+    let proto = words[2].to_string();
+    let (a, b) = if proto.starts_with("icmp") {
+        (n(first("type")), n(first("id")))
+    } else {
+        (n(first("sport")), n(first("dport")))
+    };
+    ProcEntry {
+        src: first("src").parse().unwrap(),
+        dst: first("dst").parse().unwrap(),
+        proto,
+        a,
+        b,
+        orig_bytes: n(first("bytes")),
+        reply_bytes: n(second("bytes")),
+        delta_time: n(first("delta-time")) as f64,
+    }
+}
+
+fn conn_matches(c: &J, p: &ProcEntry) -> bool {
+    let ip = |k: &str| c.get(k).str().parse::<IpAddr>().ok();
+    let (a, b) = if p.proto.starts_with("icmp") {
+        (c.get("icmp_type").num(), c.get("icmp_id").num())
+    } else {
+        (c.get("sport").num(), c.get("dport").num())
+    };
+    c.get("proto").str() == p.proto
+        && ip("src") == Some(p.src)
+        && ip("dst") == Some(p.dst)
+        && a == p.a as f64
+        && b == p.b as f64
+}
+
+fn section<'a>(out: &'a str, begin: &str, end: &str) -> Vec<&'a str> {
+    let start = out
+        .find(begin)
+        .unwrap_or_else(|| panic!("guest never printed {begin}:\n{out}"));
+    out[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with(end))
+        .collect()
+}
+
+fn boot(arch: &str, triple: &str) -> Option<String> {
+    let test = format!("vm::{arch}");
+    let bin = root().join("target").join(triple).join("release/nftop");
+    let required = std::env::var("NFTOP_REQUIRE_VM").is_ok_and(|v| v == "1");
+    if !bin.exists() {
+        let why = format!("no {}: run `make cross TARGET={triple}`", bin.display());
+        assert!(!required, "{test}: {why} (NFTOP_REQUIRE_VM=1)");
+        eprintln!("SKIP {test}: {why}");
+        return None;
+    }
+    let o = Command::new("sh")
+        .arg(root().join("tests/vm.sh"))
+        .arg(arch)
+        .arg(&bin)
+        .env("NFTOP_VM_CACHE", root().join("target/vm"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.code() == Some(2) && !required {
+        eprintln!("SKIP {test}: {}", err.trim());
+        return None;
+    }
+    assert!(o.status.success(), "{test}: vm.sh failed: {err}\n{out}");
+    assert!(
+        !out.contains("NFTOP-VM-ERROR"),
+        "{test}: guest set-up failed:\n{out}"
+    );
+    Some(out)
+}
+
+fn check(arch: &str, uname: &str, out: &str) {
+    let line = |tag: &str| -> &str {
+        out.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("{arch}: no {tag} line:\n{out}"))
+    };
+    assert!(
+        line("NFTOP-VM-UNAME ").starts_with(uname),
+        "{arch}: booted the wrong kernel: {out}"
+    );
+    assert_eq!(
+        line("NFTOP-VM-RX "),
+        "50000 50000",
+        "{arch}: test traffic did not arrive"
+    );
+    assert_eq!(
+        line("NFTOP-VM-JSON-END "),
+        "0",
+        "{arch}: nftop exit code:\n{out}"
+    );
+
+    let objs: Vec<J> = section(out, "NFTOP-VM-JSON-BEGIN", "NFTOP-VM-JSON-END")
+        .into_iter()
+        .map(json)
+        .collect();
+    let ticks: Vec<&J> = objs
+        .iter()
+        .filter(|o| o.get("type").str() == "tick")
+        .collect();
+    assert_eq!(
+        ticks.len(),
+        2,
+        "{arch}: --count 2 must print two ticks:\n{out}"
+    );
+    assert_eq!(ticks[1].get("conns").num(), 4.0, "{arch}: {out}");
+    assert!(ticks[1].get("warnings").arr().is_empty(), "{arch}: {out}");
+    let conns: Vec<&J> = objs
+        .iter()
+        .filter(|o| o.get("type").str() == "conn" && o.get("seq").num() == 2.0)
+        .collect();
+
+    let proc: Vec<ProcEntry> = section(out, "NFTOP-VM-PROC-BEGIN", "NFTOP-VM-PROC-END")
+        .into_iter()
+        .map(parse_proc)
+        .collect();
+    assert_eq!(
+        proc.len(),
+        4,
+        "{arch}: the guest made 4 connections:\n{out}"
+    );
+    assert_eq!(
+        conns.len(),
+        proc.len(),
+        "{arch}: nftop and the kernel disagree:\n{out}"
+    );
+    for p in &proc {
+        let c = conns
+            .iter()
+            .find(|c| conn_matches(c, p))
+            .unwrap_or_else(|| panic!("{arch}: nftop lacks {p:?}:\n{out}"));
+        // Both ends are local: tx is the original direction.
+        assert_eq!(
+            c.get("tx_bytes").num(),
+            p.orig_bytes as f64,
+            "{arch}: {p:?}"
+        );
+        assert_eq!(
+            c.get("rx_bytes").num(),
+            p.reply_bytes as f64,
+            "{arch}: {p:?}"
+        );
+        assert_eq!(c.get("age_from").str(), "kernel", "{arch}: {p:?}");
+        // delta-time is whole seconds, read a moment after nftop's dump.
+        let age = c.get("age_s").num();
+        assert!(
+            (age - p.delta_time).abs() <= 2.0,
+            "{arch}: age {age} vs kernel delta-time {} for {p:?}",
+            p.delta_time
+        );
+        assert_eq!(c.get("in").str(), "local", "{arch}: {p:?}");
+        assert_eq!(c.get("out").str(), "lo", "{arch}: {p:?}");
+    }
+
+    // Independent of /proc: the pings' bytes are known exactly (IPv4 20 +
+    // ICMP 8 + 100 payload, three each way; IPv6 40 + 8 + 200, two), and
+    // each TCP stream carried 50000 bytes of payload one way.
+    let find = |proto: &str, dst: &str| -> &J {
+        conns
+            .iter()
+            .find(|c| c.get("proto").str() == proto && c.get("dst").str() == dst)
+            .unwrap_or_else(|| panic!("{arch}: no {proto} to {dst}:\n{out}"))
+    };
+    for (proto, dst, bytes) in [("icmp", "127.0.0.1", 384.0), ("icmpv6", "::1", 496.0)] {
+        let c = find(proto, dst);
+        assert_eq!(c.get("tx_bytes").num(), bytes, "{arch} {proto}");
+        assert_eq!(c.get("rx_bytes").num(), bytes, "{arch} {proto}");
+    }
+    for (dst, port, family) in [("127.0.0.1", 5555.0, "ipv4"), ("::1", 5556.0, "ipv6")] {
+        let c = find("tcp", dst);
+        assert_eq!(c.get("dport").num(), port, "{arch}");
+        assert_eq!(c.get("family").str(), family, "{arch}");
+        let tx = c.get("tx_bytes").num();
+        assert!((50_000.0..60_000.0).contains(&tx), "{arch}: tcp tx {tx}");
+        assert!(
+            c.get("rx_bytes").num() < 5_000.0,
+            "{arch}: only ACKs come back"
+        );
+    }
+}
+
+/// The reader itself, on lines a mipsel guest printed (tests/vm.sh).
+#[test]
+fn proc_lines_parse() {
+    let tcp = parse_proc(
+        "ipv6     10 tcp      6 115 TIME_WAIT src=0000:0000:0000:0000:0000:0000:0000:0001 \
+         dst=0000:0000:0000:0000:0000:0000:0000:0001 sport=56238 dport=5556 packets=41 bytes=52960 \
+         src=0000:0000:0000:0000:0000:0000:0000:0001 dst=0000:0000:0000:0000:0000:0000:0000:0001 \
+         sport=5556 dport=56238 packets=39 bytes=2816 [ASSURED] mark=0 zone=0 delta-time=4 use=2",
+    );
+    assert_eq!(tcp.proto, "tcp");
+    assert_eq!(tcp.src, "::1".parse::<IpAddr>().unwrap());
+    assert_eq!((tcp.a, tcp.b), (56238, 5556));
+    assert_eq!(
+        (tcp.orig_bytes, tcp.reply_bytes, tcp.delta_time),
+        (52960, 2816, 4.0)
+    );
+    let icmp = parse_proc(
+        "ipv4     2 icmp     1 27 src=127.0.0.1 dst=127.0.0.1 type=8 code=0 id=98 packets=3 \
+         bytes=384 src=127.0.0.1 dst=127.0.0.1 type=0 code=0 id=98 packets=3 bytes=380 mark=0 \
+         zone=0 delta-time=3 use=2",
+    );
+    assert_eq!((icmp.a, icmp.b), (8, 98));
+    assert_eq!((icmp.orig_bytes, icmp.reply_bytes), (384, 380));
+}
+
+#[test]
+#[ignore = "needs the cross builds: make test-vm"]
+fn mipsel() {
+    if let Some(out) = boot("mipsel", "mipsel-unknown-linux-musl") {
+        check("mipsel", "mips ", &out);
+    }
+}
+
+#[test]
+#[ignore = "needs the cross builds: make test-vm"]
+fn armv7() {
+    if let Some(out) = boot("armv7", "armv7-unknown-linux-musleabihf") {
+        check("armv7", "armv7l ", &out);
+    }
+}
+
+#[test]
+#[ignore = "needs the cross builds: make test-vm"]
+fn aarch64() {
+    if let Some(out) = boot("aarch64", "aarch64-unknown-linux-musl") {
+        check("aarch64", "aarch64 ", &out);
+    }
+}
