@@ -343,16 +343,38 @@ pub fn parse_bps(s: &str) -> Result<u64> {
         Some(b't' | b'T') => (&s[..s.len() - 1], 1e12),
         _ => (s, 1.0),
     };
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    if !v.is_finite() || v < 0.0 || v * mult > 1e15 {
+    let v = parse_decimal(num).ok_or_else(bad)?;
+    if v * mult > 1e15 {
         return Err(bad());
     }
     Ok((v * mult).round() as u64)
 }
 
+/// A plain decimal number: digits, at most one point ("2", "0.5", ".25",
+/// "3."); no sign, exponent, "inf" or "nan", which no flag wants. Not
+/// `str::parse::<f64>`: core's float parser (dec2flt and its tables) costs
+/// about 15 KB on mipsel. Digits past the ninth decimal are ignored.
+pub fn parse_decimal(s: &str) -> Option<f64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.len() + frac.len() == 0 || int.len() > 15 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let mut v = 0u64;
+    for b in int.bytes() {
+        v = v * 10 + u64::from(b - b'0');
+    }
+    let (mut f, mut scale) = (0u64, 1u64);
+    for b in frac.bytes().take(9) {
+        f = f * 10 + u64::from(b - b'0');
+        scale *= 10;
+    }
+    Some(v as f64 + f as f64 / scale as f64)
+}
+
 pub fn parse_interval(s: &str) -> Result<f64> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.1..=3600.0).contains(&v) => Ok(v),
+    match parse_decimal(s) {
+        Some(v) if (0.1..=3600.0).contains(&v) => Ok(v),
         _ => Err(Error::usage(format!(
             "invalid value '{s}' for '--update': want seconds from 0.1 to 3600, e.g. 1 or 0.5"
         ))),
@@ -437,6 +459,39 @@ mod tests {
         let e = parse(args.iter().copied()).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e}");
         e.msg
+    }
+
+    #[test]
+    fn decimals_parse_without_the_float_parser() {
+        for (s, v) in [
+            ("2", 2.0),
+            ("0.5", 0.5),
+            (".25", 0.25),
+            ("3.", 3.0),
+            ("0.1", 0.1),
+            ("3600", 3600.0),
+            ("1.0000000001", 1.0),
+            ("007", 7.0),
+        ] {
+            assert_eq!(parse_decimal(s), Some(v), "{s}");
+        }
+        for s in [
+            "",
+            ".",
+            "-1",
+            "+1",
+            "1e3",
+            "inf",
+            "nan",
+            "1.2.3",
+            " 1",
+            "1,5",
+            "0x10",
+            "1_000",
+            "9999999999999999",
+        ] {
+            assert_eq!(parse_decimal(s), None, "{s:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (names would change under a script's feet); strings are escaped even
 //! though everything we print is ASCII already.
 
-use super::{fmt_addr, Line, Tick, Warning};
+use super::{fmt_addr, fmt_fixed, Line, Tick, Warning};
 use crate::conntrack;
 use crate::flows::RateState;
 use crate::render::plain::{dst_is_local, src_is_local};
@@ -41,7 +41,8 @@ fn str_field(line: &mut Line, key: &str, v: &str) {
 fn num(line: &mut Line, key: &str, v: f64) {
     // Rates are whole-ish numbers; three decimals keep sub-bit precision
     // without printing float noise.
-    let _ = write!(line, ",\"{key}\":{:.3}", v);
+    let _ = write!(line, ",\"{key}\":");
+    fmt_fixed(line, v, 3);
 }
 
 /// With `dev_only` (-d) the "conn" objects are left out.
@@ -130,11 +131,10 @@ pub fn write_json(
         }
         let _ = write!(
             line,
-            ",\"tx_bytes\":{},\"rx_bytes\":{},\"age_s\":{:.3}",
-            m.tx_bytes,
-            m.rx_bytes,
-            m.age_ns as f64 / 1e9
+            ",\"tx_bytes\":{},\"rx_bytes\":{}",
+            m.tx_bytes, m.rx_bytes
         );
+        num(line, "age_s", m.age_ns as f64 / 1e9);
         str_field(
             line,
             "age_from",
@@ -194,10 +194,10 @@ pub fn write_json(
     line.clear();
     head(line, t, "tick");
     let v = t.view;
+    num(line, "interval", t.interval);
     let _ = write!(
         line,
-        ",\"interval\":{:.3},\"conns\":{},\"matched\":{},\"shown\":{}",
-        t.interval,
+        ",\"conns\":{},\"matched\":{},\"shown\":{}",
         v.all.conns,
         v.matched,
         v.shown.len()

@@ -185,14 +185,51 @@ pub fn fmt_scaled(out: &mut Line, v: f64, iec: bool, unit: &str) {
         i += 1;
     }
     let p = if iec { IEC[i] } else { SI[i] };
-    if i == 0 {
-        let _ = write!(out, "{}{}{}", v.round() as u64, p, unit);
-    } else if v < 9.995 {
-        let _ = write!(out, "{v:.2}{p}{unit}");
-    } else if v < 99.95 {
-        let _ = write!(out, "{v:.1}{p}{unit}");
+    let decimals = match (i, v) {
+        (0, _) => 0,
+        (_, v) if v < 9.995 => 2,
+        (_, v) if v < 99.95 => 1,
+        _ => 0,
+    };
+    fmt_fixed(out, v, decimals);
+    out.push_str(p);
+    out.push_str(unit);
+}
+
+/// Seconds as a person writes them: "1", "0.5", "2.25" (milliseconds at
+/// most, no trailing zeros).
+pub fn fmt_seconds(out: &mut Line, v: f64) {
+    let ms = (v.max(0.0) * 1000.0).round() as u64;
+    let _ = write!(out, "{}", ms / 1000);
+    let (mut frac, mut digits) = (ms % 1000, 3);
+    if frac != 0 {
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{frac:0digits$}");
+    }
+}
+
+/// `v` with `decimals` (0-9) digits after the point, by integer
+/// arithmetic, rounding half away from zero. Not `{:.3}`: core's float
+/// formatting (flt2dec's Grisu and Dragon) costs about 15 KB on mipsel, and
+/// every number nftop prints is a fixed-point one. Non-finite values (never
+/// produced by the rate code) print as 0.
+pub fn fmt_fixed(out: &mut Line, v: f64, decimals: u32) {
+    let scale = 10u64.pow(decimals.min(9));
+    // `as` saturates: a value beyond u64 prints as the largest one.
+    let m = if v.is_finite() {
+        (v.abs() * scale as f64).round() as u64
     } else {
-        let _ = write!(out, "{v:.0}{p}{unit}");
+        0
+    };
+    if v < 0.0 && m != 0 {
+        out.push(b'-');
+    }
+    let _ = write!(out, "{}", m / scale);
+    if decimals > 0 {
+        let _ = write!(out, ".{:0w$}", m % scale, w = decimals.min(9) as usize);
     }
 }
 
@@ -494,6 +531,55 @@ mod tests {
         let mut l = Line::new();
         fmt_rate(&mut l, bps, &o);
         l.as_str().to_string()
+    }
+
+    #[test]
+    fn fixed_point_matches_core_formatting() {
+        let fixed = |v: f64, d: u32| {
+            let mut l = Line::new();
+            fmt_fixed(&mut l, v, d);
+            l.as_str().to_string()
+        };
+        // Values the renderers print: rates, ages, intervals, scaled units
+        // (no exact ties: core rounds those to even, fmt_fixed away from 0).
+        for v in [
+            0.0,
+            0.0004,
+            0.001,
+            0.49,
+            0.999,
+            1.0,
+            1.26,
+            9.994,
+            12.345_678,
+            99.9,
+            123.456,
+            1234.5678,
+            130_894.719_2,
+            1e9 + 0.26,
+            4.2e12,
+            1_795_737_412.183,
+        ] {
+            for d in 0..=3 {
+                assert_eq!(fixed(v, d), format!("{v:.d$}", d = d as usize), "{v} {d}");
+            }
+        }
+        assert_eq!((fixed(0.5, 0), fixed(1.25, 1)), ("1".into(), "1.3".into()));
+        assert_eq!(fixed(-2.5, 1), "-2.5");
+        assert_eq!(fixed(-0.0001, 3), "0.000", "no negative zero");
+        assert_eq!(fixed(f64::NAN, 3), "0.000");
+        assert_eq!(fixed(7.0, 9), "7.000000000");
+        let secs = |v: f64| {
+            let mut l = Line::new();
+            l.push_str("every ");
+            fmt_seconds(&mut l, v);
+            l.as_str().to_string()
+        };
+        assert_eq!(secs(1.0), "every 1");
+        assert_eq!(secs(0.5), "every 0.5");
+        assert_eq!(secs(2.25), "every 2.25");
+        assert_eq!(secs(3600.0), "every 3600");
+        assert_eq!(secs(0.1), "every 0.1");
     }
 
     #[test]

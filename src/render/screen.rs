@@ -116,9 +116,13 @@ impl Screen {
         let (_, _, _, hh, mm, ss) = crate::sys::localtime(t.real_ns / 1_000_000_000);
         let _ = write!(
             line,
-            "nftop {}  {hh:02}:{mm:02}:{ss:02}  every {}s  shown {} of {}  conntrack {}/{}  sort {}{}",
-            crate::cli::VERSION,
-            t.interval,
+            "nftop {}  {hh:02}:{mm:02}:{ss:02}  every ",
+            crate::cli::VERSION
+        );
+        super::fmt_seconds(&mut line, t.interval);
+        let _ = write!(
+            line,
+            "s  shown {} of {}  conntrack {}/{}  sort {}{}",
             t.view.shown.len(),
             t.view.all.conns,
             t.ct_count,
