@@ -90,7 +90,8 @@ VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 cross-deps:
 	@command -v cargo-zigbuild >/dev/null 2>&1 && python3 -m ziglang version >/dev/null 2>&1 || \
-		pip install -q ziglang==$(ZIG_VERSION) cargo-zigbuild==$(ZIGBUILD_VERSION)
+		{ python3 -m pip install -q ziglang==$(ZIG_VERSION) cargo-zigbuild==$(ZIGBUILD_VERSION) || \
+		  python3 -m pip install -q --break-system-packages ziglang==$(ZIG_VERSION) cargo-zigbuild==$(ZIGBUILD_VERSION); }
 	@rustup target add --toolchain $(STABLE) x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
 	@rustup toolchain list | grep -q '^$(NIGHTLY)' || rustup toolchain install $(NIGHTLY) --profile minimal
 	@rustup component add --toolchain $(NIGHTLY) rust-src >/dev/null
