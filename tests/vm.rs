@@ -3,8 +3,9 @@
 //! makes loopback connections of known sizes and runs the cross-built
 //! static nftop there. Each entry nftop reports must carry the same
 //! addresses, ports and counters as the kernel's own text view
-//! (/proc/net/nf_conntrack, read in the same boot), and the pings must
-//! have exactly the bytes they sent.
+//! (/proc/net/nf_conntrack, read in the same boot), the pings must
+//! have exactly the bytes they sent, and a connection that ends while
+//! nftop runs must arrive as a DESTROY event.
 //!
 //! Ignored in a plain `cargo test`: they need the cross builds.
 //! `make test-vm` (part of `make test`) builds them and runs these with
@@ -229,6 +230,40 @@ fn check(arch: &str, uname: &str, out: &str) {
             "{arch}: only ACKs come back"
         );
     }
+
+    // The end of a connection: a 300-byte ping whose entry the kernel
+    // removes while nftop runs must arrive as a DESTROY event (decoded on
+    // this CPU) and stay on as a closed row with its final counters.
+    let objs: Vec<J> = section(out, "NFTOP-VM-EVENTS-BEGIN", "NFTOP-VM-EVENTS-END")
+        .into_iter()
+        .map(json)
+        .collect();
+    let last = objs
+        .iter()
+        .rfind(|o| o.get("type").str() == "tick")
+        .unwrap_or_else(|| panic!("{arch}: no tick in the events run:\n{out}"));
+    assert_eq!(last.get("seq").num(), 6.0, "{arch}: {out}");
+    assert_eq!(
+        last.get("closed").num(),
+        1.0,
+        "{arch}: one connection ended"
+    );
+    let ev = last.get("events");
+    assert!(
+        ev.get("received").num() >= 1.0,
+        "{arch}: no DESTROY event: {out}"
+    );
+    assert_eq!(ev.get("lost").num(), 0.0, "{arch}");
+    let closed = objs
+        .iter()
+        .find(|o| {
+            o.get("seq").num() == 6.0
+                && o.get("proto").str() == "icmp"
+                && o.get("flags").arr().iter().any(|f| f.str() == "closed")
+        })
+        .unwrap_or_else(|| panic!("{arch}: no closed ping row:\n{out}"));
+    assert_eq!(closed.get("tx_bytes").num(), 328.0, "{arch}: 20 + 8 + 300");
+    assert_eq!(closed.get("rx_bytes").num(), 328.0, "{arch}");
 }
 
 /// The reader itself, on lines a mipsel guest printed (tests/vm.sh).

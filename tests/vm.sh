@@ -131,6 +131,17 @@ echo "NFTOP-VM-JSON-END \$?"
 echo NFTOP-VM-PROC-BEGIN
 cat /proc/net/nf_conntrack
 echo NFTOP-VM-PROC-END
+# The end of a connection: ICMP entries now expire 1 s after their last
+# packet, so a ping of 300 bytes made while nftop runs is removed by the
+# kernel (by nftop's next dump or the garbage collector) and reported by a
+# DESTROY event with its final counters.
+echo 1 > /proc/sys/net/netfilter/nf_conntrack_icmp_timeout
+echo NFTOP-VM-EVENTS-BEGIN
+/bin/nftop --json --count 6 -u 1 -L -t 0 --no-dns &
+sleep 1
+ping -q -c 1 -s 300 127.0.0.1 > /dev/null
+wait
+echo NFTOP-VM-EVENTS-END
 reboot -f
 EOF
 chmod +x "$work/init"
