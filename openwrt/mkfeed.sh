@@ -1,7 +1,8 @@
 #!/bin/sh
 # Writes an OpenWrt package feed from static binaries:
 #   openwrt/mkfeed.sh OUTDIR VERSION ARCH=BINARY [ARCH=BINARY ...]
-# Per architecture: OUTDIR/<arch>/nftop_<version>_<arch>.ipk and the
+# Per architecture: OUTDIR/<arch>/nftop_<version>_<arch>.ipk (the binary at
+# /usr/sbin/nftop, the man page at /usr/share/man/man8/nftop.8.gz) and the
 # index files Packages, Packages.gz (and Packages.sig when
 # NFTOP_SIGN_KEY names a usign/signify secret key).
 #
@@ -9,6 +10,7 @@
 # (not an ar archive) of ./debian-binary ("2.0"), ./control.tar.gz and
 # ./data.tar.gz, owned by root, with a fixed mtime for reproducibility.
 set -eu
+man=$(dirname "$0")/nftop.8
 out=$1 version=$2
 shift 2
 mtime=@${SOURCE_DATE_EPOCH:-1700000000}
@@ -26,8 +28,11 @@ for spec in "$@"; do
     fi
     dir=$out/$arch
     work=$(mktemp -d)
-    mkdir -p "$dir" "$work/data/usr/sbin" "$work/control"
+    mkdir -p "$dir" "$work/data/usr/sbin" "$work/data/usr/share/man/man8" "$work/control"
     install -m 0755 "$bin" "$work/data/usr/sbin/nftop"
+    # The man page is about 2 KB gzipped; OpenWrt has no man by default,
+    # but the page is there for those who install one (or copy it off).
+    gzip -9nc "$man" >"$work/data/usr/share/man/man8/nftop.8.gz"
     size=$(du -sb "$work/data" | cut -f1)
     cat >"$work/control/control" <<CTL
 Package: nftop
