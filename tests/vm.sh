@@ -53,10 +53,15 @@ APT::Sandbox::User "root";
 EOF
 echo "deb http://deb.debian.org/debian bookworm main" > "$apt_dir/sources.list"
 export APT_CONFIG="$apt_dir/apt.conf"
-# One index update per cache (under a lock: the tests boot in parallel).
+# A mirror in the middle of a sync serves indexes of the wrong size for a
+# moment (seen here): try three times before failing.
+retry() { "$@" || { sleep 5; "$@"; } || { sleep 15; "$@"; }; }
+# One index update per cache and day (under a lock: the tests boot in
+# parallel); Debian drops superseded kernel packages from the archive.
 (
 	flock 9
-	[ -e "$apt_dir/updated" ] || { apt-get -qq update && touch "$apt_dir/updated"; }
+	[ -n "$(find "$apt_dir/updated" -mmin -1440 2>/dev/null)" ] ||
+		{ retry apt-get -qq update && touch "$apt_dir/updated"; }
 ) 9>"$apt_dir/lock"
 
 root=$cache/$arch
@@ -65,7 +70,7 @@ if [ ! -e "$root/ready" ]; then
 	kpkg=$(apt-cache depends "linux-image-$kflavour:$deb" | sed -n 's/^ *Depends: \(linux-image-[^ :]*\).*/\1/p' | head -1)
 	[ -n "$kpkg" ] || { echo "vm.sh: no kernel package for linux-image-$kflavour:$deb" >&2; exit 1; }
 	rm -rf "$root" && mkdir -p "$root/debs"
-	(cd "$root/debs" && apt-get -qq download "$kpkg:$deb" "busybox-static:$deb")
+	(cd "$root/debs" && retry apt-get -qq download "$kpkg:$deb" "busybox-static:$deb")
 	for d in "$root"/debs/*.deb; do dpkg-deb -x "$d" "$root/x"; done
 	rm -rf "$root/debs"
 	touch "$root/ready"
