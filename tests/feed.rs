@@ -125,7 +125,10 @@ fn feed_layout_control_fields_and_index_for_every_architecture() {
         let data = tar_list(&x.join("data.tar.gz"));
         assert!(data.contains(&"./usr/sbin/nftop".to_string()), "{data:?}");
         let man = tar_cat(&x.join("data.tar.gz"), "./usr/share/man/man8/nftop.8.gz");
-        assert!(man.starts_with(&[0x1f, 0x8b]) && man.len() < 4096, "{arch}: man page");
+        assert!(
+            man.starts_with(&[0x1f, 0x8b]) && man.len() < 4096,
+            "{arch}: man page"
+        );
         let size: u64 = field("Installed-Size").unwrap().parse().unwrap();
         assert!(size >= std::fs::metadata(&bin).unwrap().len());
         // The index: the control paragraph plus Filename, Size, SHA256sum.
@@ -245,7 +248,10 @@ fn signed_feed_verifies() {
 /// The man page describes every flag `nftop -h` lists, short and long.
 #[test]
 fn man_page_covers_every_flag_of_the_help() {
-    let help = Command::new(crate::common::bin()).arg("-h").output().unwrap();
+    let help = Command::new(crate::common::bin())
+        .arg("-h")
+        .output()
+        .unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     let man = std::fs::read_to_string(crate::common::root().join("openwrt/nftop.8")).unwrap();
     // troff writes a literal minus as "\-".
@@ -257,7 +263,10 @@ fn man_page_covers_every_flag_of_the_help() {
             || (flag.len() == 2 && flag.starts_with('-') && flag != "--");
         if is_flag {
             flags += 1;
-            assert!(man.contains(flag), "openwrt/nftop.8 does not describe {flag}");
+            assert!(
+                man.contains(flag),
+                "openwrt/nftop.8 does not describe {flag}"
+            );
         }
     }
     assert!(flags > 40, "found only {flags} flags in nftop -h");

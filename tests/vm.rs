@@ -1,5 +1,6 @@
 //! nftop on real kernels of router CPUs: tests/vm.sh boots Debian's
-//! kernel for mipsel (Malta 24Kc), armv7 and aarch64 under qemu-system,
+//! kernel for mipsel (Malta 24Kc), armv7 and aarch64 under qemu-system
+//! (and s390x, big-endian),
 //! makes loopback connections of known sizes and runs the cross-built
 //! static nftop there. Each entry nftop reports must carry the same
 //! addresses, ports and counters as the kernel's own text view
@@ -312,5 +313,15 @@ fn armv7() {
 fn aarch64() {
     if let Some(out) = boot("aarch64", "aarch64-unknown-linux-musl") {
         check("aarch64", "aarch64 ", &out);
+    }
+}
+
+/// Not a router CPU: Debian's only big-endian architecture (bookworm has
+/// no mips), so the big-endian decoder meets a live kernel here.
+#[test]
+#[ignore = "needs the cross builds: make test-vm"]
+fn s390x() {
+    if let Some(out) = boot("s390x", "s390x-unknown-linux-musl") {
+        check("s390x", "s390x ", &out);
     }
 }

@@ -5,7 +5,7 @@
 # `nftop --json --count 2` there and prints the guest console. The
 # assertions live in tests/vm.rs; this script only builds and boots.
 #
-#   sh tests/vm.sh ARCH NFTOP_BINARY     ARCH: mipsel | armv7 | aarch64
+#   sh tests/vm.sh ARCH NFTOP_BINARY     ARCH: mipsel | armv7 | aarch64 | s390x
 #
 # Packages come from deb.debian.org with a private apt state under
 # $NFTOP_VM_CACHE (default target/vm): `apt-get download`, then
@@ -29,7 +29,12 @@ armv7)
 aarch64)
 	deb=arm64 kflavour=arm64 console=ttyAMA0
 	set -- qemu-system-aarch64 -M virt -cpu cortex-a53 ;;
-*) echo "vm.sh: unknown ARCH '$arch' (mipsel, armv7, aarch64)" >&2; exit 2 ;;
+s390x)
+	# Not a router CPU: Debian's only big-endian architecture, so the
+	# big-endian decoder meets a live kernel (bookworm has no mips).
+	deb=s390x kflavour=s390x console=ttysclp0
+	set -- qemu-system-s390x -M s390-ccw-virtio ;;
+*) echo "vm.sh: unknown ARCH '$arch' (mipsel, armv7, aarch64, s390x)" >&2; exit 2 ;;
 esac
 command -v "$1" >/dev/null || { echo "vm.sh: $1 missing: apt-get install qemu-system-mips qemu-system-arm (make deps)" >&2; exit 2; }
 for t in apt-get dpkg-deb cpio gzip strings; do
@@ -42,7 +47,7 @@ mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$cach
 touch "$apt_dir/state/status"
 cat > "$apt_dir/apt.conf" <<EOF
 APT::Architecture "$deb";
-APT::Architectures { "mipsel"; "armhf"; "arm64"; };
+APT::Architectures { "mipsel"; "armhf"; "arm64"; "s390x"; };
 Dir::State "$apt_dir/state";
 Dir::State::status "$apt_dir/state/status";
 Dir::Cache "$apt_dir/cache";
