@@ -35,7 +35,7 @@ lint:
 # without root they skip with a message unless NFTOP_REQUIRE_NETNS=1),
 # then the router CPUs: the decoder under qemu-user (test-foreign) and real
 # kernels under qemu-system (test-vm). The VM tests run after the host
-# tests, not beside them: three emulated CPUs on two cores would disturb
+# tests, not beside them: emulated CPUs on two cores would disturb
 # the rate measurements of the namespace tests.
 test: deps lint lint-cross test-host test-foreign test-vm
 

@@ -397,7 +397,7 @@ pub struct RtSocket {
 /// A dump request: `nlmsghdr` and a zeroed family header of `family_len`
 /// bytes (AF_UNSPEC: every family, no filter). The sequence number is
 /// patched in before each send.
-pub fn dump_request(msg_type: u16, family_len: usize) -> Vec<u8> {
+fn dump_request(msg_type: u16, family_len: usize) -> Vec<u8> {
     let len = 16 + family_len;
     let mut b = Vec::with_capacity(len);
     b.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -409,7 +409,7 @@ pub fn dump_request(msg_type: u16, family_len: usize) -> Vec<u8> {
 
 /// The four dumps: struct ifaddrmsg is 8 bytes, ifinfomsg 16, rtmsg and
 /// fib_rule_hdr 12 (linux/if_addr.h, rtnetlink.h, fib_rules.h).
-pub fn dump_requests() -> [Vec<u8>; 4] {
+fn dump_requests() -> [Vec<u8>; 4] {
     [
         dump_request(RTM_GETADDR, 8),
         dump_request(RTM_GETLINK, 16),
