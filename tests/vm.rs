@@ -292,28 +292,30 @@ fn proc_lines_parse() {
     assert_eq!((icmp.orig_bytes, icmp.reply_bytes), (384, 380));
 }
 
+/// Boots `arch` with the build for `triple` and checks it; `uname` is how
+/// the guest's `uname -m` starts.
+fn vm_test(arch: &str, triple: &str, uname: &str) {
+    if let Some(out) = boot(arch, triple) {
+        check(arch, uname, &out);
+    }
+}
+
 #[test]
 #[ignore = "needs the cross builds: make test-vm"]
 fn mipsel() {
-    if let Some(out) = boot("mipsel", "mipsel-unknown-linux-musl") {
-        check("mipsel", "mips ", &out);
-    }
+    vm_test("mipsel", "mipsel-unknown-linux-musl", "mips ");
 }
 
 #[test]
 #[ignore = "needs the cross builds: make test-vm"]
 fn armv7() {
-    if let Some(out) = boot("armv7", "armv7-unknown-linux-musleabihf") {
-        check("armv7", "armv7l ", &out);
-    }
+    vm_test("armv7", "armv7-unknown-linux-musleabihf", "armv7l ");
 }
 
 #[test]
 #[ignore = "needs the cross builds: make test-vm"]
 fn aarch64() {
-    if let Some(out) = boot("aarch64", "aarch64-unknown-linux-musl") {
-        check("aarch64", "aarch64 ", &out);
-    }
+    vm_test("aarch64", "aarch64-unknown-linux-musl", "aarch64 ");
 }
 
 /// Not a router CPU: Debian's only big-endian architecture (bookworm has
@@ -321,7 +323,5 @@ fn aarch64() {
 #[test]
 #[ignore = "needs the cross builds: make test-vm"]
 fn s390x() {
-    if let Some(out) = boot("s390x", "s390x-unknown-linux-musl") {
-        check("s390x", "s390x ", &out);
-    }
+    vm_test("s390x", "s390x-unknown-linux-musl", "s390x ");
 }
