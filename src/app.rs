@@ -340,6 +340,12 @@ impl App {
         };
         self.render()?;
         let mut done = 1u64;
+        // nftop has no panic of its own to trigger, so the panic path (the
+        // hook, or abort + the SIGABRT handler in immediate-abort builds)
+        // is tested by asking for one: tests/terminal.rs.
+        let panic_at: Option<u64> = std::env::var("NFTOP_TEST_PANIC_AT")
+            .ok()
+            .and_then(|v| v.parse().ok());
         let start = self.mono;
         let mut next = start + self.interval_ns();
         if self.mode == Mode::Screen
@@ -416,6 +422,9 @@ impl App {
                 self.resize();
                 self.render()?;
                 done += 1;
+                if panic_at == Some(done) {
+                    panic!("NFTOP_TEST_PANIC_AT={done}: a panic on request");
+                }
             }
             let now = sys::mono_ns();
             let step = self.interval_ns();

@@ -293,6 +293,39 @@ fn signals_restore_the_terminal() {
     }
 }
 
+/// A panic (asked for with NFTOP_TEST_PANIC_AT) leaves a usable terminal,
+/// shows its message on the normal screen, and puts back a sysctl that
+/// --enable-acct changed.
+#[test]
+fn a_panic_restores_the_terminal_and_the_sysctls() {
+    if !netns_ok("a_panic_restores_the_terminal_and_the_sysctls") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let acct = "sysctl -n net.netfilter.nf_conntrack_acct";
+    bed.sh("rtr", "sysctl -qw net.netfilter.nf_conntrack_acct=0");
+    let t = Tmux::new("panic", 100, 25);
+    t.keys(&format!(
+        "NFTOP_TEST_PANIC_AT=3 ip netns exec {} {} -t 0 -u 0.3 --enable-acct; echo EXITED:$?",
+        bed.ns("rtr"),
+        bin()
+    ));
+    t.enter();
+    let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
+    assert!(s.contains("EXITED:134"), "a panic aborts:\n{s}");
+    assert!(
+        s.contains("a panic on request"),
+        "the message is on the normal screen:\n{s}"
+    );
+    assert!(
+        !s.contains("SOURCE / DESTINATION"),
+        "left the alternate screen:\n{s}"
+    );
+    stty_is_sane(&t);
+    assert_eq!(bed.sh("rtr", acct).trim(), "0", "--enable-acct was undone");
+}
+
 #[test]
 fn zero_size_tty_falls_back_and_draws() {
     if !netns_ok("zero_size_tty_falls_back_and_draws") {
