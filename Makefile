@@ -140,7 +140,9 @@ size: feed
 # mips (big-endian: the fixtures' netlink headers are swapped to host
 # order, ctnetlink payloads stay big-endian) and aarch64 (little-endian).
 # qemu-user refuses NETLINK_NETFILTER sockets, so only tests that need no
-# kernel run here: the library's unit tests and the decode tests.
+# kernel run here: the library's unit tests and the decode tests. The test
+# harness unwinds (std for mips is built with panic_unwind), hence the
+# dev profile's panic setting is overridden for these builds.
 FOREIGN_TARGETS = mips-unknown-linux-musl aarch64-unknown-linux-musl
 .PHONY: test-foreign
 test-foreign: cross-deps
@@ -150,8 +152,11 @@ test-foreign: cross-deps
 		*" $$t "*) tc=+$(NIGHTLY); std=-Zbuild-std=std,panic_unwind ;; \
 		*) tc=+$(STABLE); std= ;; esac; \
 		echo "== decoder tests on $$t"; \
-		cargo $$tc zigbuild --locked --tests --target $$t $$std --message-format=json 2>/dev/null \
-			| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' > target/foreign-$$t.list; \
+		cargo $$tc zigbuild --locked --tests --target $$t $$std --message-format=json \
+			--config 'profile.dev.panic="unwind"' > target/foreign-$$t.json; \
+		sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' target/foreign-$$t.json > target/foreign-$$t.list; \
+		grep -q '/tests-' target/foreign-$$t.list && grep -q '/nftop-' target/foreign-$$t.list || \
+			{ echo "test-foreign: no test binaries were built for $$t" >&2; exit 1; }; \
 		qemu=qemu-$$(echo $$t | cut -d- -f1); \
 		for exe in $$(cat target/foreign-$$t.list); do \
 			case $$exe in \
