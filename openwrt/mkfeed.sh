@@ -17,10 +17,24 @@ mtime=@${SOURCE_DATE_EPOCH:-1700000000}
 tarx() { tar --format=gnu --numeric-owner --owner=0 --group=0 --mtime="$mtime" --sort=name "$@"; }
 for spec in "$@"; do
     arch=${spec%%=*} bin=${spec#*=}
+    # What readelf -h must say of a binary for the architecture: a mipsel
+    # binary in the mips_24kc feed would install fine and never run.
     case $arch in
-    x86_64 | i386_pentium4 | aarch64_cortex-a53 | aarch64_generic | arm_cortex-a7_neon-vfpv4 | \
-        arm_cortex-a15_neon-vfpv4 | mipsel_24kc | mips_24kc | riscv64_riscv64) ;;
+    x86_64) want="X86-64 little" ;;
+    i386_pentium4) want="80386 little" ;;
+    aarch64_cortex-a53 | aarch64_generic) want="AArch64 little" ;;
+    arm_cortex-a7_neon-vfpv4 | arm_cortex-a15_neon-vfpv4) want="ARM little" ;;
+    mipsel_24kc) want="MIPS little" ;;
+    mips_24kc) want="MIPS big" ;;
+    riscv64_riscv64) want="RISC-V little" ;;
     *) echo "mkfeed: unknown OpenWrt architecture '$arch'" >&2; exit 2 ;;
+    esac
+    hdr=$(readelf -h "$bin" 2>/dev/null) || { echo "mkfeed: $bin is not an ELF file" >&2; exit 1; }
+    machine=$(echo "$hdr" | sed -n 's/^ *Machine: *//p')
+    endian=$(echo "$hdr" | sed -n 's/^ *Data: *.*, \([a-z]*\) endian/\1/p')
+    case "$machine $endian" in
+    *"${want% *}"*" ${want#* }") ;;
+    *) echo "mkfeed: $bin is a $machine ($endian endian) binary, not one for $arch" >&2; exit 1 ;;
     esac
     if readelf -lW "$bin" | grep -q 'INTERP'; then
         echo "mkfeed: $bin is dynamically linked (has an ELF interpreter): refusing to package it" >&2

@@ -1,7 +1,8 @@
 //! The OpenWrt feed writer (openwrt/mkfeed.sh): archive layout, control
-//! fields, the index, and refusals (unknown architecture, dynamic binary).
-//! Uses a tiny static C program as the packaged binary, so it runs without
-//! the cross builds.
+//! fields, the index, and refusals (unknown architecture, a binary for
+//! another CPU, a dynamic binary). The packaged "binaries" are ELF headers
+//! with the right machine and byte order for each architecture, so the
+//! tests run without the cross builds.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,17 +14,42 @@ fn tmp(tag: &str) -> PathBuf {
     d
 }
 
-fn static_binary(dir: &Path) -> Option<PathBuf> {
-    let src = dir.join("hello.c");
-    std::fs::write(&src, "int main(void){return 0;}\n").unwrap();
-    let out = dir.join("hello");
-    let ok = Command::new("cc")
-        .args(["-static", "-Os", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then_some(out)
+/// A static executable's ELF header (no program headers, so no
+/// interpreter) for an OpenWrt architecture: what `readelf -h` reads.
+fn elf_for(dir: &Path, arch: &str) -> PathBuf {
+    // (64-bit, big-endian, e_machine)
+    let (wide, big, machine): (bool, bool, u16) = match arch {
+        "x86_64" => (true, false, 62),
+        "aarch64_cortex-a53" | "aarch64_generic" => (true, false, 183),
+        "arm_cortex-a7_neon-vfpv4" => (false, false, 40),
+        "mipsel_24kc" => (false, false, 8),
+        "mips_24kc" => (false, true, 8),
+        a => panic!("no ELF stub for {a}"),
+    };
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut h = vec![0x7f, b'E', b'L', b'F', 1 + wide as u8, 1 + big as u8, 1];
+    h.resize(16, 0);
+    h.extend_from_slice(&u16b(2)); // e_type: EXEC
+    h.extend_from_slice(&u16b(machine));
+    h.extend_from_slice(&if big {
+        1u32.to_be_bytes()
+    } else {
+        1u32.to_le_bytes()
+    });
+    let ehsize: u16 = if wide { 64 } else { 52 };
+    // entry, phoff, shoff (addresses: 8 or 4 bytes each), flags.
+    h.resize(h.len() + if wide { 24 } else { 12 } + 4, 0);
+    h.extend_from_slice(&u16b(ehsize));
+    h.resize(ehsize as usize, 0);
+    let path = dir.join(format!("elf-{arch}"));
+    std::fs::write(&path, h).unwrap();
+    path
 }
 
 fn mkfeed(out: &Path, specs: &[String]) -> std::process::Output {
@@ -64,9 +90,6 @@ fn tar_cat(archive: &Path, member: &str) -> Vec<u8> {
 #[test]
 fn feed_layout_control_fields_and_index_for_every_architecture() {
     let dir = tmp("ok");
-    let Some(bin) = static_binary(&dir) else {
-        panic!("cc -static failed: install libc6-dev (make deps)");
-    };
     let arches = [
         "x86_64",
         "aarch64_cortex-a53",
@@ -77,7 +100,7 @@ fn feed_layout_control_fields_and_index_for_every_architecture() {
     ];
     let specs: Vec<String> = arches
         .iter()
-        .map(|a| format!("{a}={}", bin.display()))
+        .map(|a| format!("{a}={}", elf_for(&dir, a).display()))
         .collect();
     let feed = dir.join("feed");
     let o = mkfeed(&feed, &specs);
@@ -130,7 +153,7 @@ fn feed_layout_control_fields_and_index_for_every_architecture() {
             "{arch}: man page"
         );
         let size: u64 = field("Installed-Size").unwrap().parse().unwrap();
-        assert!(size >= std::fs::metadata(&bin).unwrap().len());
+        assert!(size >= std::fs::metadata(elf_for(&dir, arch)).unwrap().len());
         // The index: the control paragraph plus Filename, Size, SHA256sum.
         let idx = std::fs::read_to_string(feed.join(arch).join("Packages")).unwrap();
         let ifield = |k: &str| {
@@ -163,16 +186,24 @@ fn feed_layout_control_fields_and_index_for_every_architecture() {
 }
 
 #[test]
-fn feed_refuses_unknown_architectures_and_dynamic_binaries() {
+fn feed_refuses_unknown_architectures_wrong_cpus_and_dynamic_binaries() {
     let dir = tmp("bad");
-    let Some(bin) = static_binary(&dir) else {
-        panic!("cc -static failed: install libc6-dev (make deps)");
-    };
+    let bin = elf_for(&dir, "mipsel_24kc");
     let o = mkfeed(&dir.join("f1"), &[format!("mipsel_24k={}", bin.display())]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("unknown OpenWrt architecture 'mipsel_24k'")
     );
+    // Another CPU, or the other byte order of the same one.
+    for (arch, from) in [("mips_24kc", "mipsel_24kc"), ("mipsel_24kc", "x86_64")] {
+        let o = mkfeed(
+            &dir.join("f3"),
+            &[format!("{arch}={}", elf_for(&dir, from).display())],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{from} as {arch}: {err}");
+        assert!(err.contains(&format!("not one for {arch}")), "{err}");
+    }
     // The test binary itself is dynamically linked.
     let dynamic = std::env::current_exe().unwrap();
     let o = mkfeed(&dir.join("f2"), &[format!("x86_64={}", dynamic.display())]);
@@ -211,9 +242,7 @@ fn verifies(public: &Path, dir: &Path) -> bool {
 #[test]
 fn signed_feed_verifies() {
     let dir = tmp("sig");
-    let Some(bin) = static_binary(&dir) else {
-        panic!("cc -static failed: install libc6-dev (make deps)");
-    };
+    let bin = elf_for(&dir, "mipsel_24kc");
     let (public, secret) = (dir.join("k.pub"), dir.join("k.sec"));
     let g = Command::new("signify-openbsd")
         .arg("-G")
