@@ -155,18 +155,30 @@ fn set_close_timeouts(bed: &Bed, secs: u32) {
     bed.sh("rtr", &s);
 }
 
+/// A bed shaped to `rate` with 1 s close timeouts, a sink for short
+/// connections on `port`, the wan0 egress counter, and a steady 3 Mbit/s
+/// upload for `secs` (its server and client are returned, to keep them
+/// running).
+fn short_flow_bed(rate: &str, port: u16, secs: u32) -> (Bed, [crate::common::Bg; 2]) {
+    let bed = Bed::up_with(&[("NFTOP_BED_RATE", rate)]);
+    count_wan0_egress(&bed);
+    set_close_timeouts(&bed, 1);
+    sink(&bed, port);
+    let server = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
+    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
+    let client = bed.spawn(
+        "cli",
+        &format!("iperf3 -c 203.0.113.200 -p 5201 -b 3M -l 2K -t {secs}"),
+    );
+    (bed, [server, client])
+}
+
 #[test]
 fn short_connections_are_counted_with_events_and_missed_without() {
     if !netns_ok("short_connections_are_counted_with_events_and_missed_without") {
         return;
     }
-    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "80mbit")]);
-    count_wan0_egress(&bed);
-    set_close_timeouts(&bed, 1);
-    sink(&bed, 7000);
-    let _long = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
-    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
-    let _l = bed.spawn("cli", "iperf3 -c 203.0.113.200 -p 5201 -b 3M -l 2K -t 90");
+    let (bed, _steady) = short_flow_bed("80mbit", 7000, 90);
     let stop = Arc::new(AtomicBool::new(false));
     let generator = std::sync::Mutex::new(None);
     // Both at once, on the same traffic: with events, and without. The
@@ -454,14 +466,8 @@ fn event_loss_is_reported_and_totals_recover() {
     if !netns_ok("event_loss_is_reported_and_totals_recover") {
         return;
     }
-    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "200mbit")]);
-    count_wan0_egress(&bed);
-    set_close_timeouts(&bed, 1);
-    sink(&bed, 7200);
-    // A steady flow, so that "totals recover" compares real traffic.
-    let _s = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
-    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
-    let _c = bed.spawn("cli", "iperf3 -c 203.0.113.200 -p 5201 -b 3M -l 2K -t 60");
+    // The steady flow makes "totals recover" compare real traffic.
+    let (bed, _steady) = short_flow_bed("200mbit", 7200, 60);
     // A tiny event buffer (hidden test flag) and a burst of thousands of
     // short connections.
     let mut n = bed.nftop(&[

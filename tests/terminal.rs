@@ -107,12 +107,30 @@ fn with_traffic(bed: &Bed) -> Vec<crate::common::Bg> {
 }
 
 fn run_nftop(t: &Tmux, bed: &Bed, args: &str) {
+    run_nftop_env(t, bed, "", args);
+}
+
+/// `env` is a prefix of VAR=value words for the shell.
+fn run_nftop_env(t: &Tmux, bed: &Bed, env: &str, args: &str) {
     t.keys(&format!(
-        "ip netns exec {} {} {args}; echo EXITED:$?",
+        "{env}ip netns exec {} {} {args}; echo EXITED:$?",
         bed.ns("rtr"),
         bin()
     ));
     t.enter();
+}
+
+/// Waits for nftop to exit with `code`, then checks that it left the
+/// alternate screen and the tty in cooked mode. Returns the screen.
+fn exited_restored(t: &Tmux, code: i32, what: &str) -> String {
+    let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
+    assert!(s.contains(&format!("EXITED:{code}")), "{what}:\n{s}");
+    assert!(
+        !s.contains("SOURCE / DESTINATION"),
+        "{what} left the alternate screen:\n{s}"
+    );
+    stty_is_sane(t);
+    s
 }
 
 fn stty_is_sane(t: &Tmux) {
@@ -248,13 +266,7 @@ fn screen_renders_keys_work_and_q_restores_the_terminal() {
     });
     // q: exit 0 and the shell is back in its normal screen.
     t.keys("q");
-    let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
-    assert!(s.contains("EXITED:0"), "{s}");
-    assert!(
-        !s.contains("SOURCE / DESTINATION"),
-        "left the alternate screen:\n{s}"
-    );
-    stty_is_sane(&t);
+    exited_restored(&t, 0, "q");
 }
 
 #[test]
@@ -283,13 +295,7 @@ fn signals_restore_the_terminal() {
             .status()
             .unwrap();
         assert!(k.success());
-        let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
-        assert!(s.contains(&format!("EXITED:{code}")), "SIG{sig}:\n{s}");
-        assert!(
-            !s.contains("SOURCE / DESTINATION"),
-            "SIG{sig} left the alternate screen:\n{s}"
-        );
-        stty_is_sane(&t);
+        exited_restored(&t, code, &format!("SIG{sig}"));
     }
 }
 
@@ -306,23 +312,18 @@ fn a_panic_restores_the_terminal_and_the_sysctls() {
     let acct = "sysctl -n net.netfilter.nf_conntrack_acct";
     bed.sh("rtr", "sysctl -qw net.netfilter.nf_conntrack_acct=0");
     let t = Tmux::new("panic", 100, 25);
-    t.keys(&format!(
-        "NFTOP_TEST_PANIC_AT=3 ip netns exec {} {} -t 0 -u 0.3 --enable-acct; echo EXITED:$?",
-        bed.ns("rtr"),
-        bin()
-    ));
-    t.enter();
-    let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
-    assert!(s.contains("EXITED:134"), "a panic aborts:\n{s}");
+    run_nftop_env(
+        &t,
+        &bed,
+        "NFTOP_TEST_PANIC_AT=3 ",
+        "-t 0 -u 0.3 --enable-acct",
+    );
+    // A panic aborts (134).
+    let s = exited_restored(&t, 134, "a panic");
     assert!(
         s.contains("a panic on request"),
         "the message is on the normal screen:\n{s}"
     );
-    assert!(
-        !s.contains("SOURCE / DESTINATION"),
-        "left the alternate screen:\n{s}"
-    );
-    stty_is_sane(&t);
     assert_eq!(bed.sh("rtr", acct).trim(), "0", "--enable-acct was undone");
 }
 
@@ -388,12 +389,7 @@ fn colour_only_on_a_tty_and_never_with_no_color() {
     let _tr = with_traffic(&bed);
     for (env, want_colour) in [("", true), ("NO_COLOR=1 ", false)] {
         let t = Tmux::new(if want_colour { "col" } else { "nocol" }, 100, 25);
-        t.keys(&format!(
-            "{env}ip netns exec {} {} -t 0; echo EXITED:$?",
-            bed.ns("rtr"),
-            bin()
-        ));
-        t.enter();
+        run_nftop_env(&t, &bed, env, "-t 0");
         t.wait("first screen", |s| s.contains("203.0.113.200"));
         // -e keeps the escape sequences of colours and attributes.
         let raw = t.cmd(&["capture-pane", "-e", "-p", "-t", "t"]);
