@@ -16,13 +16,9 @@ release:
 	$(CARGO) build --release --locked
 
 # Installs what the demo and the tests need from Debian's packages (only
-# the missing ones; needs root).
+# the missing ones; needs root). tests/deps.sh says what it changes.
 deps:
-	@missing=""; for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	sh tests/deps.sh $(DEB_DEPS)
 
 demo: deps release
 	sh tests/demo.sh

@@ -18,7 +18,7 @@ use crate::render::{self, Ctx, Line, Opts, Tick, Warnings};
 use crate::route::Router;
 use crate::sys;
 use crate::term::{self, Key, Term};
-use crate::view::{Filter, View};
+use crate::view::{Devices, Filter, View};
 use std::io::{BufWriter, Write};
 use std::sync::atomic::Ordering;
 
@@ -56,6 +56,12 @@ pub struct App {
     real: u64,
     screen: Option<Screen>,
     dev: bool,
+    /// The attribution self-check: every flow's rates per interface
+    /// (unfiltered) against the links' own counters, once per refresh.
+    check_devs: Devices,
+    check_all: Filter,
+    mismatch: health::Mismatch,
+    mismatch_w: Warnings,
 }
 
 /// Kernel drop counters from /proc/net/stat/nf_conntrack (fixed buffer).
@@ -131,6 +137,7 @@ impl App {
         let mut opts = Opts::from_config(&cfg);
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         opts.color = opts.color && tty && !no_color && mode == Mode::Screen;
+        opts.utf8 = render::utf8_locale(|k| std::env::var_os(k));
         let resolve = !(cfg.numeric_local && cfg.numeric_remote)
             && mode != Mode::Machine
             && mode != Mode::Json;
@@ -176,6 +183,18 @@ impl App {
             mono: 0,
             real: 0,
             screen: None,
+            check_devs: Devices::new(),
+            check_all: Filter {
+                ipv4: true,
+                ipv6: true,
+                loopback: true,
+                threshold: None,
+                in_if: None,
+                out_if: None,
+                ..Filter::from_config(&cfg)
+            },
+            mismatch: health::Mismatch::default(),
+            mismatch_w: Warnings::default(),
             cfg,
         })
     }
@@ -212,6 +231,12 @@ impl App {
         self.stats = stats;
         self.router.refresh(self.mono)?;
         self.router.attribute(self.table.flows_mut())?;
+        let links = &self.router.net.links;
+        self.check_devs
+            .build(self.table.flows(), links, &self.check_all);
+        self.mismatch_w.clear();
+        self.mismatch
+            .update(&self.check_devs.rows, links, &mut self.mismatch_w);
         self.names.refresh();
         self.ct_count = read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_count")
             .unwrap_or(self.table.len() as u64);
@@ -256,8 +281,13 @@ impl App {
             events_on: self.events.is_some() && self.events_sysctl,
             recent_event_loss: recent(self.last_loss).map(|_| lost),
             events_silent: received == 0 && self.table.unexplained > 0,
+            links_dropped: self.router.net.links.dropped,
+            addrs_dropped: self.router.net.local.dropped,
         };
         health::compute(&inputs, &mut self.warnings);
+        for w in self.mismatch_w.iter() {
+            self.warnings.push(*w);
+        }
     }
 
     /// Builds the view and writes one refresh in the current mode.
@@ -266,7 +296,7 @@ impl App {
         let limit = self
             .screen
             .as_ref()
-            .map(|s| s.capacity(self.opts.wide, self.warnings.len()));
+            .map(|s| s.capacity(self.opts.wide, self.warnings.len(), &self.router.net.links));
         self.view.build(
             self.table.flows_mut(),
             &self.router.net,

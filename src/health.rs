@@ -3,6 +3,8 @@
 //! function of counters, so every finding is testable without a kernel.
 
 use crate::render::{Warning, Warnings};
+use crate::route::Links;
+use crate::view::DevRow;
 
 /// Everything the findings are computed from, for one refresh.
 #[derive(Debug, Default, Clone, Copy)]
@@ -33,6 +35,9 @@ pub struct Inputs {
     pub recent_event_loss: Option<u64>,
     /// Connections left the table without any DESTROY event ever arriving.
     pub events_silent: bool,
+    /// Links and addresses left out at nftop's bounds.
+    pub links_dropped: u32,
+    pub addrs_dropped: u32,
 }
 
 pub fn compute(i: &Inputs, w: &mut Warnings) {
@@ -73,8 +78,79 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
     if i.malformed > 0 {
         w.push(Warning::Malformed(i.malformed));
     }
+    if i.links_dropped > 0 || i.addrs_dropped > 0 {
+        w.push(Warning::LinksDropped(i.links_dropped, i.addrs_dropped));
+    }
     if i.ct_max > 0 && i.ct_count * 10 >= i.ct_max * 9 {
         w.push(Warning::CtNearFull(i.ct_count, i.ct_max, i.ct_drops));
+    }
+}
+
+/// Refreshes in a row an interface must be over before it is reported.
+pub const MISMATCH_REFRESHES: u8 = 3;
+/// Conntrack's rate on an interface may exceed the link's by this much
+/// (a tenth, and 100 kbit/s) before it counts: link headers, counters read
+/// a few ms apart. Lower is normal (untracked, bridged, offloaded traffic).
+const MISMATCH_RATIO: f64 = 1.10;
+const MISMATCH_FLOOR_BPS: f64 = 100_000.0;
+
+/// The self-check of attribution: per interface and direction, how many
+/// refreshes in a row conntrack's rate exceeded the link's counters.
+#[derive(Default)]
+pub struct Mismatch {
+    /// (ifindex, tx streak, rx streak), sorted by ifindex.
+    streaks: Vec<(u32, u8, u8)>,
+    next: Vec<(u32, u8, u8)>,
+}
+
+impl Mismatch {
+    /// Feeds one refresh: conntrack's per-interface rates (`rows`) and the
+    /// links' own; pushes a warning for every interface and direction over
+    /// for `MISMATCH_REFRESHES` refreshes. Interfaces with offloaded
+    /// connections are not judged (their counters jump).
+    pub fn update(&mut self, rows: &[DevRow], links: &Links, w: &mut Warnings) {
+        self.next.clear();
+        for r in rows {
+            let Some(l) = links.get(r.ifindex) else {
+                continue;
+            };
+            let (Some(ltx), Some(lrx)) = (l.tx_bps, l.rx_bps) else {
+                continue;
+            };
+            let over = |ct: f64, link: f64| {
+                r.offloaded == 0 && ct > link * MISMATCH_RATIO && ct - link > MISMATCH_FLOOR_BPS
+            };
+            let old = self
+                .streaks
+                .binary_search_by_key(&r.ifindex, |s| s.0)
+                .map_or((0, 0), |i| (self.streaks[i].1, self.streaks[i].2));
+            let tx = if over(r.tx_bps, ltx) {
+                old.0.saturating_add(1)
+            } else {
+                0
+            };
+            let rx = if over(r.rx_bps, lrx) {
+                old.1.saturating_add(1)
+            } else {
+                0
+            };
+            for (n, is_tx, ct, link) in [(tx, true, r.tx_bps, ltx), (rx, false, r.rx_bps, lrx)] {
+                if n >= MISMATCH_REFRESHES {
+                    w.push(Warning::Mismatch(
+                        l.name,
+                        l.name_len,
+                        is_tx,
+                        ct as u64,
+                        link as u64,
+                    ));
+                }
+            }
+            if tx > 0 || rx > 0 {
+                self.next.push((r.ifindex, tx, rx));
+            }
+        }
+        self.next.sort_unstable_by_key(|s| s.0);
+        std::mem::swap(&mut self.streaks, &mut self.next);
     }
 }
 
@@ -188,6 +264,71 @@ mod tests {
             }),
             vec!["acct_off", "no_counters"]
         );
+    }
+
+    #[test]
+    fn mismatch_needs_three_refreshes_over_ten_percent_and_100k() {
+        use crate::route::wire::{LinkMsg, IFF_RUNNING, IFF_UP};
+        let mut links = Links::with_capacity();
+        let mut name = [0u8; 16];
+        name[..4].copy_from_slice(b"wan1");
+        let dump = |links: &mut Links, t: u64, tx: u64| {
+            links.begin();
+            links.push(&LinkMsg {
+                index: 7,
+                flags: IFF_UP | IFF_RUNNING,
+                name,
+                name_len: 4,
+                rx_bytes: 0,
+                tx_bytes: tx,
+            });
+            links.finish(t, |_| true);
+        };
+        // The link sends 1 Mbit/s each second.
+        let mut m = Mismatch::default();
+        let row = |tx: f64, offloaded: u32| DevRow {
+            ifindex: 7,
+            tx_bps: tx,
+            rx_bps: 0.0,
+            conns: 1,
+            offloaded,
+        };
+        let mut codes = Vec::new();
+        for (k, (ct, off)) in [
+            (1.05e6, 0), // within 10 %
+            (1.2e6, 0),
+            (1.2e6, 0),
+            (1.2e6, 0), // third in a row: reported
+            (1.2e6, 1), // offloaded: not judged, streak ends
+            (1.2e6, 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            dump(
+                &mut links,
+                (k as u64 + 1) * 1_000_000_000,
+                (k as u64 + 1) * 125_000,
+            );
+            let mut w = Warnings::default();
+            m.update(&[row(ct, off)], &links, &mut w);
+            codes.push(w.iter().map(|w| w.code()).collect::<Vec<_>>().join(","));
+        }
+        // The first refresh has no link rate yet.
+        assert_eq!(codes, ["", "", "", "attribution_mismatch", "", ""]);
+        let mut w = Warnings::default();
+        let mut l = crate::render::Line::new();
+        m.update(&[row(1.2e6, 0)], &links, &mut w);
+        m.update(&[row(1.2e6, 0)], &links, &mut w);
+        w.iter().next().unwrap().message(&mut l);
+        assert!(l.as_str().contains("tx 1.20Mbps on wan1"), "{}", l.as_str());
+        // Small absolute differences never count.
+        let mut m = Mismatch::default();
+        let mut w = Warnings::default();
+        for _ in 0..5 {
+            m.update(&[row(1.09e6, 0)], &links, &mut w);
+        }
+        assert_eq!(w.len(), 0);
     }
 
     #[test]

@@ -285,6 +285,9 @@ pub struct DevRow {
     pub tx_bps: f64,
     pub rx_bps: f64,
     pub conns: u32,
+    /// Offloaded connections counted here (their counters may be frozen
+    /// or catch up in jumps).
+    pub offloaded: u32,
 }
 
 /// The per-interface table (`-d`, key `d`, JSON "dev" objects).
@@ -298,8 +301,9 @@ pub struct Devices {
 impl Devices {
     pub fn new() -> Devices {
         Devices {
-            rows: Vec::with_capacity(crate::route::MAX_LINKS + 1),
-            order: Vec::with_capacity(crate::route::MAX_LINKS + 1),
+            // Grows with the link table (only after a link change).
+            rows: Vec::with_capacity(64),
+            order: Vec::with_capacity(64),
         }
     }
 
@@ -340,11 +344,15 @@ impl Devices {
             // connection of the interface.
             let live = u32::from(fl.life != Life::Closed);
             let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
+            let off = u32::from(
+                c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0,
+            );
             if let Some(k) = row(fl.in_if) {
                 let d = &mut self.rows[k];
                 d.rx_bps += o;
                 d.tx_bps += r;
                 d.conns += live;
+                d.offloaded += off;
             }
             if fl.out_if != fl.in_if {
                 if let Some(k) = row(fl.out_if) {
@@ -352,6 +360,7 @@ impl Devices {
                     d.tx_bps += o;
                     d.rx_bps += r;
                     d.conns += live;
+                    d.offloaded += off;
                 }
             }
         }

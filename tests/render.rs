@@ -198,7 +198,7 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         &net,
         &filter,
         (3_000_000_000, 1_700_000_000_000_000_000),
-        Some(scr.capacity(c.wide, warnings.len())),
+        Some(scr.capacity(c.wide, warnings.len(), &net.links)),
     );
     let names = Names::new("/nonexistent", "/nonexistent", false, false);
     let mut opts = Opts::from_config(&c);

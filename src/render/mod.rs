@@ -138,6 +138,22 @@ pub struct Opts {
     pub redact_local: bool,
     pub redact_remote: bool,
     pub color: bool,
+    /// The locale is UTF-8: arrows instead of ASCII `^`/`v`.
+    pub utf8: bool,
+}
+
+/// Whether the locale's character set is UTF-8 (the first of LC_ALL,
+/// LC_CTYPE, LANG that is set decides, as in setlocale). OpenWrt has no
+/// UTF-8 locale: there the screen stays ASCII.
+pub fn utf8_locale(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| var(k).filter(|v| !v.is_empty()))
+        .next()
+        .is_some_and(|v| {
+            let v = v.to_string_lossy().to_ascii_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
 }
 
 impl Opts {
@@ -156,6 +172,7 @@ impl Opts {
             redact_local: c.redact_local,
             redact_remote: c.redact_remote,
             color: c.color,
+            utf8: false,
         }
     }
 }
@@ -331,10 +348,7 @@ impl Ctx<'_> {
     }
 
     pub fn ifname(&self, index: u32) -> &str {
-        if index == crate::route::LOCAL_IF {
-            return "local";
-        }
-        self.links.get(index).map(|l| l.name()).unwrap_or("-")
+        self.links.name(index).unwrap_or("-")
     }
 }
 
@@ -379,6 +393,12 @@ pub enum Warning {
     EventsLost(u64),
     EventsOff,
     EventsSilent,
+    /// Conntrack puts more on an interface than its link carried:
+    /// (interface name, its length, tx (else rx), conntrack bits/s, link
+    /// bits/s).
+    Mismatch([u8; 16], u8, bool, u64, u64),
+    /// Links and addresses beyond nftop's bounds, left out.
+    LinksDropped(u32, u32),
 }
 
 impl Warning {
@@ -397,6 +417,8 @@ impl Warning {
             Warning::EventsLost(_) => "events_lost",
             Warning::EventsOff => "events_off",
             Warning::EventsSilent => "events_silent",
+            Warning::Mismatch(..) => "attribution_mismatch",
+            Warning::LinksDropped(..) => "links_dropped",
         }
     }
 
@@ -446,6 +468,22 @@ impl Warning {
             Warning::EventsOff => write!(
                 out,
                 "conntrack events are off: totals miss connections that end between refreshes (sysctl -w net.netfilter.nf_conntrack_events=1)"
+            ),
+            Warning::Mismatch(name, len, tx, ct, link) => {
+                let name = std::str::from_utf8(&name[..len as usize]).unwrap_or("?");
+                let dir = if tx { "tx" } else { "rx" };
+                let _ = write!(out, "conntrack counts {dir} ");
+                fmt_scaled(out, ct as f64, false, "bps");
+                let _ = write!(out, " on {name} but the link carried ");
+                fmt_scaled(out, link as f64, false, "bps");
+                write!(
+                    out,
+                    ": some connections' interfaces are wrong (asymmetric routing or a wrong --wan; README Interfaces)"
+                )
+            }
+            Warning::LinksDropped(l, a) => write!(
+                out,
+                "{l} links and {a} addresses beyond nftop's limits are left out: their traffic is shown without interface names"
             ),
             Warning::EventsSilent => write!(
                 out,
@@ -512,6 +550,25 @@ pub struct Tick<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn utf8_locale_follows_setlocale_order() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert!(utf8_locale(env(&[("LANG", "en_US.UTF-8")])));
+        assert!(utf8_locale(env(&[("LC_CTYPE", "C.utf8"), ("LANG", "C")])));
+        assert!(!utf8_locale(env(&[
+            ("LC_ALL", "C"),
+            ("LANG", "en_US.UTF-8")
+        ])));
+        assert!(utf8_locale(env(&[("LC_ALL", ""), ("LANG", "de_DE.UTF-8")])));
+        assert!(!utf8_locale(env(&[])));
+    }
+
     fn rate(bps: f64, bytes: bool, raw: bool, iec: bool) -> String {
         let o = Opts {
             bytes,
@@ -527,6 +584,7 @@ mod tests {
             redact_local: false,
             redact_remote: false,
             color: false,
+            utf8: false,
         };
         let mut l = Line::new();
         fmt_rate(&mut l, bps, &o);

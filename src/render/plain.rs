@@ -195,7 +195,9 @@ pub fn write_machine(
 
 /// Status bit names (the kernel's, upper case) joined by `sep`, plus
 /// nftop's own in lower case: new (first seen this refresh), reset
-/// (counters went down), no_route (the egress lookup found no route).
+/// (counters went down), no_route (the egress lookup found no route),
+/// multipath (the interface is one of several nexthops: conntrack cannot
+/// tell which).
 pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
     let mut first = true;
     let mut put = |line: &mut Line, s: &str| {
@@ -218,6 +220,9 @@ pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
     }
     if f.no_route {
         put(line, "no_route");
+    }
+    if crate::route::is_multi(f.out_if) || crate::route::is_multi(f.in_if) {
+        put(line, "multipath");
     }
     if f.life == crate::flows::Life::Closed {
         put(line, "closed");

@@ -9,9 +9,15 @@ use super::{fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Tick};
 use crate::cli::AgeFmt;
 use crate::flows::RateState;
 use crate::render::plain::{dst_is_local, nat, src_is_local};
+use crate::route::Links;
 use crate::view::Filter;
 use std::fmt::Write as _;
 use std::io::Write;
+
+/// Uplinks among the present links.
+fn uplinks(links: &Links) -> usize {
+    links.all().iter().filter(|l| l.uplink).count()
+}
 
 /// Terminal sizes are clamped to this; beyond it lines are cut.
 pub const MAX_COLS: usize = 1000;
@@ -80,14 +86,15 @@ impl Screen {
         self.force = true;
     }
 
-    /// Lines above the rows: status, totals, warnings (up to 3), titles.
-    fn header_lines(&self, warnings: usize) -> usize {
-        3 + warnings.min(MAX_WARN_LINES)
+    /// Lines above the rows: status, totals, the uplinks' line (with two
+    /// or more uplinks), warnings (up to 3), titles.
+    fn header_lines(&self, warnings: usize, links: &Links) -> usize {
+        3 + usize::from(uplinks(links) >= 2) + warnings.min(MAX_WARN_LINES)
     }
 
     /// How many connections fit on the screen.
-    pub fn capacity(&self, wide: bool, warnings: usize) -> usize {
-        let used = self.header_lines(warnings) + 1; // + prompt/message line
+    pub fn capacity(&self, wide: bool, warnings: usize, links: &Links) -> usize {
+        let used = self.header_lines(warnings, links) + 1; // + prompt/message line
         let free = self.rows.saturating_sub(used);
         if wide {
             free
@@ -151,6 +158,40 @@ impl Screen {
         line.push_str(" rx ");
         fmt_rate(&mut line, t.view.all.rx_bps, o);
         self.put(&mut row, &line, b"", o.color);
+
+        // One line for the uplinks: what each carries now, by its own
+        // counters (a user with four modems sees which carries what).
+        if uplinks(ctx.links) >= 2 {
+            line.clear();
+            let (up, down) = if o.utf8 {
+                ("\u{2191}", "\u{2193}")
+            } else {
+                ("^", "v")
+            };
+            for l in ctx.links.all().iter().filter(|l| l.uplink) {
+                if !line.is_empty() {
+                    line.push_str("  ");
+                }
+                line.push_str(l.name());
+                for (arrow, v) in [(up, l.tx_bps), (down, l.rx_bps)] {
+                    line.push(b' ');
+                    line.push_str(arrow);
+                    match v {
+                        Some(v) => super::fmt_scaled(
+                            &mut line,
+                            if o.bytes { v / 8.0 } else { v },
+                            o.iec,
+                            "",
+                        ),
+                        None => line.push(b'-'),
+                    }
+                }
+                if !l.up {
+                    line.push_str(" down");
+                }
+            }
+            self.put(&mut row, &line, b"", o.color);
+        }
 
         // Warnings, each naming its fix.
         let nw = t.warnings.len();

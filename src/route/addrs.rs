@@ -1,0 +1,211 @@
+//! The router's own addresses, which interface holds each, and the
+//! networks its interfaces connect to directly: the facts that decide,
+//! before any route lookup, that a connection starts or ends on the router,
+//! which uplink a masqueraded connection left through, and on which link a
+//! neighbour sits.
+//!
+//! Capacity: `MAX_ADDRS` addresses (a stated bound, far above what routers
+//! carry). The table is sized from the first dump and grows on later
+//! dumps (only after a change event, never in a steady refresh); past the
+//! bound addresses are dropped and counted (`dropped`), and the header
+//! says so.
+
+use super::wire::AddrMsg;
+
+/// Hard bound on addresses kept (every address of every interface).
+pub const MAX_ADDRS: usize = 16384;
+
+/// Interface index meaning "several interfaces hold this".
+const AMBIGUOUS: u32 = 0;
+
+#[derive(Clone, Copy, Debug)]
+struct Net {
+    alen: u8,
+    prefix: u8,
+    addr: [u8; 16],
+    ifindex: u32,
+}
+
+#[derive(Default)]
+pub struct LocalAddrs {
+    /// (length-prefixed address, ifindex or AMBIGUOUS), sorted.
+    addrs: Vec<([u8; 17], u32)>,
+    /// Directly connected networks (not link-local, not a lone /32).
+    nets: Vec<Net>,
+    /// Addresses left out because `MAX_ADDRS` was reached, last dump.
+    pub dropped: u32,
+}
+
+fn key(a: &[u8]) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    let n = a.len().min(16);
+    k[0] = n as u8;
+    k[1..1 + n].copy_from_slice(&a[..n]);
+    k
+}
+
+/// Whether `a` lies in `net`/`prefix` (both `alen` bytes).
+fn within(a: &[u8], net: &[u8], prefix: u8) -> bool {
+    let full = (prefix / 8) as usize;
+    let bits = prefix % 8;
+    if a.len() != net.len() || full > a.len() || a[..full] != net[..full] {
+        return false;
+    }
+    bits == 0 || {
+        let m = 0xffu8 << (8 - bits);
+        (a[full] & m) == (net[full] & m)
+    }
+}
+
+impl LocalAddrs {
+    pub fn with_capacity() -> LocalAddrs {
+        LocalAddrs {
+            addrs: Vec::with_capacity(64),
+            nets: Vec::with_capacity(64),
+            dropped: 0,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.addrs.clear();
+        self.nets.clear();
+        self.dropped = 0;
+    }
+
+    /// Adds an address of interface `ifindex` (no network).
+    pub fn insert(&mut self, a: &[u8], ifindex: u32) {
+        if a.len() != 4 && a.len() != 16 {
+            return;
+        }
+        let k = key(a);
+        match self.addrs.binary_search_by(|e| e.0.cmp(&k)) {
+            Ok(i) => {
+                if self.addrs[i].1 != ifindex {
+                    self.addrs[i].1 = AMBIGUOUS;
+                }
+            }
+            Err(i) if self.addrs.len() < MAX_ADDRS => self.addrs.insert(i, (k, ifindex)),
+            Err(_) => self.dropped += 1,
+        }
+    }
+
+    /// Adds one address message: the address and its connected network.
+    pub fn add(&mut self, m: &AddrMsg) {
+        let n = m.alen as usize;
+        self.insert(&m.local[..n], m.index);
+        let link_local = n == 16 && m.network[0] == 0xfe && m.network[1] & 0xc0 == 0x80;
+        // A lone host address connects to nothing, unless it names the peer
+        // of a point-to-point link.
+        let host = m.prefix_len as usize == n * 8 && m.network == m.local;
+        if link_local || host || m.prefix_len == 0 {
+            return;
+        }
+        if self.nets.len() >= MAX_ADDRS {
+            self.dropped += 1;
+            return;
+        }
+        self.nets.push(Net {
+            alen: m.alen,
+            prefix: m.prefix_len,
+            addr: m.network,
+            ifindex: m.index,
+        });
+    }
+
+    /// True for the router's addresses and for the loopback ranges
+    /// (127.0.0.0/8, ::1), which are local even when `lo` has no address.
+    pub fn contains(&self, a: &[u8]) -> bool {
+        if a.len() == 4 && a[0] == 127 {
+            return true;
+        }
+        if a.len() == 16 && a[..15].iter().all(|&b| b == 0) && a[15] == 1 {
+            return true;
+        }
+        self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).is_ok()
+    }
+
+    /// The interface that holds address `a`, when exactly one does.
+    pub fn owner(&self, a: &[u8]) -> Option<u32> {
+        let i = self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).ok()?;
+        let ifi = self.addrs[i].1;
+        (ifi != AMBIGUOUS).then_some(ifi)
+    }
+
+    /// The interface whose directly connected network holds `a` (longest
+    /// prefix); None when none does, or when two interfaces connect to
+    /// the same longest prefix (then only a route lookup can tell).
+    pub fn connected(&self, a: &[u8]) -> Option<u32> {
+        let mut best: Option<(u8, u32)> = None;
+        let mut tie = false;
+        for n in &self.nets {
+            let l = n.alen as usize;
+            if l != a.len() || !within(a, &n.addr[..l], n.prefix) {
+                continue;
+            }
+            match best {
+                Some((p, ifi)) if p == n.prefix => tie |= ifi != n.ifindex,
+                Some((p, _)) if p > n.prefix => {}
+                _ => {
+                    best = Some((n.prefix, n.ifindex));
+                    tie = false;
+                }
+            }
+        }
+        best.filter(|_| !tie).map(|b| b.1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(ifi: u32, local: &[u8], network: &[u8], prefix: u8) -> AddrMsg {
+        let mut m = AddrMsg {
+            index: ifi,
+            alen: local.len() as u8,
+            prefix_len: prefix,
+            local: [0; 16],
+            network: [0; 16],
+        };
+        m.local[..local.len()].copy_from_slice(local);
+        m.network[..network.len()].copy_from_slice(network);
+        m
+    }
+
+    #[test]
+    fn owners_connected_networks_and_ties() {
+        let mut a = LocalAddrs::with_capacity();
+        a.add(&msg(2, &[192, 0, 2, 1], &[192, 0, 2, 1], 24));
+        a.add(&msg(3, &[198, 51, 100, 1], &[198, 51, 100, 1], 24));
+        a.add(&msg(4, &[198, 51, 100, 129], &[198, 51, 100, 129], 25));
+        // A point-to-point tunnel: its peer is connected.
+        a.add(&msg(5, &[203, 0, 113, 129], &[203, 0, 113, 130], 32));
+        let mut fe80 = [0u8; 16];
+        fe80[..2].copy_from_slice(&[0xfe, 0x80]);
+        a.add(&msg(6, &fe80, &fe80, 64));
+        assert_eq!(a.owner(&[198, 51, 100, 1]), Some(3));
+        assert_eq!(a.connected(&[192, 0, 2, 77]), Some(2));
+        assert_eq!(a.connected(&[198, 51, 100, 200]), Some(4), "longest prefix");
+        assert_eq!(a.connected(&[198, 51, 100, 2]), Some(3));
+        assert_eq!(a.connected(&[203, 0, 113, 130]), Some(5));
+        assert_eq!(a.connected(&[203, 0, 113, 131]), None);
+        let mut x = fe80;
+        x[15] = 9;
+        assert_eq!(a.connected(&x), None, "link-local is on every link");
+        // The same network on two links: only a lookup can tell.
+        a.add(&msg(7, &[192, 0, 2, 254], &[192, 0, 2, 254], 24));
+        assert_eq!(a.connected(&[192, 0, 2, 77]), None);
+        // The same address on two links has no single owner.
+        a.insert(&[198, 51, 100, 1], 9);
+        assert_eq!(a.owner(&[198, 51, 100, 1]), None);
+        assert!(a.contains(&[198, 51, 100, 1]) && a.contains(&[127, 0, 0, 9]));
+    }
+}
