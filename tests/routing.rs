@@ -287,6 +287,9 @@ fn uplink_vanishes_returns_and_rules_change() {
                 && *c.get("out") == J::Null
         }) && out_of(cs, 5202.0).contains(&("wan1".into(), false))
             && !cs.iter().any(|c| c.get("out").str() == "wan0")
+            // The port forward came in through wan0; the link is gone, its
+            // name stays with the connection.
+            && cs.iter().any(|c| port(c, 2222.0) && c.get("in").str() == "wan0")
     });
 
     // It comes back with a new ifindex and the same name.

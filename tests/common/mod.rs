@@ -52,6 +52,8 @@ static BEDS: AtomicUsize = AtomicUsize::new(0);
 /// test panics.
 pub struct Bed {
     pub p: String,
+    /// The script that built it (and removes it).
+    script: &'static str,
 }
 
 impl Bed {
@@ -60,18 +62,29 @@ impl Bed {
     }
 
     pub fn up_with(env: &[(&str, &str)]) -> Bed {
+        Self::build("tests/bed.sh", None, env)
+    }
+
+    /// A multi-uplink router of tests/mwan.sh: `scheme` is one of simple,
+    /// mwan3, ecmp, ports, tunnel.
+    pub fn up_mwan(scheme: &str) -> Bed {
+        Self::build("tests/mwan.sh", Some(scheme), &[])
+    }
+
+    fn build(script: &'static str, scheme: Option<&str>, env: &[(&str, &str)]) -> Bed {
         let n = BEDS.fetch_add(1, Ordering::SeqCst);
         let p = format!("nt{}x{}", std::process::id(), n);
-        let bed = Bed { p };
+        let bed = Bed { p, script };
         let mut c = Command::new("sh");
-        c.arg(root().join("tests/bed.sh")).arg("up").arg(&bed.p);
+        c.arg(root().join(script)).arg("up").arg(&bed.p);
+        c.args(scheme);
         for (k, v) in env {
             c.env(k, v);
         }
         let out = c.output().expect("run bed.sh");
         assert!(
             out.status.success(),
-            "bed.sh up failed: {}",
+            "{script} up failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         bed
@@ -145,6 +158,16 @@ impl Bed {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs a subcommand of the bed's own script (`uplink-del`, `wan1-down`).
+    pub fn script(&self, cmd: &str) {
+        let s = Command::new("sh")
+            .arg(root().join(self.script))
+            .args([cmd, &self.p])
+            .status()
+            .expect("run the bed script");
+        assert!(s.success(), "{} {cmd} failed", self.script);
+    }
+
     /// Waits until `script` in `which` succeeds (up to `secs`).
     pub fn wait_for(&self, which: &str, script: &str, secs: u64) {
         let end = Instant::now() + Duration::from_secs(secs);
@@ -170,7 +193,7 @@ impl Bed {
 impl Drop for Bed {
     fn drop(&mut self) {
         let _ = Command::new("sh")
-            .arg(root().join("tests/bed.sh"))
+            .arg(root().join(self.script))
             .arg("down")
             .arg(&self.p)
             .status();
