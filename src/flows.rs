@@ -71,7 +71,8 @@ pub struct Flow {
     pub first_seen_s: u32,
     gen: u32,
     /// Ingress and egress interface index (0 unknown, route::LOCAL_IF the
-    /// router itself); set by the view each refresh.
+    /// router itself, route::is_multi a multipath set); set by the router
+    /// (route/mod.rs) when the flow is new and after routing changes.
     pub in_if: u32,
     pub out_if: u32,
     /// Routing generation the interfaces were found under (route.rs).

@@ -129,10 +129,7 @@ pub fn parse_datagram(
         match h.kind {
             NLMSG_DONE => return Ok(Step::Done),
             NLMSG_ERROR => {
-                let errno = payload
-                    .get(..4)
-                    .map(|b| -i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                    .unwrap_or(0);
+                let errno = error_code(payload);
                 if errno == 0 {
                     continue; // an ACK
                 }
@@ -157,6 +154,16 @@ pub fn parse_datagram(
         stats.malformed += 1;
     }
     Ok(Step::More)
+}
+
+/// The errno of an NLMSG_ERROR payload as a positive number (0 = ACK).
+/// The kernel sends `-errno`; a hostile `i32::MIN` must not overflow
+/// (fuzzing found the negation aborting debug builds).
+pub fn error_code(payload: &[u8]) -> i32 {
+    payload
+        .get(..4)
+        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]).wrapping_neg())
+        .unwrap_or(0)
 }
 
 fn kernel_error(errno: i32) -> Error {
@@ -300,5 +307,31 @@ impl CtSocket {
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzzing's reproducer: one NLMSG_ERROR carrying error = i32::MIN
+    /// (little-endian bytes as recorded). Negating it overflowed.
+    #[test]
+    fn an_error_of_i32_min_is_an_error_not_an_overflow() {
+        let hex = "1400000002000000000000000000000000000080";
+        let mut d: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        if cfg!(target_endian = "big") {
+            d[..4].reverse();
+            d[4..6].reverse();
+            d[16..20].reverse();
+        }
+        let mut scratch = Conn::default();
+        let mut stats = DumpStats::default();
+        let r = parse_datagram(&d, 0, 0, &mut scratch, &mut stats, |_| {});
+        assert!(r.is_err());
+        assert_eq!(error_code(&d[16..]), i32::MIN);
     }
 }

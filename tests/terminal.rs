@@ -443,3 +443,43 @@ fn name_and_loopback_keys() {
     t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
     let _ = std::fs::remove_file(&hosts);
 }
+
+/// With two or more uplinks the header has one line of what each carries
+/// (by its own counters): arrows on a UTF-8 locale, ASCII otherwise.
+#[test]
+fn uplinks_line_in_the_header() {
+    if !netns_ok("uplinks_line_in_the_header") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("uplinks", 120, 25);
+    run_nftop(&t, &bed, "-t 0 -u 0.5");
+    let uplinks = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("wan0 ") && l.contains("  wan1 "))
+            .map(str::to_string)
+    };
+    let s = t.wait("uplinks line", |s| {
+        uplinks(s).is_some_and(|l| l.contains("wan0 ^") && !l.contains('-'))
+    });
+    let l = uplinks(&s).unwrap();
+    // wan0 carries the pings (kbit/s both ways), wan1 only neighbour
+    // discovery.
+    let f: Vec<&str> = l.split_whitespace().collect();
+    assert_eq!((f.len(), f[0], f[3]), (6, "wan0", "wan1"), "{l}");
+    for (up, down) in [(f[1], f[2]), (f[4], f[5])] {
+        assert!(up.starts_with('^') && down.starts_with('v'), "{l}");
+    }
+    assert!(f[2].ends_with('K'), "the ping replies come in on wan0: {l}");
+    t.keys("q");
+    t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+    run_nftop_env(&t, &bed, "LANG=C.UTF-8 ", "-t 0 -u 0.5");
+    let s = t.wait("arrows", |s| {
+        s.lines()
+            .any(|l| l.starts_with("wan0 \u{2191}") && l.contains("  wan1 \u{2191}"))
+    });
+    assert!(s.contains('\u{2193}'), "{s}");
+    t.keys("q");
+    t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
+}

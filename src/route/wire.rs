@@ -105,14 +105,7 @@ fn u32_of(v: &[u8]) -> Option<u32> {
     (v.len() == 4).then(|| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
 }
 
-/// The errno of an NLMSG_ERROR payload as a positive number (0 = ACK).
-/// The kernel sends `-errno`; a hostile `i32::MIN` must not overflow.
-pub fn error_code(payload: &[u8]) -> i32 {
-    payload
-        .get(..4)
-        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]).wrapping_neg())
-        .unwrap_or(0)
-}
+pub use crate::netlink::error_code;
 
 /// One RTM_NEWLINK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
