@@ -283,6 +283,8 @@ impl App {
             events_silent: received == 0 && self.table.unexplained > 0,
             links_dropped: self.router.net.links.dropped,
             addrs_dropped: self.router.net.local.dropped,
+            hosts_dropped: self.names.hosts_dropped,
+            leases_dropped: self.names.leases_dropped,
         };
         health::compute(&inputs, &mut self.warnings);
         for w in self.mismatch_w.iter() {

@@ -38,6 +38,9 @@ pub struct Inputs {
     /// Links and addresses left out at nftop's bounds.
     pub links_dropped: u32,
     pub addrs_dropped: u32,
+    /// Hosts and leases entries left out at nftop's bounds.
+    pub hosts_dropped: u32,
+    pub leases_dropped: u32,
 }
 
 pub fn compute(i: &Inputs, w: &mut Warnings) {
@@ -80,6 +83,9 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
     }
     if i.links_dropped > 0 || i.addrs_dropped > 0 {
         w.push(Warning::LinksDropped(i.links_dropped, i.addrs_dropped));
+    }
+    if i.hosts_dropped > 0 || i.leases_dropped > 0 {
+        w.push(Warning::NamesDropped(i.hosts_dropped, i.leases_dropped));
     }
     if i.ct_max > 0 && i.ct_count * 10 >= i.ct_max * 9 {
         w.push(Warning::CtNearFull(i.ct_count, i.ct_max, i.ct_drops));
@@ -242,6 +248,20 @@ mod tests {
             vec!["events_silent"]
         );
         assert_eq!(codes(&Inputs { offloaded: 2, ..ok }), vec!["offload"]);
+        assert_eq!(
+            codes(&Inputs {
+                links_dropped: 3,
+                ..ok
+            }),
+            vec!["links_dropped"]
+        );
+        assert_eq!(
+            codes(&Inputs {
+                leases_dropped: 1,
+                ..ok
+            }),
+            vec!["names_dropped"]
+        );
         assert_eq!(
             codes(&Inputs {
                 recent_resets: Some(1),

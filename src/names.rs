@@ -152,14 +152,20 @@ pub struct Names {
     leases_buf: Vec<u8>,
     dns: Option<Arc<Dns>>,
     services: Vec<(u16, u8, Name)>,
+    /// Hosts entries beyond MAX_HOSTS, left out (reported in the header).
+    pub hosts_dropped: u32,
+    /// Leases beyond MAX_LEASES, or a leases file over LEASES_MAX_BYTES
+    /// (its tail unread, counted as one), last read.
+    pub leases_dropped: u32,
 }
 
 impl Names {
     /// Reads hosts and services now, starts the DNS worker when `dns`.
     pub fn new(hosts_path: &str, leases_path: &str, dns: bool, services: bool) -> Names {
         let mut hosts = Vec::new();
+        let mut hosts_dropped = 0;
         if let Ok(text) = std::fs::read_to_string(hosts_path) {
-            parse_hosts(&text, &mut hosts);
+            hosts_dropped = parse_hosts(&text, &mut hosts);
         }
         hosts.sort_by_key(|e| e.0);
         hosts.dedup_by(|a, b| a.0 == b.0);
@@ -189,6 +195,8 @@ impl Names {
             leases_buf: Vec::with_capacity(LEASES_MAX_BYTES),
             dns,
             services: svc,
+            hosts_dropped,
+            leases_dropped: 0,
         };
         n.refresh();
         n
@@ -199,6 +207,7 @@ impl Names {
         let Ok(meta) = std::fs::metadata(&self.leases_path) else {
             if self.leases_mtime.take().is_some() {
                 self.leases.clear();
+                self.leases_dropped = 0;
             }
             return;
         };
@@ -214,20 +223,9 @@ impl Names {
                 .take(LEASES_MAX_BYTES as u64)
                 .read_to_end(&mut self.leases_buf);
         }
-        self.leases.clear();
-        // dnsmasq format: expiry mac ip hostname client-id
-        for line in self.leases_buf.split(|&b| b == b'\n') {
-            let line = std::str::from_utf8(line).unwrap_or("");
-            let mut f = line.split_ascii_whitespace();
-            let (_, _, ip, host) = (f.next(), f.next(), f.next(), f.next());
-            if let (Some(ip), Some(host)) = (ip, host) {
-                if host != "*" && self.leases.len() < MAX_LEASES {
-                    if let Some(a) = Addr::parse(ip) {
-                        self.leases.push((a, Name::clean(host.as_bytes())));
-                    }
-                }
-            }
-        }
+        let truncated = meta.len() > LEASES_MAX_BYTES as u64;
+        self.leases_dropped =
+            parse_leases(&self.leases_buf, &mut self.leases) + u32::from(truncated);
     }
 
     /// The name for `addr` if one is known now; otherwise asks the DNS
@@ -355,7 +353,10 @@ fn worker(d: &Dns) {
     }
 }
 
-fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) {
+/// Reads a hosts file into `out` (at most MAX_HOSTS); returns how many
+/// entries did not fit.
+fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) -> u32 {
+    let mut dropped = 0u32;
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
         let mut f = line.split_ascii_whitespace();
@@ -363,10 +364,38 @@ fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) {
             if let Some(a) = Addr::parse(ip) {
                 if out.len() < MAX_HOSTS {
                     out.push((a, Name::clean(name.as_bytes())));
+                } else {
+                    dropped = dropped.saturating_add(1);
                 }
             }
         }
     }
+    dropped
+}
+
+/// Reads dnsmasq leases (`expiry mac ip hostname client-id`) into `out`
+/// (cleared; at most MAX_LEASES); returns how many did not fit.
+pub fn parse_leases(buf: &[u8], out: &mut Vec<(Addr, Name)>) -> u32 {
+    out.clear();
+    let mut dropped = 0u32;
+    for line in buf.split(|&b| b == b'\n') {
+        let line = std::str::from_utf8(line).unwrap_or("");
+        let mut f = line.split_ascii_whitespace();
+        let (_, _, ip, host) = (f.next(), f.next(), f.next(), f.next());
+        if let (Some(ip), Some(host)) = (ip, host) {
+            if host == "*" {
+                continue;
+            }
+            if let Some(a) = Addr::parse(ip) {
+                if out.len() < MAX_LEASES {
+                    out.push((a, Name::clean(host.as_bytes())));
+                } else {
+                    dropped = dropped.saturating_add(1);
+                }
+            }
+        }
+    }
+    dropped
 }
 
 fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
@@ -420,6 +449,27 @@ mod tests {
             &mut s,
         );
         assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn tables_past_their_bounds_are_counted() {
+        let mut hosts = Vec::new();
+        let text: String = (0..MAX_HOSTS + 5)
+            .map(|i| format!("2001:db8::{:x} h{i}\n", i + 1))
+            .collect();
+        assert_eq!(parse_hosts(&text, &mut hosts), 5);
+        assert_eq!(hosts.len(), MAX_HOSTS);
+        let mut leases = Vec::new();
+        let text: String = (0..MAX_LEASES + 3)
+            .map(|i| format!("0 aa:bb:cc:dd:ee:ff 2001:db8::{:x} l{i} *\n", i + 1))
+            .collect();
+        assert_eq!(parse_leases(text.as_bytes(), &mut leases), 3);
+        // A leases file larger than we read is reported too.
+        let path = std::env::temp_dir().join(format!("nftop-big-leases-{}", std::process::id()));
+        std::fs::write(&path, vec![b'x'; LEASES_MAX_BYTES + 1]).unwrap();
+        let n = Names::new("/nonexistent", path.to_str().unwrap(), false, false);
+        assert_eq!((n.hosts_dropped, n.leases_dropped), (0, 1));
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

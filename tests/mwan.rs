@@ -27,6 +27,7 @@ fn sinks(bed: &Bed) -> Vec<Bg> {
         bed.spawn("inet", "socat -u UDP4-RECV:5202 /dev/null"),
         bed.spawn("inet", "socat -u UDP6-RECV:5202,ipv6-v6only=1 /dev/null"),
         bed.spawn("inet", "socat -u UDP4-RECV:5203 /dev/null"),
+        bed.spawn("inet", "socat -u UDP6-RECV:5203,ipv6-v6only=1 /dev/null"),
         bed.spawn(
             "cli",
             "socat -u TCP4-LISTEN:8022,reuseaddr,fork OPEN:/dev/null",
@@ -227,10 +228,15 @@ fn simple_pbr_scheme_with_strict_rp_filter() {
     );
     let _s = sinks(&bed);
     let mut t = uploads(&bed);
-    // The ISP's host on uplink 1's own subnet uses the port forward.
+    // The ISP's host on uplink 1's own subnet uses the port forward, and
+    // over IPv6 reaches the LAN host directly.
     t.push(bed.spawn(
         "inet",
         &pace(25_000, "TCP4:198.51.100.1:2222,bind=198.51.100.2"),
+    ));
+    t.push(bed.spawn(
+        "inet",
+        &pace(25_000, "TCP6:[2001:db8:1::2]:8022,bind=[2001:db8:2::2]"),
     ));
     let expect = [
         UP4,
@@ -238,6 +244,12 @@ fn simple_pbr_scheme_with_strict_rp_filter() {
         Expect {
             what: "port forward from the uplink's subnet",
             find: |c| tcp(c, "ipv4", 2222.0),
+            io: ("wan0", "lan0"),
+            local: "dst",
+        },
+        Expect {
+            what: "IPv6 inbound from the uplink's subnet",
+            find: |c| tcp(c, "ipv6", 8022.0),
             io: ("wan0", "lan0"),
             local: "dst",
         },
@@ -257,6 +269,7 @@ fn simple_pbr_scheme_with_strict_rp_filter() {
             ("IPv4 upload", "up4", ""),
             ("IPv6 upload", "up6", ""),
             ("port forward from the uplink's subnet", "pf_out", "pf_in"),
+            ("IPv6 inbound from the uplink's subnet", "pf6_out", "pf6_in"),
         ],
     );
 }
@@ -293,6 +306,7 @@ fn mwan3_scheme_and_an_outage_of_the_second_uplink() {
         ));
         // The router's own traffic that the policy sends out of uplink 2.
         t.push(bed.spawn("rtr", &pace(25_000, "UDP4:203.0.113.200:5203")));
+        t.push(bed.spawn("rtr", &pace(25_000, "UDP6:[2001:db8:ff::200]:5203")));
         t
     };
     let t = traffic();
@@ -302,7 +316,12 @@ fn mwan3_scheme_and_an_outage_of_the_second_uplink() {
         io: ("local", "wan1"),
         local: "src",
     };
-    let expect = [UP4, UP6, PF4_WAN1, PF6_WAN1, own];
+    let own6 = Expect {
+        what: "the router's own IPv6 upload",
+        find: |c| udp(c, "ipv6", 5203.0),
+        ..own
+    };
+    let expect = [UP4, UP6, PF4_WAN1, PF6_WAN1, own, own6];
     std::thread::sleep(Duration::from_millis(1500));
     let rs = check_live(
         &bed,
@@ -326,6 +345,7 @@ fn mwan3_scheme_and_an_outage_of_the_second_uplink() {
             ("IPv4 port forward on uplink 2", "pf_out", "pf_in"),
             ("IPv6 inbound on uplink 2", "pf6_out", "pf6_in"),
             ("the router's own upload", "own_up", ""),
+            ("the router's own IPv6 upload", "own6_up", ""),
         ],
     );
     let t = traffic();

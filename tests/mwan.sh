@@ -258,6 +258,7 @@ table inet nftop_test {
     counter pf6_in {}
     counter pf6_out {}
     counter own_up {}
+    counter own6_up {}
     chain count_forward {
         type filter hook forward priority 0; policy accept;
         iifname "lan0" meta nfproto ipv4 udp dport 5202 counter name "up4"
@@ -269,7 +270,8 @@ table inet nftop_test {
     }
     chain count_output {
         type filter hook output priority 0; policy accept;
-        udp dport 5203 counter name "own_up"
+        meta nfproto ipv4 udp dport 5203 counter name "own_up"
+        meta nfproto ipv6 udp dport 5203 counter name "own6_up"
     }
 }
 EOF

@@ -399,6 +399,8 @@ pub enum Warning {
     Mismatch([u8; 16], u8, bool, u64, u64),
     /// Links and addresses beyond nftop's bounds, left out.
     LinksDropped(u32, u32),
+    /// Hosts and leases entries beyond nftop's bounds, left out.
+    NamesDropped(u32, u32),
 }
 
 impl Warning {
@@ -419,6 +421,7 @@ impl Warning {
             Warning::EventsSilent => "events_silent",
             Warning::Mismatch(..) => "attribution_mismatch",
             Warning::LinksDropped(..) => "links_dropped",
+            Warning::NamesDropped(..) => "names_dropped",
         }
     }
 
@@ -484,6 +487,10 @@ impl Warning {
             Warning::LinksDropped(l, a) => write!(
                 out,
                 "{l} links and {a} addresses beyond nftop's limits are left out: their traffic is shown without interface names"
+            ),
+            Warning::NamesDropped(h, l) => write!(
+                out,
+                "{h} hosts entries and {l} leases beyond nftop's limits (8192, 4096 in 512 KiB) are left out: those addresses show without names"
             ),
             Warning::EventsSilent => write!(
                 out,
