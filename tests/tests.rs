@@ -10,6 +10,7 @@ mod decode;
 mod e2e;
 mod events;
 mod feed;
+mod golden;
 mod mwan;
 mod render;
 mod routing;

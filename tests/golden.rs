@@ -1,0 +1,332 @@
+//! Exact output (hexyl's way): a fixed table of eight connections on a
+//! router with three links, rendered with colour off by every output
+//! format, compared byte for byte with `tests/golden/*`. A change to the
+//! output shows here as a diff; when it is intended, regenerate with
+//! `NFTOP_BLESS=1 cargo test --test tests golden` and review the files.
+//!
+//! The clock of the header is the test machine's local time of a fixed
+//! instant: it is replaced by `HH:MM:SS` before comparing.
+
+use crate::render::cfg;
+use nftop::conntrack::{Conn, Tuple};
+use nftop::flows::FlowTable;
+use nftop::names::Names;
+use nftop::render::screen::Screen;
+use nftop::render::{json, plain, Ctx, Line, Opts, Tick, Warning, Warnings};
+use nftop::route::wire::{LinkMsg, IFF_RUNNING, IFF_UP};
+use nftop::route::{Net, LOCAL_IF};
+use nftop::view::{Filter, View};
+
+const REAL: u64 = 1_700_000_000_000_000_000;
+
+fn addr(a: &[u8]) -> [u8; 16] {
+    let mut x = [0u8; 16];
+    x[..a.len()].copy_from_slice(a);
+    x
+}
+
+fn v6(last: u8, net: u8) -> [u8; 16] {
+    let mut x = [0u8; 16];
+    x[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    x[5] = net;
+    x[15] = last;
+    x
+}
+
+/// The router: lo 1, lan0 2, wan0 3 (uplink), wan1 4 (uplink).
+fn net() -> Net {
+    let mut n = Net::new();
+    let l = &mut n.links;
+    for (t, scale) in [(1_000_000_000u64, 0u64), (2_000_000_000, 1)] {
+        l.begin();
+        for (index, name, rx, tx) in [
+            (1u32, "lo", 0u64, 0u64),
+            (2, "lan0", 1_000_000, 9_000_000),
+            (3, "wan0", 8_000_000, 900_000),
+            (4, "wan1", 100_000, 250_000),
+        ] {
+            let mut m = LinkMsg {
+                index,
+                flags: IFF_UP | IFF_RUNNING | if index == 1 { 0x8 } else { 0 },
+                name: [0; 16],
+                name_len: name.len() as u8,
+                rx_bytes: rx * scale,
+                tx_bytes: tx * scale,
+            };
+            m.name[..name.len()].copy_from_slice(name.as_bytes());
+            l.push(&m);
+        }
+        l.finish(t, |l| l.index >= 3);
+    }
+    n
+}
+
+/// Eight connections, each a kind the renderers treat differently.
+fn table() -> FlowTable {
+    let mut t = FlowTable::new(64, 1);
+    let lan = addr(&[192, 0, 2, 10]);
+    let far = addr(&[203, 0, 113, 200]);
+    let nat = addr(&[198, 51, 100, 1]);
+    // Status: seen reply, assured, confirmed, NAT done; plus SRC_NAT
+    // (0x10) or DST_NAT (0x20) where the tuples say so.
+    let conn = |id: u32,
+                proto: u8,
+                o: (&[u8; 16], u16, &[u8; 16], u16),
+                r: (&[u8; 16], u16, &[u8; 16], u16),
+                fam: u8| Conn {
+        family: fam,
+        id,
+        has_counters: true,
+        state: if proto == 6 {
+            3
+        } else {
+            nftop::conntrack::NO_STATE
+        },
+        status: 0x18e | if r.2 != o.0 { 0x10 } else { 0 } | if r.0 != o.2 { 0x20 } else { 0 },
+        orig: Tuple {
+            src: *o.0,
+            sport: o.1,
+            dst: *o.2,
+            dport: o.3,
+            proto,
+        },
+        reply: Tuple {
+            src: *r.0,
+            sport: r.1,
+            dst: *r.2,
+            dport: r.3,
+            proto,
+        },
+        start: REAL - 90_000_000_000,
+        ..Conn::default()
+    };
+    let conns = [
+        // A LAN upload, masqueraded on wan0.
+        conn(1, 6, (&lan, 40001, &far, 443), (&far, 443, &nat, 40001), 4),
+        // A UDP flow masqueraded on wan1.
+        conn(
+            2,
+            17,
+            (&lan, 40002, &far, 5202),
+            (&far, 5202, &addr(&[203, 0, 113, 1]), 61000),
+            4,
+        ),
+        // A port forward from outside to a LAN host.
+        conn(
+            3,
+            6,
+            (&far, 50000, &nat, 2222),
+            (&addr(&[192, 0, 2, 20]), 8022, &far, 50000),
+            4,
+        ),
+        // Routed IPv6 download.
+        conn(
+            4,
+            6,
+            (&v6(2, 1), 40004, &v6(0x20, 0xff), 443),
+            (&v6(0x20, 0xff), 443, &v6(2, 1), 40004),
+            6,
+        ),
+        // A ping from the router itself.
+        conn(5, 1, (&nat, 7, &far, 8 << 8), (&far, 7, &nat, 0), 4),
+        // A service on the router.
+        conn(
+            6,
+            6,
+            (&lan, 40006, &addr(&[192, 0, 2, 1]), 8080),
+            (&addr(&[192, 0, 2, 1]), 8080, &lan, 40006),
+            4,
+        ),
+        // GRE through the router.
+        conn(7, 47, (&lan, 0, &far, 0), (&far, 0, &nat, 0), 4),
+        // An idle connection.
+        conn(8, 6, (&lan, 40008, &far, 22), (&far, 22, &nat, 40008), 4),
+    ];
+    // (orig bytes per second, reply bytes per second)
+    let rates = [
+        (1_000_000u64, 40_000u64),
+        (250_000, 0),
+        (20_000, 900_000),
+        (30_000, 2_000_000),
+        (84, 84),
+        (5_000, 120_000),
+        (64_000, 64_000),
+        (0, 0),
+    ];
+    for (k, now) in [(0u64, 1_000_000_000u64), (1, 2_000_000_000)] {
+        t.begin();
+        for (c, (o, r)) in conns.iter().zip(rates) {
+            let mut c = *c;
+            c.orig_bytes = 1000 + o * (k + 1);
+            c.reply_bytes = 1000 + r * (k + 1);
+            c.orig_packets = c.orig_bytes / 1000;
+            c.reply_packets = c.reply_bytes / 1000;
+            t.observe(&c);
+        }
+        t.finish(now, REAL - 1_000_000_000 + k * 1_000_000_000);
+    }
+    // Interfaces as the router would find them.
+    let io = [
+        (2, 3),
+        (2, 4),
+        (3, 2),
+        (2, 3),
+        (LOCAL_IF, 3),
+        (2, LOCAL_IF),
+        (2, 3),
+        (2, 3),
+    ];
+    for f in t.flows_mut() {
+        let (i, o) = io[f.conn.id as usize - 1];
+        f.in_if = i;
+        f.out_if = o;
+    }
+    t
+}
+
+/// Renders one refresh of the fixed table with `args` into text.
+fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
+    let c = cfg(args);
+    let mut table = table();
+    let net = net();
+    let mut view = View::new(64);
+    let filter = Filter::from_config(&c);
+    let mut warnings = Warnings::default();
+    warnings.push(Warning::NoTimestamps);
+    let mut scr = screen.map(|(r, cols)| Screen::new(r, cols));
+    view.build(
+        table.flows_mut(),
+        &net,
+        &filter,
+        (3_000_000_000, REAL),
+        scr.as_ref()
+            .map(|s| s.capacity(c.wide, warnings.len(), &net.links)),
+    );
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
+    let mut opts = Opts::from_config(&c);
+    opts.color = false;
+    let ctx = Ctx {
+        o: &opts,
+        names: &names,
+        links: &net.links,
+        now_s: 3,
+    };
+    let tick = Tick {
+        seq: 2,
+        real_ns: REAL,
+        interval: 1.0,
+        flows: table.flows(),
+        view: &view,
+        table_len: table.len(),
+        table_cap: table.capacity(),
+        ct_count: 8,
+        ct_max: 65536,
+        warnings: &warnings,
+        events: Some((5, 0)),
+        closed_total: 0,
+        credited: 0,
+    };
+    let mut out = Vec::new();
+    let mut line = Line::new();
+    let dev = c.dev;
+    match (scr.as_mut(), c.mode) {
+        (Some(s), _) => {
+            s.dev = dev;
+            s.draw(&mut out, &tick, &ctx, &filter).unwrap();
+            let (rows, cols) = screen.unwrap();
+            let mut vt = crate::render::Vt::new(rows, cols);
+            vt.feed(&out);
+            out = (vt.text() + "\n").into_bytes();
+        }
+        (None, nftop::cli::Mode::Json) => {
+            json::write_json(&mut out, &tick, &ctx, &mut line, dev).unwrap()
+        }
+        (None, m) if dev => plain::write_devices(
+            &mut out,
+            &tick,
+            &ctx,
+            &mut line,
+            m == nftop::cli::Mode::Machine,
+        )
+        .unwrap(),
+        (None, nftop::cli::Mode::Machine) => {
+            plain::write_machine(&mut out, &tick, &ctx, &mut line).unwrap()
+        }
+        (None, _) => plain::write_continuous(&mut out, &tick, &ctx, &mut line).unwrap(),
+    }
+    let (_, _, _, h, m, s) = nftop::sys::localtime(REAL / 1_000_000_000);
+    String::from_utf8(out)
+        .unwrap()
+        .replace(&format!("{h:02}:{m:02}:{s:02}"), "HH:MM:SS")
+}
+
+fn golden(name: &str, got: &str) {
+    let path = crate::common::root().join("tests/golden").join(name);
+    if std::env::var_os("NFTOP_BLESS").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{name} missing: NFTOP_BLESS=1 writes it"));
+    if want != got {
+        let first = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(got.lines().count()));
+        panic!(
+            "{name} differs from line {}:\n--- want\n{}\n--- got\n{}\n(NFTOP_BLESS=1 to accept)",
+            first + 1,
+            want.lines()
+                .skip(first)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            got.lines()
+                .skip(first)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+}
+
+#[test]
+fn golden_continuous() {
+    golden("continuous.txt", &render(&["-c", "-t", "0", "-L"], None));
+    golden(
+        "continuous-wide.txt",
+        &render(&["-c", "-t", "0", "-L", "-I", "-V", "-a", "1"], None),
+    );
+    golden("continuous-dev.txt", &render(&["-c", "-d", "-L"], None));
+}
+
+#[test]
+fn golden_machine() {
+    golden("machine.txt", &render(&["-M", "-t", "0", "-L"], None));
+    golden("machine-dev.txt", &render(&["-M", "-d", "-L"], None));
+}
+
+#[test]
+fn golden_json() {
+    golden("json.txt", &render(&["--json", "-t", "0", "-L"], None));
+}
+
+#[test]
+fn golden_screen() {
+    golden(
+        "screen-80x24.txt",
+        &render(&["-t", "0", "-L"], Some((24, 80))),
+    );
+    golden(
+        "screen-wide-160x20.txt",
+        &render(
+            &["-w", "-t", "0", "-L", "-I", "-V", "-a", "1"],
+            Some((20, 160)),
+        ),
+    );
+    golden(
+        "screen-dev-100x20.txt",
+        &render(&["-d", "-L"], Some((20, 100))),
+    );
+}
