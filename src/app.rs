@@ -274,7 +274,7 @@ impl App {
             ages_estimated: self.opts.age != AgeFmt::Off && self.table.no_timestamp > 0,
             offloaded: self.table.offloaded,
             dump_interrupted: self.stats.interrupted,
-            malformed: self.stats.malformed,
+            malformed: self.stats.malformed + self.events.as_ref().map_or(0, |e| e.malformed),
             ct_count: self.ct_count,
             ct_max: self.ct_max,
             ct_drops: self.ct_drops,

@@ -123,23 +123,7 @@ impl SortCol {
     }
 }
 
-/// An interface filter: an exact name, or a prefix when written `name+`
-/// (iptables style).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IfMatch {
-    pub name: String,
-    pub prefix: bool,
-}
-
-impl IfMatch {
-    pub fn matches(&self, ifname: &str) -> bool {
-        if self.prefix {
-            ifname.starts_with(&self.name)
-        } else {
-            ifname == self.name
-        }
-    }
-}
+pub use crate::route::IfMatch;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -116,11 +116,7 @@ pub struct Conn {
     pub status: u32,
     pub mark: u32,
     pub id: u32,
-    pub use_count: u32,
-    pub timeout: u32,
-    pub orig_packets: u64,
     pub orig_bytes: u64,
-    pub reply_packets: u64,
     pub reply_bytes: u64,
     /// CTA_TIMESTAMP_START, ns of CLOCK_REALTIME; 0 when timestamps are off.
     pub start: u64,
@@ -212,17 +208,19 @@ pub fn decode_stop(payload: &[u8], out: &mut Conn) -> Result<u64, Malformed> {
             CTA_TUPLE_REPLY => decode_tuple(v, &mut out.reply)?,
             CTA_STATUS => out.status = be32(v)?,
             CTA_PROTOINFO => out.state = decode_protoinfo(v)?,
-            CTA_TIMEOUT => out.timeout = be32(v)?,
+            // Checked, not kept (nothing shows them).
+            CTA_TIMEOUT | CTA_USE => {
+                be32(v)?;
+            }
             CTA_MARK => out.mark = be32(v)?,
             CTA_COUNTERS_ORIG => {
-                (out.orig_packets, out.orig_bytes) = decode_counters(v)?;
+                out.orig_bytes = decode_counters(v)?;
                 out.has_counters = true;
             }
             CTA_COUNTERS_REPLY => {
-                (out.reply_packets, out.reply_bytes) = decode_counters(v)?;
+                out.reply_bytes = decode_counters(v)?;
                 out.has_counters = true;
             }
-            CTA_USE => out.use_count = be32(v)?,
             CTA_ID => out.id = be32(v)?,
             CTA_ZONE => out.zone = be16(v)?,
             CTA_TIMESTAMP => (out.start, stop) = decode_timestamp(v)?,
@@ -316,21 +314,27 @@ fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
     Ok(NO_STATE)
 }
 
-fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
-    let (mut packets, mut bytes) = (0, 0);
+/// The byte counter of a counters nest. Packet counters are checked but
+/// not kept: under GRO/GSO they count super-packets, and nothing shows them.
+fn decode_counters(buf: &[u8]) -> Result<u64, Malformed> {
+    let mut bytes = 0;
     for nla in NlasIterator::new(buf) {
         let nla = nla.map_err(|_| Malformed)?;
         let v = nla.value();
         match nla.kind() {
-            CTA_COUNTERS_PACKETS => packets = be64(v)?,
+            CTA_COUNTERS_PACKETS => {
+                be64(v)?;
+            }
             CTA_COUNTERS_BYTES => bytes = be64(v)?,
             // Very old kernels sent 32-bit counters.
-            CTA_COUNTERS32_PACKETS => packets = be32(v)? as u64,
+            CTA_COUNTERS32_PACKETS => {
+                be32(v)?;
+            }
             CTA_COUNTERS32_BYTES => bytes = be32(v)? as u64,
             _ => {}
         }
     }
-    Ok((packets, bytes))
+    Ok(bytes)
 }
 
 fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {

@@ -24,14 +24,13 @@ pub const DEFAULT_BUFFER: usize = 16 << 20;
 pub struct Events {
     sock: Socket,
     buf: Vec<u8>,
-    /// Receive buffer the kernel granted.
-    pub buffer: usize,
     /// DESTROY events decoded since start.
     pub received: u64,
     /// ENOBUFS reports (each means one or more events were lost).
     pub lost: u64,
-    /// Events that did not decode.
-    pub malformed: u64,
+    /// Events that did not decode in the last drain (reported with the
+    /// dump's malformed entries).
+    pub malformed: u32,
 }
 
 impl Events {
@@ -49,11 +48,10 @@ impl Events {
         })?;
         sock.set_non_blocking(true)
             .map_err(|e| Error::system(format!("conntrack event socket: {e}")))?;
-        let granted = crate::sys::set_rcvbuf(sock.as_raw_fd(), buffer);
+        crate::sys::set_rcvbuf(sock.as_raw_fd(), buffer);
         Ok(Events {
             sock,
             buf: vec![0; crate::netlink::RECV_BUF],
-            buffer: granted,
             received: 0,
             lost: 0,
             malformed: 0,
@@ -64,11 +62,11 @@ impl Events {
     /// each ended connection. Returns the number of events read.
     pub fn drain(&mut self, mut on_destroy: impl FnMut(&Conn, u64)) -> u64 {
         let mut n = 0;
+        self.malformed = 0;
         let mut scratch = Conn::default();
         loop {
-            let len = match self.sock.recv(&mut &mut self.buf[..], 0) {
+            let len = match crate::netlink::recv(&self.sock, &mut self.buf, 0) {
                 Ok(len) => len.min(self.buf.len()),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     self.lost += 1;
                     continue;
@@ -83,7 +81,7 @@ impl Events {
                             n += 1;
                             on_destroy(&scratch, stop);
                         }
-                        Err(_) => self.malformed += 1,
+                        Err(_) => self.malformed = self.malformed.saturating_add(1),
                     }
                 }
             }

@@ -9,7 +9,7 @@
 //! Key: conntrack id + start timestamp + a fingerprint of the original
 //! tuple and zone. The id alone is reused by the kernel; (id, start) is
 //! unique when timestamps are on, and the tuple covers the case when they
-//! are off (`../shared/NOTES.md`).
+//! are off (CTA_ID is a 32-bit value the kernel reuses).
 //!
 //! Full-table policy: when `capacity` flows are tracked, new entries are
 //! not tracked; `dropped` counts them per refresh and the header shows it.

@@ -294,7 +294,8 @@ impl Names {
             .map(|i| self.services[i].2.as_str())
     }
 
-    /// Requests dropped because the DNS ring was full (for the header).
+    /// Requests dropped because the DNS ring was full (each is asked again
+    /// on a later refresh; the tests read it to check the ring's bound).
     pub fn dns_dropped(&self) -> u64 {
         self.dns
             .as_ref()

@@ -156,6 +156,29 @@ pub fn parse_datagram(
     Ok(Step::More)
 }
 
+/// One receive on any netlink socket, retried on EINTR; the other errors
+/// (ENOBUFS: events were lost; EAGAIN: nothing pending) are the caller's.
+/// With MSG_TRUNC the result may exceed `buf.len()`: the datagram's size.
+pub fn recv(sock: &Socket, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
+    loop {
+        match sock.recv(&mut &mut buf[..], flags) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// One request on any netlink socket, retried on EINTR.
+pub fn send(sock: &Socket, buf: &[u8]) -> std::io::Result<()> {
+    loop {
+        match sock.send(buf, 0) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The errno of an NLMSG_ERROR payload as a positive number (0 = ACK).
 /// The kernel sends `-errno`; a hostile `i32::MIN` must not overflow
 /// (fuzzing found the negation aborting debug builds).
@@ -276,21 +299,11 @@ impl CtSocket {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         self.req[8..12].copy_from_slice(&seq.to_ne_bytes());
+        send(&self.sock, &self.req)
+            .map_err(|e| Error::system(format!("cannot send conntrack dump request: {e}")))?;
         loop {
-            match self.sock.send(&self.req, 0) {
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::system(format!(
-                        "cannot send conntrack dump request: {e}"
-                    )))
-                }
-            }
-        }
-        loop {
-            let n = match self.sock.recv(&mut &mut self.buf[..], libc::MSG_TRUNC) {
+            let n = match recv(&self.sock, &mut self.buf, libc::MSG_TRUNC) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
                     return Err(kernel_error(libc::EPERM))
                 }

@@ -130,8 +130,8 @@ pub static QUIT: AtomicUsize = AtomicUsize::new(0);
 /// Set by SIGWINCH: re-read the window size.
 pub static WINCH: AtomicBool = AtomicBool::new(false);
 
-/// Hooks that must run on any exit (restoring sysctls). A fixed array of
-/// plain function pointers so that a signal handler can call them.
+/// The hook that must run on any exit (restoring sysctls): one plain
+/// function pointer in an atomic, so that a signal handler can call it.
 static EXIT_HOOK: AtomicUsize = AtomicUsize::new(0);
 
 pub fn set_exit_hook(f: fn()) {

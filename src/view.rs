@@ -180,9 +180,6 @@ impl View {
                 continue;
             }
             self.shown.push(i as u32);
-            self.visible.conns += 1;
-            self.visible.tx_bps += tx;
-            self.visible.rx_bps += rx;
         }
         self.matched = self.shown.len();
         self.devices.build(flows, links, f);
@@ -207,6 +204,13 @@ impl View {
                 }
             }
             _ => self.shown.sort_unstable_by(cmp),
+        }
+        // What the header calls "shown": the rows kept, after the top N.
+        for &i in &self.shown {
+            let fl = &ff[i as usize];
+            self.visible.conns += 1;
+            self.visible.tx_bps += fl.tx_bps();
+            self.visible.rx_bps += fl.rx_bps();
         }
     }
 }

@@ -159,8 +159,6 @@ fn table() -> FlowTable {
             let mut c = *c;
             c.orig_bytes = 1000 + o * (k + 1);
             c.reply_bytes = 1000 + r * (k + 1);
-            c.orig_packets = c.orig_bytes / 1000;
-            c.reply_packets = c.reply_bytes / 1000;
             t.observe(&c);
         }
         t.finish(now, REAL - 1_000_000_000 + k * 1_000_000_000);

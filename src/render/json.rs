@@ -1,7 +1,8 @@
 //! `--json`: one object per line (schema in the README, `"v":1`).
 //!
-//! Per refresh: one `"conn"` object per shown connection, then one
-//! `"tick"` object that closes the refresh. Addresses are always numeric
+//! Per refresh: one `"conn"` object per shown connection (none with
+//! `-d`), one `"dev"` object per interface, then one `"tick"` object that
+//! closes the refresh. Addresses are always numeric
 //! (names would change under a script's feet); strings are escaped even
 //! though everything we print is ASCII already.
 

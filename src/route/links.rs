@@ -30,6 +30,24 @@ pub fn is_multi(index: u32) -> bool {
     index & MULTI_MASK == MULTI_IF
 }
 
+/// An interface filter: an exact name, or a prefix when written `name+`
+/// (iptables style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfMatch {
+    pub name: String,
+    pub prefix: bool,
+}
+
+impl IfMatch {
+    pub fn matches(&self, ifname: &str) -> bool {
+        if self.prefix {
+            ifname.starts_with(&self.name)
+        } else {
+            ifname == self.name
+        }
+    }
+}
+
 /// One network interface, with nftop's rates of its own counters.
 #[derive(Clone, Copy, Debug)]
 pub struct Link {

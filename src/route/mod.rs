@@ -55,10 +55,9 @@ pub mod wire;
 
 pub use addrs::LocalAddrs;
 pub use cache::{Answer, RouteCache};
-pub use links::{is_multi, Link, Links, LOCAL_IF, MAX_LINKS};
+pub use links::{is_multi, IfMatch, Link, Links, LOCAL_IF, MAX_LINKS};
 pub use socket::BATCH;
 
-use crate::cli::IfMatch;
 use crate::conntrack::Conn;
 use crate::error::Result;
 use crate::flows::Flow;

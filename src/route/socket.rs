@@ -23,15 +23,8 @@ fn sys_err(what: &str, e: std::io::Error) -> Error {
     Error::system(format!("{what}: {e}"))
 }
 
-/// One receive, retried on EINTR.
 fn recv(sock: &Socket, buf: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match sock.recv(&mut &mut buf[..], 0) {
-            Ok(n) => return Ok(n.min(buf.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    crate::netlink::recv(sock, buf, 0).map(|n| n.min(buf.len()))
 }
 
 #[derive(Clone, Copy)]
@@ -75,13 +68,8 @@ impl RtSocket {
     }
 
     fn send_all(&self, buf: &[u8]) -> Result<()> {
-        loop {
-            match self.sock.send(buf, 0) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(sys_err("cannot send rtnetlink request", e)),
-            }
-        }
+        crate::netlink::send(&self.sock, buf)
+            .map_err(|e| sys_err("cannot send rtnetlink request", e))
     }
 
     /// Runs one dump, handing each message (type, payload) to `on_msg`.
