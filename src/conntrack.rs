@@ -169,6 +169,12 @@ impl Conn {
 }
 
 /// Protocols whose tuples carry 16-bit ports.
+/// ICMP and ICMPv6: conntrack keeps the echo id in the source port and
+/// type<<8|code in the destination port.
+pub fn is_icmp(proto: u8) -> bool {
+    matches!(proto, 1 | 58)
+}
+
 pub fn has_ports(proto: u8) -> bool {
     matches!(proto, 6 | 17 | 33 | 132 | 136)
 }

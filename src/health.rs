@@ -1,10 +1,12 @@
 //! Health findings: what makes the numbers incomplete or wrong right now,
-//! each with its fix (shown in the header and in JSON ticks). A pure
-//! function of counters, so every finding is testable without a kernel.
+//! each with its fix (shown in the header and in JSON ticks): the
+//! findings, their texts, and the pure functions of counters that raise
+//! them, so every finding is testable without a kernel.
 
-use crate::render::{Warning, Warnings};
+use crate::render::{fmt_scaled, Line};
 use crate::route::Links;
 use crate::view::DevRow;
+use std::fmt::Write as _;
 
 /// Everything the findings are computed from, for one refresh.
 #[derive(Debug, Default, Clone, Copy)]
@@ -89,6 +91,162 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
     }
     if i.ct_max > 0 && i.ct_count * 10 >= i.ct_max * 9 {
         w.push(Warning::CtNearFull(i.ct_count, i.ct_max, i.ct_drops));
+    }
+}
+
+/// Health findings shown in the header and in JSON ticks, each naming its
+/// fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warning {
+    NoCounters(u32),
+    AcctOff,
+    EmptyTable,
+    FlowTableFull(u64),
+    Resets(u32),
+    NoTimestamps,
+    Offload(u32),
+    Interrupted,
+    Malformed(u32),
+    CtNearFull(u64, u64, u64),
+    EventsLost(u64),
+    EventsOff,
+    EventsSilent,
+    /// Conntrack puts more on an interface than its link carried:
+    /// (interface name, its length, tx (else rx), conntrack bits/s, link
+    /// bits/s).
+    Mismatch([u8; 16], u8, bool, u64, u64),
+    /// Links and addresses beyond nftop's bounds, left out.
+    LinksDropped(u32, u32),
+    /// Hosts and leases entries beyond nftop's bounds, left out.
+    NamesDropped(u32, u32),
+}
+
+impl Warning {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Warning::NoCounters(_) => "no_counters",
+            Warning::AcctOff => "acct_off",
+            Warning::EmptyTable => "empty_table",
+            Warning::FlowTableFull(_) => "flow_table_full",
+            Warning::Resets(_) => "counter_reset",
+            Warning::NoTimestamps => "no_timestamps",
+            Warning::Offload(_) => "offload",
+            Warning::Interrupted => "dump_interrupted",
+            Warning::Malformed(_) => "malformed",
+            Warning::CtNearFull(..) => "conntrack_near_full",
+            Warning::EventsLost(_) => "events_lost",
+            Warning::EventsOff => "events_off",
+            Warning::EventsSilent => "events_silent",
+            Warning::Mismatch(..) => "attribution_mismatch",
+            Warning::LinksDropped(..) => "links_dropped",
+            Warning::NamesDropped(..) => "names_dropped",
+        }
+    }
+
+    pub fn message(&self, out: &mut Line) {
+        let _ = match *self {
+            Warning::NoCounters(n) => write!(
+                out,
+                "{n} connections have no byte counters: sysctl -w net.netfilter.nf_conntrack_acct=1 (only new connections get counters)"
+            ),
+            Warning::AcctOff => write!(
+                out,
+                "accounting is off: sysctl -w net.netfilter.nf_conntrack_acct=1 (only new connections get counters)"
+            ),
+            Warning::EmptyTable => write!(
+                out,
+                "conntrack table is empty: nothing is tracked until a firewall rule uses conntrack (nft ct state, NAT) in this network namespace"
+            ),
+            Warning::FlowTableFull(n) => write!(
+                out,
+                "nftop flow table full: {n} connections not shown (raise --capacity)"
+            ),
+            Warning::Resets(n) => write!(
+                out,
+                "{n} counter resets: another program (nlbwmon?) zeroes conntrack counters; rates stay right, byte totals restart"
+            ),
+            Warning::NoTimestamps => write!(
+                out,
+                "ages are nftop's first-seen times (marked >): sysctl -w net.netfilter.nf_conntrack_timestamp=1 for true ages of new connections"
+            ),
+            Warning::Offload(n) => write!(
+                out,
+                "{n} offloaded connections: their counters may be frozen (enable the flowtable counter flag)"
+            ),
+            Warning::Interrupted => write!(
+                out,
+                "the table changed during the dump: some rows may be missing this refresh"
+            ),
+            Warning::Malformed(n) => write!(out, "{n} malformed conntrack messages skipped"),
+            Warning::CtNearFull(c, m, d) => write!(
+                out,
+                "conntrack table {c}/{m} nearly full ({d} dropped by the kernel): raise net.netfilter.nf_conntrack_max"
+            ),
+            Warning::EventsLost(n) => write!(
+                out,
+                "{n} conntrack event overflows: connections that ended in a burst may be missing from totals; raise net.core.rmem_max"
+            ),
+            Warning::EventsOff => write!(
+                out,
+                "conntrack events are off: totals miss connections that end between refreshes (sysctl -w net.netfilter.nf_conntrack_events=1)"
+            ),
+            Warning::Mismatch(name, len, tx, ct, link) => {
+                let name = std::str::from_utf8(&name[..len as usize]).unwrap_or("?");
+                let dir = if tx { "tx" } else { "rx" };
+                let _ = write!(out, "conntrack counts {dir} ");
+                fmt_scaled(out, ct as f64, false, "bps");
+                let _ = write!(out, " on {name} but the link carried ");
+                fmt_scaled(out, link as f64, false, "bps");
+                write!(
+                    out,
+                    ": some connections' interfaces are wrong (asymmetric routing or a wrong --wan; README Interfaces)"
+                )
+            }
+            Warning::LinksDropped(l, a) => write!(
+                out,
+                "{l} links and {a} addresses beyond nftop's limits are left out: their traffic is shown without interface names"
+            ),
+            Warning::NamesDropped(h, l) => write!(
+                out,
+                "{h} hosts entries and {l} leases beyond nftop's limits (8192, 4096 in 512 KiB) are left out: those addresses show without names"
+            ),
+            Warning::EventsSilent => write!(
+                out,
+                "no conntrack DESTROY events arrive although connections end: totals miss short connections (some kernels need a module reload)"
+            ),
+        };
+    }
+}
+
+/// A fixed list of warnings for one refresh.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct Warnings {
+    items: [Option<Warning>; 16],
+    len: usize,
+}
+
+impl Warnings {
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub fn push(&mut self, w: Warning) {
+        if self.len < self.items.len() {
+            self.items[self.len] = Some(w);
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Warning> {
+        self.items[..self.len].iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 

@@ -369,7 +369,7 @@ fn offload_status_bit_from_recorded_message_warns() {
         .find(|f| f.conn.status & nftop::conntrack::IPS_OFFLOAD != 0)
         .unwrap();
     let mut flags = nftop::render::Line::new();
-    nftop::render::plain::flags(&mut flags, f, b' ');
+    nftop::render::flags(&mut flags, f, b' ');
     assert!(
         flags.as_str().split(' ').any(|x| x == "OFFLOAD"),
         "{}",

@@ -6,10 +6,10 @@
 //! (names would change under a script's feet); strings are escaped even
 //! though everything we print is ASCII already.
 
+use super::{dst_is_local, flags, src_is_local};
 use super::{fmt_addr, fmt_fixed, Line, Tick, Warning};
 use crate::conntrack;
 use crate::flows::RateState;
-use crate::render::plain::{dst_is_local, src_is_local};
 use crate::render::Ctx;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -86,7 +86,7 @@ pub fn write_json(
                 let _ = write!(line, ",\"{pkey}\":null");
             }
         }
-        if matches!(c.orig.proto, 1 | 58) {
+        if conntrack::is_icmp(c.orig.proto) {
             let _ = write!(
                 line,
                 ",\"icmp_type\":{},\"icmp_code\":{},\"icmp_id\":{}",
@@ -154,7 +154,7 @@ pub fn write_json(
         );
         line.push_str(",\"flags\":[");
         cell.clear();
-        super::plain::flags(&mut cell, f, b' ');
+        flags(&mut cell, f, b' ');
         let mut first = true;
         if cell.as_str() != "-" {
             for name in cell.as_str().split(' ') {

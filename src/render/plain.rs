@@ -8,21 +8,14 @@
 //! `time proto src sport dst dport tx rx sum state age id in out
 //!  nat_src nat_sport nat_dst nat_dport mark zone flags`
 
-use super::{fmt_addr, fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Tick};
+use super::{
+    dst_is_local, flags, fmt_addr, fmt_age, fmt_proto, fmt_rate, fmt_state, marker, nat,
+    shows_port, src_is_local, trim_end, Ctx, Line, Tick,
+};
 use crate::cli::AgeFmt;
-use crate::flows::{Flow, RateState};
-use crate::view::Meta;
+use crate::flows::RateState;
 use std::fmt::Write as _;
 use std::io::Write;
-
-/// True when the original source of `m`'s flow is the local side.
-pub fn src_is_local(m: &Meta) -> bool {
-    m.tx_is_orig || m.loopback
-}
-
-pub fn dst_is_local(m: &Meta) -> bool {
-    !m.tx_is_orig || m.loopback
-}
 
 pub fn write_continuous(
     w: &mut impl Write,
@@ -100,37 +93,6 @@ pub fn write_continuous(
     w.flush()
 }
 
-/// Appends the NAT view: "via ADDR:PORT" for source NAT (what the far side
-/// sees), "to ADDR:PORT" for a port forward (the inside host). Address and
-/// port always come from the same (reply) tuple.
-pub fn nat(line: &mut Line, ctx: &Ctx, f: &Flow, m: &Meta, numeric_only: bool) {
-    let c = &f.conn;
-    if let Some((a, p)) = c.nat_src() {
-        line.push_str(" via ");
-        // The translated source is the router's outside address: local.
-        ctx.host(line, a, true, numeric_only);
-        if c.has_ports() {
-            let _ = write!(line, ":{p}");
-        }
-    }
-    if let Some((a, p)) = c.nat_dst() {
-        line.push_str(" to ");
-        ctx.host(line, a, dst_is_local(m), numeric_only);
-        if c.has_ports() {
-            let _ = write!(line, ":{p}");
-        }
-    }
-}
-
-fn trim_end(line: &mut Line) {
-    let n = line
-        .as_bytes()
-        .iter()
-        .rposition(|&b| b != b' ')
-        .map_or(0, |p| p + 1);
-    line.truncate(n);
-}
-
 pub fn write_machine(
     w: &mut impl Write,
     t: &Tick,
@@ -155,7 +117,7 @@ pub fn write_machine(
         ] {
             ctx.host(line, &addr[..n], local, true);
             line.push(b' ');
-            if c.has_ports() || matches!(c.orig.proto, 1 | 58) {
+            if shows_port(c) {
                 let _ = write!(line, "{port} ");
             } else {
                 line.push_str("- ");
@@ -191,45 +153,6 @@ pub fn write_machine(
     }
     w.write_all(b"\n")?;
     w.flush()
-}
-
-/// Status bit names (the kernel's, upper case) joined by `sep`, plus
-/// nftop's own in lower case: new (first seen this refresh), reset
-/// (counters went down), no_route (the egress lookup found no route),
-/// multipath (the interface is one of several nexthops: conntrack cannot
-/// tell which).
-pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
-    let mut first = true;
-    let mut put = |line: &mut Line, s: &str| {
-        if !first {
-            line.push(sep);
-        }
-        first = false;
-        line.push_str(s);
-    };
-    for (bit, name) in crate::conntrack::STATUS_NAMES.iter().enumerate() {
-        if f.conn.status & (1 << bit) != 0 {
-            put(line, name);
-        }
-    }
-    if f.new {
-        put(line, "new");
-    }
-    if f.reset {
-        put(line, "reset");
-    }
-    if f.no_route {
-        put(line, "no_route");
-    }
-    if crate::route::is_multi(f.out_if) || crate::route::is_multi(f.in_if) {
-        put(line, "multipath");
-    }
-    if f.life == crate::flows::Life::Closed {
-        put(line, "closed");
-    }
-    if first {
-        line.push(b'-');
-    }
 }
 
 /// `-c -d`: one line per interface: name, tx, rx, sum (conntrack, relative

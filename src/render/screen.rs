@@ -5,10 +5,10 @@
 //! a line wrap. Only lines that changed since the last frame are sent
 //! (a 115200-baud console moves about 11 KB/s).
 
+use super::{dst_is_local, nat, shows_port, src_is_local};
 use super::{fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Tick};
 use crate::cli::AgeFmt;
 use crate::flows::RateState;
-use crate::render::plain::{dst_is_local, nat, src_is_local};
 use crate::route::Links;
 use crate::view::Filter;
 use std::fmt::Write as _;
@@ -524,7 +524,7 @@ fn endpoint(
     let host_end = cell.len();
     let v6 = c.family == 6 && cell.as_str().contains(':');
     let mut pcell = Line::new();
-    if c.has_ports() || matches!(c.orig.proto, 1 | 58) {
+    if shows_port(c) {
         pcell.push(b':');
         ctx.port(&mut pcell, c, !src, false);
     }

@@ -1,0 +1,281 @@
+//! Numbers, addresses, ages and protocols as text: integer arithmetic
+//! only (core's float formatting costs about 15 KB on mipsel), written
+//! into a `Line`.
+
+use super::{Line, Opts};
+use crate::cli::AgeFmt;
+use crate::conntrack;
+use crate::view::Meta;
+use std::fmt::Write as _;
+
+/// Writes a rate (given in bits/s) in the chosen unit: bits or bytes, SI
+/// (1000, K M G T) or IEC (1024, Ki Mi Gi Ti), or raw integers.
+pub fn fmt_rate(out: &mut Line, bps: f64, o: &Opts) {
+    let v = if o.bytes { bps / 8.0 } else { bps };
+    let unit = if o.bytes { "Bps" } else { "bps" };
+    if o.raw {
+        let _ = write!(out, "{}", v.round() as u64);
+        return;
+    }
+    fmt_scaled(out, v, o.iec, unit);
+}
+
+/// `v` scaled with SI or IEC prefixes and 3 significant digits.
+pub fn fmt_scaled(out: &mut Line, v: f64, iec: bool, unit: &str) {
+    const SI: [&str; 6] = ["", "K", "M", "G", "T", "P"];
+    const IEC: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
+    let base = if iec { 1024.0 } else { 1000.0 };
+    let mut v = v.max(0.0);
+    let mut i = 0;
+    // Move up a prefix once the rounded value would need 4 digits.
+    while v >= 999.5 && i < 5 {
+        v /= base;
+        i += 1;
+    }
+    let p = if iec { IEC[i] } else { SI[i] };
+    let decimals = match (i, v) {
+        (0, _) => 0,
+        (_, v) if v < 9.995 => 2,
+        (_, v) if v < 99.95 => 1,
+        _ => 0,
+    };
+    fmt_fixed(out, v, decimals);
+    out.push_str(p);
+    out.push_str(unit);
+}
+
+/// Seconds as a person writes them: "1", "0.5", "2.25" (milliseconds at
+/// most, no trailing zeros).
+pub fn fmt_seconds(out: &mut Line, v: f64) {
+    let ms = (v.max(0.0) * 1000.0).round() as u64;
+    let _ = write!(out, "{}", ms / 1000);
+    let (mut frac, mut digits) = (ms % 1000, 3);
+    if frac != 0 {
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{frac:0digits$}");
+    }
+}
+
+/// `v` with `decimals` (0-9) digits after the point, by integer
+/// arithmetic, rounding half away from zero. Not `{:.3}`: core's float
+/// formatting (flt2dec's Grisu and Dragon) costs about 15 KB on mipsel, and
+/// every number nftop prints is a fixed-point one. Non-finite values (never
+/// produced by the rate code) print as 0.
+pub fn fmt_fixed(out: &mut Line, v: f64, decimals: u32) {
+    let scale = 10u64.pow(decimals.min(9));
+    // `as` saturates: a value beyond u64 prints as the largest one.
+    let m = if v.is_finite() {
+        (v.abs() * scale as f64).round() as u64
+    } else {
+        0
+    };
+    if v < 0.0 && m != 0 {
+        out.push(b'-');
+    }
+    let _ = write!(out, "{}", m / scale);
+    if decimals > 0 {
+        let _ = write!(out, ".{:0w$}", m % scale, w = decimals.min(9) as usize);
+    }
+}
+
+/// Writes an address (4 or 16 bytes) in standard text form.
+pub fn fmt_addr(out: &mut Line, a: &[u8]) {
+    if a.len() == 4 {
+        let _ = write!(out, "{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+    } else if let Ok(b) = <[u8; 16]>::try_from(a) {
+        let _ = write!(out, "{}", std::net::Ipv6Addr::from(b));
+    }
+}
+
+pub fn fmt_age(out: &mut Line, m: &Meta, fmt: AgeFmt) {
+    let s = m.age_ns / 1_000_000_000;
+    if !m.age_kernel {
+        // nftop's own first-seen time: the true age is at least this.
+        out.push(b'>');
+    }
+    match fmt {
+        AgeFmt::Off => {}
+        AgeFmt::Seconds => {
+            let _ = write!(out, "{s}");
+        }
+        AgeFmt::Dhms => {
+            let (d, h, mi, se) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+            if d > 0 {
+                let _ = write!(out, "{d}d{h:02}:{mi:02}:{se:02}");
+            } else {
+                let _ = write!(out, "{h:02}:{mi:02}:{se:02}");
+            }
+        }
+    }
+}
+
+pub fn fmt_proto(out: &mut Line, p: u8) {
+    match conntrack::proto_name(p) {
+        Some(n) => out.push_str(n),
+        None => {
+            let _ = write!(out, "{p}");
+        }
+    }
+}
+
+/// Whether the locale's character set is UTF-8 (the first of LC_ALL,
+/// LC_CTYPE, LANG that is set decides, as in setlocale). OpenWrt has no
+/// UTF-8 locale: there the screen stays ASCII.
+pub fn utf8_locale(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| var(k).filter(|v| !v.is_empty()))
+        .next()
+        .is_some_and(|v| {
+            let v = v.to_string_lossy().to_ascii_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::LINE_MAX;
+
+    #[test]
+    fn utf8_locale_follows_setlocale_order() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert!(utf8_locale(env(&[("LANG", "en_US.UTF-8")])));
+        assert!(utf8_locale(env(&[("LC_CTYPE", "C.utf8"), ("LANG", "C")])));
+        assert!(!utf8_locale(env(&[
+            ("LC_ALL", "C"),
+            ("LANG", "en_US.UTF-8")
+        ])));
+        assert!(utf8_locale(env(&[("LC_ALL", ""), ("LANG", "de_DE.UTF-8")])));
+        assert!(!utf8_locale(env(&[])));
+    }
+
+    fn rate(bps: f64, bytes: bool, raw: bool, iec: bool) -> String {
+        let o = Opts {
+            bytes,
+            raw,
+            iec,
+            age: AgeFmt::Off,
+            show_id: false,
+            show_state: false,
+            wide: false,
+            numeric_local: false,
+            numeric_remote: false,
+            numeric_port: false,
+            redact_local: false,
+            redact_remote: false,
+            color: false,
+            utf8: false,
+        };
+        let mut l = Line::new();
+        fmt_rate(&mut l, bps, &o);
+        l.as_str().to_string()
+    }
+
+    #[test]
+    fn fixed_point_matches_core_formatting() {
+        let fixed = |v: f64, d: u32| {
+            let mut l = Line::new();
+            fmt_fixed(&mut l, v, d);
+            l.as_str().to_string()
+        };
+        // Values the renderers print: rates, ages, intervals, scaled units
+        // (no exact ties: core rounds those to even, fmt_fixed away from 0).
+        for v in [
+            0.0,
+            0.0004,
+            0.001,
+            0.49,
+            0.999,
+            1.0,
+            1.26,
+            9.994,
+            12.345_678,
+            99.9,
+            123.456,
+            1234.5678,
+            130_894.719_2,
+            1e9 + 0.26,
+            4.2e12,
+            1_795_737_412.183,
+        ] {
+            for d in 0..=3 {
+                assert_eq!(fixed(v, d), format!("{v:.d$}", d = d as usize), "{v} {d}");
+            }
+        }
+        assert_eq!((fixed(0.5, 0), fixed(1.25, 1)), ("1".into(), "1.3".into()));
+        assert_eq!(fixed(-2.5, 1), "-2.5");
+        assert_eq!(fixed(-0.0001, 3), "0.000", "no negative zero");
+        assert_eq!(fixed(f64::NAN, 3), "0.000");
+        assert_eq!(fixed(7.0, 9), "7.000000000");
+        let secs = |v: f64| {
+            let mut l = Line::new();
+            l.push_str("every ");
+            fmt_seconds(&mut l, v);
+            l.as_str().to_string()
+        };
+        assert_eq!(secs(1.0), "every 1");
+        assert_eq!(secs(0.5), "every 0.5");
+        assert_eq!(secs(2.25), "every 2.25");
+        assert_eq!(secs(3600.0), "every 3600");
+        assert_eq!(secs(0.1), "every 0.1");
+    }
+
+    #[test]
+    fn units_si_iec_bits_bytes_raw() {
+        assert_eq!(rate(0.0, false, false, false), "0bps");
+        assert_eq!(rate(999.0, false, false, false), "999bps");
+        assert_eq!(rate(999.6, false, false, false), "1.00Kbps");
+        assert_eq!(rate(1500.0, false, false, false), "1.50Kbps");
+        assert_eq!(rate(12_345_678.0, false, false, false), "12.3Mbps");
+        assert_eq!(rate(123_456_789.0, false, false, false), "123Mbps");
+        assert_eq!(rate(8e9, false, false, false), "8.00Gbps");
+        // -b: bytes per second.
+        assert_eq!(rate(8000.0, true, false, false), "1.00KBps");
+        // -S: IEC, 1024-based, with correct factors.
+        assert_eq!(rate(1024.0, false, false, true), "1.00Kibps");
+        assert_eq!(rate(1000.0, false, false, true), "0.98Kibps");
+        assert_eq!(rate(1_048_576.0, false, false, true), "1.00Mibps");
+        assert_eq!(rate(8.0 * 1_048_576.0, true, false, true), "1.00MiBps");
+        // -B: raw integers, no scaling.
+        assert_eq!(rate(12_345_678.4, false, true, false), "12345678");
+        assert_eq!(rate(8000.0, true, true, false), "1000");
+    }
+
+    #[test]
+    fn cells_never_exceed_their_width() {
+        let mut l = Line::new();
+        l.cell("2001:db8::1234:5678", 8, false);
+        assert_eq!(l.as_str(), "2001:db~");
+        l.clear();
+        l.cell("ab", 5, true);
+        assert_eq!(l.as_str(), "   ab");
+        l.clear();
+        for _ in 0..LINE_MAX + 100 {
+            l.push(b'x');
+        }
+        assert_eq!(l.len(), LINE_MAX);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_compressed() {
+        let mut l = Line::new();
+        let mut a = [0u8; 16];
+        a[0] = 0x20;
+        a[1] = 0x01;
+        a[2] = 0x0d;
+        a[3] = 0xb8;
+        a[15] = 1;
+        fmt_addr(&mut l, &a);
+        assert_eq!(l.as_str(), "2001:db8::1");
+    }
+}
