@@ -6,6 +6,7 @@
 //! (names would change under a script's feet); strings are escaped even
 //! though everything we print is ASCII already.
 
+use super::columns::{dev_value, DevValue, DEV_COLUMNS};
 use super::{dst_is_local, flags, src_is_local};
 use super::{fmt_addr, fmt_fixed, Line, Tick, Warning};
 use crate::conntrack;
@@ -172,20 +173,15 @@ pub fn write_json(
         let r = &t.view.devices.rows[k as usize];
         line.clear();
         head(line, t, "dev");
-        str_field(line, "dev", ctx.ifname(r.ifindex));
-        num(line, "tx_bps", r.tx_bps);
-        num(line, "rx_bps", r.rx_bps);
-        num(line, "sum_bps", r.tx_bps + r.rx_bps);
-        let _ = write!(line, ",\"conns\":{}", r.conns);
-        let link = ctx.links.get(r.ifindex);
-        for (key, v) in [
-            ("link_tx_bps", link.and_then(|l| l.tx_bps)),
-            ("link_rx_bps", link.and_then(|l| l.rx_bps)),
-        ] {
-            match v {
-                Some(v) => num(line, key, v),
-                None => {
-                    let _ = write!(line, ",\"{key}\":null");
+        for c in &DEV_COLUMNS {
+            match dev_value(c.col, r, ctx) {
+                DevValue::Name(n) => str_field(line, c.key, n),
+                DevValue::Rate(Some(v)) => num(line, c.key, v),
+                DevValue::Rate(None) => {
+                    let _ = write!(line, ",\"{}\":null", c.key);
+                }
+                DevValue::Count(n) => {
+                    let _ = write!(line, ",\"{}\":{n}", c.key);
                 }
             }
         }

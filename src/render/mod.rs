@@ -8,6 +8,7 @@
 //! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats.
 
 pub mod cells;
+pub mod columns;
 pub mod fmt;
 pub mod json;
 pub mod line;

@@ -5,12 +5,12 @@
 //! a line wrap. Only lines that changed since the last frame are sent
 //! (a 115200-baud console moves about 11 KB/s).
 
-use super::{dst_is_local, nat, shows_port, src_is_local};
-use super::{fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Tick};
-use crate::cli::AgeFmt;
-use crate::flows::RateState;
+use super::columns::{self, columns, dev_cell, dev_value, Col, DevCol, Row, Style, DEV_COLUMNS};
+use super::{dst_is_local, fmt_rate, nat, shows_port, src_is_local, Ctx, Line, Tick};
+use crate::flows::{Flow, RateState};
 use crate::route::Links;
 use crate::view::Filter;
+use crate::view::Meta;
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -25,7 +25,6 @@ pub const MAX_ROWS: usize = 500;
 /// Used when the terminal reports no size (serial consoles).
 pub const FALLBACK: (usize, usize) = (24, 80);
 const MAX_WARN_LINES: usize = 3;
-const RATE_W: usize = 9;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PromptKind {
@@ -117,263 +116,13 @@ impl Screen {
         }
         let mut row = 0usize;
         let mut line = Line::new();
-        let mut cell = Line::new();
-
-        // Status line.
-        let (_, _, _, hh, mm, ss) = crate::sys::localtime(t.real_ns / 1_000_000_000);
-        let _ = write!(
-            line,
-            "nftop {}  {hh:02}:{mm:02}:{ss:02}  every ",
-            crate::cli::VERSION
-        );
-        super::fmt_seconds(&mut line, t.interval);
-        let _ = write!(
-            line,
-            "s  shown {} of {}  conntrack {}/{}  sort {}{}",
-            t.view.shown.len(),
-            t.view.all.conns,
-            t.ct_count,
-            t.ct_max,
-            if f.ascending { "+" } else { "" },
-            f.sort.name()
-        );
-        if t.table_len * 10 >= t.table_cap * 9 {
-            let _ = write!(line, "  flows {}/{}", t.table_len, t.table_cap);
-        }
-        if self.paused {
-            line.push_str("  PAUSED");
-        }
-        self.put(&mut row, &line, b"\x1b[1m", o.color);
-
-        // Totals: what is shown, and the whole table.
-        line.clear();
-        line.push_str("shown tx ");
-        fmt_rate(&mut line, t.view.visible.tx_bps, o);
-        line.push_str(" rx ");
-        fmt_rate(&mut line, t.view.visible.rx_bps, o);
-        line.push_str(" sum ");
-        fmt_rate(&mut line, t.view.visible.tx_bps + t.view.visible.rx_bps, o);
-        line.push_str("   all tx ");
-        fmt_rate(&mut line, t.view.all.tx_bps, o);
-        line.push_str(" rx ");
-        fmt_rate(&mut line, t.view.all.rx_bps, o);
-        self.put(&mut row, &line, b"", o.color);
-
-        // One line for the uplinks: what each carries now, by its own
-        // counters (a user with four modems sees which carries what).
-        if uplinks(ctx.links) >= 2 {
-            line.clear();
-            let (up, down) = if o.utf8 {
-                ("\u{2191}", "\u{2193}")
-            } else {
-                ("^", "v")
-            };
-            for l in ctx.links.all().iter().filter(|l| l.uplink) {
-                if !line.is_empty() {
-                    line.push_str("  ");
-                }
-                line.push_str(l.name());
-                for (arrow, v) in [(up, l.tx_bps), (down, l.rx_bps)] {
-                    line.push(b' ');
-                    line.push_str(arrow);
-                    match v {
-                        Some(v) => super::fmt_scaled(
-                            &mut line,
-                            if o.bytes { v / 8.0 } else { v },
-                            o.iec,
-                            "",
-                        ),
-                        None => line.push(b'-'),
-                    }
-                }
-                if !l.up {
-                    line.push_str(" down");
-                }
-            }
-            self.put(&mut row, &line, b"", o.color);
-        }
-
-        // Warnings, each naming its fix.
-        let nw = t.warnings.len();
-        for (i, wn) in t.warnings.iter().enumerate().take(MAX_WARN_LINES) {
-            line.clear();
-            line.push_str("! ");
-            if i == MAX_WARN_LINES - 1 && nw > MAX_WARN_LINES {
-                let _ = write!(line, "{} more warnings (see --json ticks); first: ", nw - i);
-            }
-            wn.message(&mut line);
-            self.put(&mut row, &line, b"\x1b[33m", o.color);
-        }
-
+        self.header(&mut row, &mut line, t, ctx, f);
         if self.dev && !self.help {
-            line.clear();
-            line.push_str("  ");
-            line.cell("DEVICE", 8, false);
-            line.push(b' ');
-            for (title, w) in [
-                ("TX", RATE_W),
-                ("RX", RATE_W),
-                ("SUM", RATE_W),
-                ("CONNS", 6),
-                ("LINK TX", RATE_W),
-                ("LINK RX", RATE_W),
-            ] {
-                line.cell(title, w, true);
-                line.push(b' ');
-            }
-            self.put(&mut row, &line, b"\x1b[7m", o.color);
-            let d = &t.view.devices;
-            for &k in &d.order {
-                let r = &d.rows[k as usize];
-                let link = ctx.links.get(r.ifindex);
-                line.clear();
-                line.push_str(if link.is_some_and(|l| l.uplink) {
-                    "^ "
-                } else {
-                    "  "
-                });
-                line.cell(ctx.ifname(r.ifindex), 8, false);
-                line.push(b' ');
-                let rates = [Some(r.tx_bps), Some(r.rx_bps), Some(r.tx_bps + r.rx_bps)];
-                for v in rates {
-                    cell.clear();
-                    if let Some(v) = v {
-                        fmt_rate(&mut cell, v, o);
-                    }
-                    line.cell(cell.as_str(), RATE_W, true);
-                    line.push(b' ');
-                }
-                cell.clear();
-                let _ = write!(cell, "{}", r.conns);
-                line.cell(cell.as_str(), 6, true);
-                line.push(b' ');
-                for v in [link.and_then(|l| l.tx_bps), link.and_then(|l| l.rx_bps)] {
-                    cell.clear();
-                    match v {
-                        Some(v) => fmt_rate(&mut cell, v, o),
-                        None => cell.push(b'-'),
-                    }
-                    line.cell(cell.as_str(), RATE_W, true);
-                    line.push(b' ');
-                }
-                self.put(&mut row, &line, b"", o.color);
-            }
+            self.devices(&mut row, &mut line, t, ctx);
         } else if self.help {
-            for text in crate::cli::USAGE
-                .lines()
-                .skip_while(|l| !l.starts_with("keys"))
-            {
-                line.clear();
-                line.push_str(text);
-                self.put(&mut row, &line, b"", o.color);
-            }
-            line.clear();
-            line.push_str("press h to return");
-            self.put(&mut row, &line, b"", o.color);
+            self.help_text(&mut row, &mut line, o);
         } else {
-            // Column titles.
-            let aw = self.addr_width(o.wide, o);
-            line.clear();
-            line.push_str("  ");
-            line.cell("PROTO", 7, false);
-            line.push(b' ');
-            line.cell(
-                if o.wide {
-                    "SOURCE"
-                } else {
-                    "SOURCE / DESTINATION"
-                },
-                aw,
-                false,
-            );
-            line.push(b' ');
-            if o.wide {
-                line.cell("DESTINATION", aw, false);
-                line.push(b' ');
-            }
-            self.titles(&mut line, o);
-            self.put(&mut row, &line, b"\x1b[7m", o.color);
-
-            for &i in &t.view.shown {
-                if row + if o.wide { 1 } else { 2 } >= self.rows {
-                    break;
-                }
-                let fl = &t.flows[i as usize];
-                let m = &t.view.meta(fl);
-                let c = &fl.conn;
-                line.clear();
-                line.push(marker(fl));
-                line.push(b' ');
-                cell.clear();
-                fmt_proto(&mut cell, c.orig.proto);
-                line.cell(cell.as_str(), 7, false);
-                line.push(b' ');
-                endpoint(&mut line, &mut cell, ctx, c, true, src_is_local(m), aw);
-                line.push(b' ');
-                if o.wide {
-                    endpoint(&mut line, &mut cell, ctx, c, false, dst_is_local(m), aw);
-                    line.push(b' ');
-                }
-                for v in [m.tx_bps, m.rx_bps, m.tx_bps + m.rx_bps] {
-                    cell.clear();
-                    if fl.rate == RateState::Unknown {
-                        cell.push(b'?');
-                    } else {
-                        fmt_rate(&mut cell, v, o);
-                    }
-                    line.cell(cell.as_str(), RATE_W, true);
-                    line.push(b' ');
-                }
-                if o.show_state {
-                    cell.clear();
-                    fmt_state(&mut cell, fl);
-                    line.cell(cell.as_str(), 11, false);
-                    line.push(b' ');
-                }
-                if o.age != AgeFmt::Off {
-                    cell.clear();
-                    fmt_age(&mut cell, m, o.age);
-                    line.cell(cell.as_str(), 11, true);
-                    line.push(b' ');
-                }
-                if o.show_id {
-                    cell.clear();
-                    let _ = write!(cell, "{}", c.id);
-                    line.cell(cell.as_str(), 10, true);
-                    line.push(b' ');
-                }
-                line.cell(ctx.ifname(m.in_if), 7, false);
-                line.push(b' ');
-                line.cell(
-                    if fl.no_route {
-                        "noroute"
-                    } else {
-                        ctx.ifname(m.out_if)
-                    },
-                    7,
-                    false,
-                );
-                if o.wide {
-                    nat(&mut line, ctx, fl, m, false);
-                }
-                self.put(&mut row, &line, b"", o.color);
-                if !o.wide {
-                    line.clear();
-                    line.spaces(10);
-                    endpoint(&mut line, &mut cell, ctx, c, false, dst_is_local(m), aw);
-                    nat(&mut line, ctx, fl, m, false);
-                    self.put(&mut row, &line, b"", o.color);
-                }
-            }
-            if t.view.shown.is_empty() {
-                line.clear();
-                if t.flows.iter().all(|f| f.rate == RateState::Unknown) && !t.flows.is_empty() {
-                    line.push_str("  measuring: rates appear at the next refresh");
-                } else {
-                    line.push_str("  no connection above the threshold (t 0 shows idle ones)");
-                }
-                self.put(&mut row, &line, b"", o.color);
-            }
+            self.connections(&mut row, &mut line, t, ctx);
         }
 
         // Clear what the previous frame had below this one.
@@ -407,54 +156,230 @@ impl Screen {
         w.flush()
     }
 
-    fn titles(&self, line: &mut Line, o: &super::Opts) {
-        let (tx, rx, sum) = if o.bytes {
-            ("TX B/s", "RX B/s", "SUM B/s")
-        } else {
-            ("TX", "RX", "SUM")
-        };
-        line.cell(tx, RATE_W, true);
-        line.push(b' ');
-        line.cell(rx, RATE_W, true);
-        line.push(b' ');
-        line.cell(sum, RATE_W, true);
-        line.push(b' ');
-        if o.show_state {
-            line.cell("STATE", 11, false);
-            line.push(b' ');
+    /// Status line, totals, the uplinks' line, warnings.
+    fn header(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, f: &Filter) {
+        let o = ctx.o;
+        line.clear();
+        // Status line.
+        let (_, _, _, hh, mm, ss) = crate::sys::localtime(t.real_ns / 1_000_000_000);
+        let _ = write!(
+            line,
+            "nftop {}  {hh:02}:{mm:02}:{ss:02}  every ",
+            crate::cli::VERSION
+        );
+        super::fmt_seconds(line, t.interval);
+        let _ = write!(
+            line,
+            "s  shown {} of {}  conntrack {}/{}  sort {}{}",
+            t.view.shown.len(),
+            t.view.all.conns,
+            t.ct_count,
+            t.ct_max,
+            if f.ascending { "+" } else { "" },
+            f.sort.name()
+        );
+        if t.table_len * 10 >= t.table_cap * 9 {
+            let _ = write!(line, "  flows {}/{}", t.table_len, t.table_cap);
         }
-        if o.age != AgeFmt::Off {
-            line.cell("AGE", 11, true);
-            line.push(b' ');
+        if self.paused {
+            line.push_str("  PAUSED");
         }
-        if o.show_id {
-            line.cell("ID", 10, true);
-            line.push(b' ');
+        self.put(row, line, b"\x1b[1m", o.color);
+
+        // Totals: what is shown, and the whole table.
+        line.clear();
+        line.push_str("shown tx ");
+        fmt_rate(line, t.view.visible.tx_bps, o);
+        line.push_str(" rx ");
+        fmt_rate(line, t.view.visible.rx_bps, o);
+        line.push_str(" sum ");
+        fmt_rate(line, t.view.visible.tx_bps + t.view.visible.rx_bps, o);
+        line.push_str("   all tx ");
+        fmt_rate(line, t.view.all.tx_bps, o);
+        line.push_str(" rx ");
+        fmt_rate(line, t.view.all.rx_bps, o);
+        self.put(row, line, b"", o.color);
+
+        // One line for the uplinks: what each carries now, by its own
+        // counters (a user with four modems sees which carries what).
+        if uplinks(ctx.links) >= 2 {
+            line.clear();
+            let (up, down) = if o.utf8 {
+                ("\u{2191}", "\u{2193}")
+            } else {
+                ("^", "v")
+            };
+            for l in ctx.links.all().iter().filter(|l| l.uplink) {
+                if !line.is_empty() {
+                    line.push_str("  ");
+                }
+                line.push_str(l.name());
+                for (arrow, v) in [(up, l.tx_bps), (down, l.rx_bps)] {
+                    line.push(b' ');
+                    line.push_str(arrow);
+                    match v {
+                        Some(v) => {
+                            super::fmt_scaled(line, if o.bytes { v / 8.0 } else { v }, o.iec, "")
+                        }
+                        None => line.push(b'-'),
+                    }
+                }
+                if !l.up {
+                    line.push_str(" down");
+                }
+            }
+            self.put(row, line, b"", o.color);
         }
-        line.cell("IN", 7, false);
-        line.push(b' ');
-        line.cell("OUT", 7, false);
+
+        // Warnings, each naming its fix.
+        let nw = t.warnings.len();
+        for (i, wn) in t.warnings.iter().enumerate().take(MAX_WARN_LINES) {
+            line.clear();
+            line.push_str("! ");
+            if i == MAX_WARN_LINES - 1 && nw > MAX_WARN_LINES {
+                let _ = write!(line, "{} more warnings (see --json ticks); first: ", nw - i);
+            }
+            wn.message(line);
+            self.put(row, line, b"\x1b[33m", o.color);
+        }
+    }
+
+    /// The device table.
+    fn devices(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx) {
+        let o = ctx.o;
+        let mut cell = Line::new();
+        line.clear();
+        line.push_str("  ");
+        for (i, c) in DEV_COLUMNS.iter().enumerate() {
+            if i > 0 {
+                line.push(b' ');
+            }
+            line.cell(c.title, c.screen, c.col != DevCol::Name);
+        }
+        self.put(row, line, b"\x1b[7m", o.color);
+        let d = &t.view.devices;
+        for &k in &d.order {
+            let r = &d.rows[k as usize];
+            line.clear();
+            // Uplinks are marked.
+            line.push_str(if ctx.links.is_uplink(r.ifindex) {
+                "^ "
+            } else {
+                "  "
+            });
+            for (i, c) in DEV_COLUMNS.iter().enumerate() {
+                if i > 0 {
+                    line.push(b' ');
+                }
+                cell.clear();
+                dev_cell(&mut cell, &dev_value(c.col, r, ctx), o);
+                line.cell(cell.as_str(), c.screen, c.col != DevCol::Name);
+            }
+            self.put(row, line, b"", o.color);
+        }
+    }
+
+    /// The keys (from the usage text).
+    fn help_text(&mut self, row: &mut usize, line: &mut Line, o: &super::Opts) {
+        for text in crate::cli::USAGE
+            .lines()
+            .skip_while(|l| !l.starts_with("keys"))
+        {
+            line.clear();
+            line.push_str(text);
+            self.put(row, line, b"", o.color);
+        }
+        line.clear();
+        line.push_str("press h to return");
+        self.put(row, line, b"", o.color);
+    }
+
+    /// Column titles and the connections, as many as fit.
+    fn connections(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx) {
+        let o = ctx.o;
+        let mut cell = Line::new();
+        // Column titles.
+        let aw = self.addr_width(o);
+        line.clear();
+        for (k, c) in columns(o).enumerate() {
+            let title = match c.col {
+                Col::Sport | Col::Dport => continue,
+                Col::Dst if !o.wide => continue,
+                Col::Src if !o.wide => "SOURCE / DESTINATION",
+                _ => columns::title(c, o),
+            };
+            if k > 0 {
+                line.push(b' ');
+            }
+            let w = if c.screen == 0 { aw } else { c.screen };
+            line.cell(title, w, c.right);
+        }
         if o.wide {
             line.push_str(" NAT");
+        }
+        self.put(row, line, b"\x1b[7m", o.color);
+
+        for &i in &t.view.shown {
+            if *row + if o.wide { 1 } else { 2 } >= self.rows {
+                break;
+            }
+            let fl = &t.flows[i as usize];
+            let m = &t.view.meta(fl);
+            let r = Row { ctx, f: fl, m };
+            line.clear();
+            for (k, c) in columns(o).enumerate() {
+                match c.col {
+                    Col::Sport | Col::Dport => continue,
+                    Col::Dst if !o.wide => continue,
+                    _ => {}
+                }
+                if k > 0 {
+                    line.push(b' ');
+                }
+                match c.col {
+                    Col::Src => endpoint(line, &mut cell, ctx, fl, m, true, aw),
+                    Col::Dst => endpoint(line, &mut cell, ctx, fl, m, false, aw),
+                    _ => {
+                        cell.clear();
+                        columns::cell(&mut cell, c.col, &r, Style::Screen);
+                        line.cell(cell.as_str(), c.screen, c.right);
+                    }
+                }
+            }
+            if o.wide {
+                nat(line, ctx, fl, m, false);
+            }
+            self.put(row, line, b"", o.color);
+            if !o.wide {
+                // The destination under the source.
+                line.clear();
+                line.spaces(10);
+                endpoint(line, &mut cell, ctx, fl, m, false, aw);
+                nat(line, ctx, fl, m, false);
+                self.put(row, line, b"", o.color);
+            }
+        }
+        if t.view.shown.is_empty() {
+            line.clear();
+            if t.flows.iter().all(|f| f.rate == RateState::Unknown) && !t.flows.is_empty() {
+                line.push_str("  measuring: rates appear at the next refresh");
+            } else {
+                line.push_str("  no connection above the threshold (t 0 shows idle ones)");
+            }
+            self.put(row, line, b"", o.color);
         }
     }
 
     /// Width of an address column: what is left after the fixed columns.
-    fn addr_width(&self, wide: bool, o: &super::Opts) -> usize {
-        let mut fixed = 2 + 8 + 3 * (RATE_W + 1) + 16;
-        if o.show_state {
-            fixed += 12;
-        }
-        if o.age != AgeFmt::Off {
-            fixed += 12;
-        }
-        if o.show_id {
-            fixed += 11;
-        }
+    fn addr_width(&self, o: &super::Opts) -> usize {
+        let fixed: usize = columns(o)
+            .filter(|c| c.screen > 0)
+            .map(|c| c.screen + 1)
+            .sum();
         let free = self.cols.saturating_sub(fixed);
         // Wide: an IPv6 endpoint ([2001:db8:..:ffff]:65535) needs 47
         // columns; what is beyond two of those goes to the NAT column.
-        let w = if wide {
+        let w = if o.wide {
             (free.saturating_sub(2) / 2).min(47)
         } else {
             free.saturating_sub(1)
@@ -509,16 +434,13 @@ impl std::fmt::Write for LineSink<'_> {
 
 /// "host:port" in exactly `w` columns; the host is cut, never the port.
 /// Numeric IPv6 addresses are bracketed ([2001:db8::1]:443).
-fn endpoint(
-    line: &mut Line,
-    cell: &mut Line,
-    ctx: &Ctx,
-    c: &crate::conntrack::Conn,
-    src: bool,
-    local: bool,
-    w: usize,
-) {
-    let addr = if src { &c.orig.src } else { &c.orig.dst };
+fn endpoint(line: &mut Line, cell: &mut Line, ctx: &Ctx, f: &Flow, m: &Meta, src: bool, w: usize) {
+    let c = &f.conn;
+    let (addr, local) = if src {
+        (&c.orig.src, src_is_local(m))
+    } else {
+        (&c.orig.dst, dst_is_local(m))
+    };
     cell.clear();
     ctx.host(cell, &addr[..c.addr_len()], local, false);
     let host_end = cell.len();
