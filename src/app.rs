@@ -252,7 +252,7 @@ impl App {
         if self.ct_count * 10 >= self.ct_max * 9 {
             self.ct_drops = read_ct_drops();
         }
-        if self.table.resets > 0 {
+        if self.table.counts.resets > 0 {
             self.last_reset = self.mono;
         }
         self.seq += 1;
@@ -267,12 +267,12 @@ impl App {
             .map_or((0, 0), |e| (e.received, e.lost));
         let inputs = health::Inputs {
             acct_on: self.acct_on,
-            no_counters: self.table.no_counters,
+            no_counters: self.table.counts.no_counters,
             entries: self.stats.entries,
-            table_dropped: self.table.dropped,
-            recent_resets: recent(self.last_reset).map(|_| self.table.resets_total),
-            ages_estimated: self.opts.age != AgeFmt::Off && self.table.no_timestamp > 0,
-            offloaded: self.table.offloaded,
+            table_dropped: self.table.counts.dropped,
+            recent_resets: recent(self.last_reset).map(|_| self.table.counts.resets_total),
+            ages_estimated: self.opts.age != AgeFmt::Off && self.table.counts.no_timestamp > 0,
+            offloaded: self.table.counts.offloaded,
             dump_interrupted: self.stats.interrupted,
             malformed: self.stats.malformed + self.events.as_ref().map_or(0, |e| e.malformed),
             ct_count: self.ct_count,
@@ -280,7 +280,7 @@ impl App {
             ct_drops: self.ct_drops,
             events_on: self.events.is_some() && self.events_sysctl,
             recent_event_loss: recent(self.last_loss).map(|_| lost),
-            events_silent: received == 0 && self.table.unexplained > 0,
+            events_silent: received == 0 && self.table.counts.unexplained > 0,
             links_dropped: self.router.net.links.dropped,
             addrs_dropped: self.router.net.local.dropped,
             hosts_dropped: self.names.hosts_dropped,
@@ -324,8 +324,8 @@ impl App {
             ct_max: self.ct_max,
             warnings: &self.warnings,
             events: self.events.as_ref().map(|e| (e.received, e.lost)),
-            closed_total: self.table.closed_total,
-            credited: self.table.credited,
+            closed_total: self.table.counts.closed_total,
+            credited: self.table.counts.credited,
         };
         let r = match self.mode {
             Mode::Screen => match &mut self.screen {

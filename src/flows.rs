@@ -155,16 +155,10 @@ impl Flow {
     }
 }
 
-pub struct FlowTable {
-    slots: Vec<u32>,
-    mask: usize,
-    flows: Vec<Flow>,
-    cap: usize,
-    gen: u32,
-    seed: u64,
-    /// Where the next entry of the running dump probably is (see observe).
-    cursor: usize,
-    last_t: u64,
+/// What the flow table counted: in the last refresh, and since start.
+/// Health turns them into findings; JSON ticks print some.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
     /// Entries of the last dump that did not fit.
     pub dropped: u64,
     /// Flows whose counters went down in the last dump.
@@ -178,6 +172,53 @@ pub struct FlowTable {
     pub no_timestamp: u32,
     /// Offloaded entries in the last dump (their counters may be frozen).
     pub offloaded: u32,
+    /// Departed flows removed without ever getting their DESTROY event.
+    pub unexplained: u64,
+    /// Connections that ended since start (DESTROY events matched).
+    pub closed_total: u64,
+    /// Bytes credited from DESTROY events in the last refresh.
+    pub credited: u64,
+}
+
+/// What `settle` decided for one flow.
+enum Settled {
+    Removed,
+    Idle,
+    Counted,
+}
+
+/// Over how long a flow seen for the first time gathered its bytes.
+/// Everything it carries was never credited, so it all belongs to this
+/// interval, unless it is older than nftop's first dump (then bytes/age is
+/// the best estimate): the first dump, or an entry the full table could
+/// not hold then. A flow that some dump missed (the kernel can skip entries
+/// while the table changes during a dump) is credited whole too.
+fn first_span(f: &Flow, real: u64, dt_ns: u64, first_dump: bool, first_real: u64) -> u64 {
+    let age = if f.conn.start != 0 && real > f.conn.start {
+        real - f.conn.start
+    } else {
+        0
+    };
+    let predates_us = f.conn.start != 0 && f.conn.start <= first_real;
+    if first_dump || (predates_us && age > dt_ns && dt_ns > 0) {
+        age
+    } else {
+        dt_ns
+    }
+}
+
+pub struct FlowTable {
+    slots: Vec<u32>,
+    mask: usize,
+    flows: Vec<Flow>,
+    cap: usize,
+    gen: u32,
+    seed: u64,
+    /// Where the next entry of the running dump probably is (see observe).
+    cursor: usize,
+    last_t: u64,
+    /// What the last refresh found, and totals since start.
+    pub counts: Counts,
     /// Seconds a departed flow waits for its DESTROY event (at least
     /// DEPART_WAIT_S; the app raises it for long refresh intervals).
     pub depart_wait_s: u32,
@@ -187,12 +228,6 @@ pub struct FlowTable {
     /// DESTROY events are expected: flows missing from a dump wait for
     /// theirs. Without events they are removed at once.
     pub events: bool,
-    /// Departed flows removed without ever getting their DESTROY event.
-    pub unexplained: u64,
-    /// Connections that ended since start (DESTROY events matched).
-    pub closed_total: u64,
-    /// Bytes credited from DESTROY events in the last refresh.
-    pub credited: u64,
 }
 
 impl FlowTable {
@@ -211,19 +246,11 @@ impl FlowTable {
             seed: seed | 1,
             cursor: 0,
             last_t: 0,
-            dropped: 0,
-            resets: 0,
-            resets_total: 0,
-            no_counters: 0,
-            no_timestamp: 0,
-            offloaded: 0,
+            counts: Counts::default(),
             linger_s: 5,
             depart_wait_s: DEPART_WAIT_S,
             first_real: 0,
             events: false,
-            unexplained: 0,
-            closed_total: 0,
-            credited: 0,
         }
     }
 
@@ -247,22 +274,22 @@ impl FlowTable {
     pub fn begin(&mut self) {
         self.cursor = 0;
         self.gen = self.gen.wrapping_add(1).max(1);
-        self.dropped = 0;
-        self.no_counters = 0;
-        self.no_timestamp = 0;
-        self.offloaded = 0;
+        self.counts.dropped = 0;
+        self.counts.no_counters = 0;
+        self.counts.no_timestamp = 0;
+        self.counts.offloaded = 0;
     }
 
     /// Records one entry of the running dump.
     pub fn observe(&mut self, c: &Conn) {
         if !c.has_counters {
-            self.no_counters += 1;
+            self.counts.no_counters += 1;
         }
         if c.start == 0 {
-            self.no_timestamp += 1;
+            self.counts.no_timestamp += 1;
         }
         if c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0 {
-            self.offloaded += 1;
+            self.counts.offloaded += 1;
         }
         // The kernel dumps in hash-bucket order, the same every time, and
         // the dense array is in first-seen order: the entry after the last
@@ -290,7 +317,7 @@ impl FlowTable {
             Err(slot) => slot,
         };
         if self.flows.len() >= self.cap {
-            self.dropped += 1;
+            self.counts.dropped += 1;
             return;
         }
         self.flows.push(Flow::fresh(*c, self.gen, Life::Live, 0));
@@ -323,7 +350,7 @@ impl FlowTable {
             Err(slot) => slot,
         };
         if self.flows.len() >= self.cap {
-            self.dropped += 1;
+            self.counts.dropped += 1;
             return;
         }
         // Not in the table: never dumped (it lived between two dumps, or
@@ -386,125 +413,128 @@ impl FlowTable {
         };
         let now_s = (now / 1_000_000_000) as u32;
         let first_dump = self.last_t == 0;
-        self.resets = 0;
-        self.credited = 0;
+        self.counts.resets = 0;
+        self.counts.credited = 0;
         let mut i = 0;
         while i < self.flows.len() {
-            let f = &mut self.flows[i];
-            let seen = f.gen == self.gen;
-            match f.life {
-                Life::Closed => {
-                    f.orig_bps = 0.0;
-                    f.reply_bps = 0.0;
-                    f.new = false;
-                    if now_s.saturating_sub(f.end_s) >= self.linger_s {
-                        self.remove(i);
-                        continue;
-                    }
-                    i += 1;
-                    continue;
-                }
-                Life::Live | Life::Departed if !seen => {
-                    if !self.events
-                        || (f.life == Life::Departed
-                            && now_s.saturating_sub(f.end_s) >= self.depart_wait_s)
-                    {
-                        if f.life == Life::Departed {
-                            self.unexplained += 1;
-                        }
-                        self.remove(i);
-                        continue;
-                    }
-                    if f.life == Life::Live {
-                        f.life = Life::Departed;
-                        f.end_s = now_s;
-                    }
-                    f.orig_bps = 0.0;
-                    f.reply_bps = 0.0;
-                    f.new = false;
-                    i += 1;
-                    continue;
-                }
-                Life::Departed => f.life = Life::Live, // back in the dump
-                Life::Closing => {
-                    f.life = Life::Closed;
-                    self.closed_total += 1;
-                }
-                Life::Live => {}
-            }
-            let (o, r) = (f.conn.orig_bytes, f.conn.reply_bytes);
-            f.reset = false;
-            if f.fresh {
-                f.fresh = false;
-                f.first_seen_s = now_s;
-                let age = if f.conn.start != 0 && real > f.conn.start {
-                    real - f.conn.start
-                } else {
-                    0
-                };
-                // Everything a new flow carries was never credited, so it
-                // all belongs to this interval, unless the flow is older
-                // than nftop's first dump (then its bytes/age is the best
-                // estimate): the first dump, or an entry the full table
-                // could not hold then. A flow that some dump missed (the
-                // kernel can skip entries while the table changes during
-                // a dump) is credited whole too.
-                let predates_us = f.conn.start != 0 && f.conn.start <= self.first_real;
-                let span = if first_dump || (predates_us && age > dt_ns && dt_ns > 0) {
-                    age
-                } else {
-                    dt_ns
-                };
-                // prev_* are 0, except for an ended connection whose bytes
-                // must not be credited (see destroy()).
-                let (d_o, d_r) = (
-                    o.saturating_sub(f.prev_orig),
-                    r.saturating_sub(f.prev_reply),
-                );
-                if f.life == Life::Closed {
-                    self.credited += d_o + d_r;
-                }
-                if span >= MIN_AGE_NS && f.conn.has_counters {
-                    f.orig_bps = bps(d_o, span);
-                    f.reply_bps = bps(d_r, span);
-                    f.rate = RateState::Known;
-                } else {
-                    f.orig_bps = 0.0;
-                    f.reply_bps = 0.0;
-                    f.rate = RateState::Unknown;
-                }
-            } else {
-                f.new = false;
-                if o < f.prev_orig || r < f.prev_reply {
-                    f.reset = true;
-                    self.resets += 1;
-                    self.resets_total += 1;
-                }
-                let d_o = if o < f.prev_orig { o } else { o - f.prev_orig };
-                let d_r = if r < f.prev_reply {
-                    r
-                } else {
-                    r - f.prev_reply
-                };
-                if f.life == Life::Closed {
-                    self.credited += d_o + d_r;
-                }
-                if dt_ns > 0 {
-                    f.orig_bps = bps(d_o, dt_ns);
-                    f.reply_bps = bps(d_r, dt_ns);
-                    f.rate = RateState::Known;
-                } else if f.life == Life::Closed {
-                    f.rate = RateState::Known;
+            match self.settle(i, now_s) {
+                Settled::Removed => continue,
+                Settled::Idle => {}
+                Settled::Counted => {
+                    let f = &mut self.flows[i];
+                    let fresh = f.fresh;
+                    let span = if fresh {
+                        f.fresh = false;
+                        f.first_seen_s = now_s;
+                        first_span(f, real, dt_ns, first_dump, self.first_real)
+                    } else {
+                        dt_ns
+                    };
+                    self.rate(i, span, fresh);
                 }
             }
-            f.prev_orig = o;
-            f.prev_reply = r;
             i += 1;
         }
         self.last_t = now;
         if self.first_real == 0 {
             self.first_real = real;
         }
+    }
+
+    /// A flow's life after this dump: removed (ended and shown long
+    /// enough, or gone without an event to wait for), idle (ended, or
+    /// missing and waiting for its DESTROY event: no rate this refresh),
+    /// or counted (in this dump, or ended with its final counters now).
+    fn settle(&mut self, i: usize, now_s: u32) -> Settled {
+        let seen = self.flows[i].gen == self.gen;
+        let f = &mut self.flows[i];
+        match f.life {
+            Life::Closed => {
+                f.orig_bps = 0.0;
+                f.reply_bps = 0.0;
+                f.new = false;
+                if now_s.saturating_sub(f.end_s) >= self.linger_s {
+                    self.remove(i);
+                    return Settled::Removed;
+                }
+                Settled::Idle
+            }
+            Life::Live | Life::Departed if !seen => {
+                let waited = now_s.saturating_sub(f.end_s) >= self.depart_wait_s;
+                if !self.events || (f.life == Life::Departed && waited) {
+                    if f.life == Life::Departed {
+                        self.counts.unexplained += 1;
+                    }
+                    self.remove(i);
+                    return Settled::Removed;
+                }
+                if f.life == Life::Live {
+                    f.life = Life::Departed;
+                    f.end_s = now_s;
+                }
+                f.orig_bps = 0.0;
+                f.reply_bps = 0.0;
+                f.new = false;
+                Settled::Idle
+            }
+            Life::Departed => {
+                f.life = Life::Live; // back in the dump
+                Settled::Counted
+            }
+            Life::Closing => {
+                f.life = Life::Closed;
+                self.counts.closed_total += 1;
+                Settled::Counted
+            }
+            Life::Live => Settled::Counted,
+        }
+    }
+
+    /// Rates from the counters' change over `span` ns; the bytes of a
+    /// connection that ended are credited. A counter that went down was
+    /// reset (nlbwmon): what it holds is all new. A fresh flow's previous
+    /// counters are 0, except for an ended connection whose bytes must not
+    /// be credited (see destroy()).
+    fn rate(&mut self, i: usize, span: u64, fresh: bool) {
+        let f = &mut self.flows[i];
+        let (o, r) = (f.conn.orig_bytes, f.conn.reply_bytes);
+        f.reset = false;
+        let (d_o, d_r) = if fresh {
+            (
+                o.saturating_sub(f.prev_orig),
+                r.saturating_sub(f.prev_reply),
+            )
+        } else {
+            f.new = false;
+            if o < f.prev_orig || r < f.prev_reply {
+                f.reset = true;
+                self.counts.resets += 1;
+                self.counts.resets_total += 1;
+            }
+            let since = |now: u64, prev: u64| if now < prev { now } else { now - prev };
+            (since(o, f.prev_orig), since(r, f.prev_reply))
+        };
+        if f.life == Life::Closed {
+            self.counts.credited += d_o + d_r;
+        }
+        let measurable = if fresh {
+            span >= MIN_AGE_NS && f.conn.has_counters
+        } else {
+            span > 0
+        };
+        if measurable {
+            f.orig_bps = bps(d_o, span);
+            f.reply_bps = bps(d_r, span);
+            f.rate = RateState::Known;
+        } else if fresh {
+            f.orig_bps = 0.0;
+            f.reply_bps = 0.0;
+            f.rate = RateState::Unknown;
+        } else if f.life == Life::Closed {
+            f.rate = RateState::Known;
+        }
+        f.prev_orig = o;
+        f.prev_reply = r;
     }
 
     /// Removes the flow at dense index `i`, keeping the index consistent.
@@ -708,14 +738,14 @@ mod tests {
         tick(&mut t, 3 * S, 0, &[conn(1, 0, 1, 10_000, 0)]);
         let f = get(&t, 1);
         assert!(f.reset);
-        assert_eq!(t.resets, 1);
+        assert_eq!(t.counts.resets, 1);
         assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
         assert_eq!(f.reply_bps, 0.0);
         tick(&mut t, 4 * S, 0, &[conn(1, 0, 1, 20_000, 0)]);
         let f = get(&t, 1);
         assert!(!f.reset);
         assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
-        assert_eq!(t.resets_total, 1);
+        assert_eq!(t.counts.resets_total, 1);
     }
 
     #[test]
@@ -759,10 +789,10 @@ mod tests {
         let all: Vec<Conn> = (0..40).map(|i| conn(i, 0, i as u16, 0, 0)).collect();
         tick(&mut t, S, 0, &all);
         assert_eq!(t.len(), 16);
-        assert_eq!(t.dropped, 24);
+        assert_eq!(t.counts.dropped, 24);
         // The tracked ones keep exact rates; the dropped count is per dump.
         tick(&mut t, 2 * S, 0, &all[..16]);
-        assert_eq!(t.dropped, 0);
+        assert_eq!(t.counts.dropped, 0);
     }
 
     #[test]
@@ -817,9 +847,9 @@ mod tests {
         tick_ev(&mut t, 12 * S, R + 2 * S, &[], &[(fin, R + 2 * S - S / 2)]);
         let f = get(&t, 1);
         assert_eq!(f.life, Life::Closed);
-        assert_eq!(t.credited, 550);
+        assert_eq!(t.counts.credited, 550);
         assert!((f.orig_bps - 4000.0).abs() < 1e-3, "{}", f.orig_bps);
-        assert_eq!(t.closed_total, 1);
+        assert_eq!(t.counts.closed_total, 1);
         // Next refreshes: no rate, still visible until linger passes
         // (measured from the stop timestamp, 11.5 s, in whole seconds).
         tick_ev(&mut t, 13 * S, R + 3 * S, &[], &[]);
@@ -846,7 +876,7 @@ mod tests {
         let f = get(&t, 5);
         assert_eq!(f.life, Life::Closed);
         assert!(f.new);
-        assert_eq!(t.credited, 31_000);
+        assert_eq!(t.counts.credited, 31_000);
         assert!((f.orig_bps - 30_000.0 * 8.0 / 2.0).abs() < 1e-3);
     }
 
@@ -861,7 +891,7 @@ mod tests {
         tick_ev(&mut t, 14 * S, R + 4 * S, &[], &[]);
         let c = conn(8, R + 2 * S + S / 2, 9, 40_000, 0);
         tick_ev(&mut t, 16 * S, R + 6 * S, &[], &[(c, R + 4 * S)]);
-        assert_eq!(t.credited, 40_000);
+        assert_eq!(t.counts.credited, 40_000);
     }
 
     #[test]
@@ -876,12 +906,15 @@ mod tests {
         // The garbage collector reaps it 10 s later: same counters.
         tick_ev(&mut t, 22 * S, R + 12 * S, &[], &[(c, R + 2 * S)]);
         assert_eq!(get(&t, 2).life, Life::Closed);
-        assert_eq!(t.credited, 0, "its bytes were credited while it was dumped");
+        assert_eq!(
+            t.counts.credited, 0,
+            "its bytes were credited while it was dumped"
+        );
         // An event for an old connection nftop no longer holds: not
         // credited, its start shows it could have been dumped.
         let old = conn(3, R - 500 * S, 4, 9_999, 0);
         tick_ev(&mut t, 23 * S, R + 13 * S, &[], &[(old, R + 13 * S)]);
-        assert_eq!(t.credited, 0);
+        assert_eq!(t.counts.credited, 0);
     }
 
     #[test]
@@ -893,7 +926,7 @@ mod tests {
         assert_eq!(t.len(), 1);
         tick_ev(&mut t, (11 + DEPART_WAIT_S as u64) * S, R, &[], &[]);
         assert!(t.is_empty());
-        assert_eq!(t.unexplained, 1);
+        assert_eq!(t.counts.unexplained, 1);
         // Back in a dump before expiry: live again, not double counted.
         let mut t = events_table();
         tick_ev(&mut t, 10 * S, R, &[c], &[]);

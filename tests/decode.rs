@@ -342,14 +342,14 @@ fn offload_status_bit_from_recorded_message_warns() {
     table.begin();
     parse_datagram(&dg, seq, port, &mut scratch, &mut st, |c| table.observe(c)).unwrap();
     table.finish(1_000_000_000, 0);
-    assert_eq!(table.offloaded, 1);
+    assert_eq!(table.counts.offloaded, 1);
     let mut w = nftop::render::Warnings::default();
     nftop::health::compute(
         &nftop::health::Inputs {
             acct_on: true,
             entries: st.entries,
             events_on: true,
-            offloaded: table.offloaded,
+            offloaded: table.counts.offloaded,
             ..Default::default()
         },
         &mut w,
