@@ -25,6 +25,7 @@ fn refresh_pipeline_allocates_nothing() {
     let filter = Filter::from_config(&c);
     let names = Names::new("/etc/hosts", "/nonexistent", false, true);
     let opts = Opts::from_config(&c);
+    let ui = nftop::keys::Ui::new(&c, opts.clone());
     let mut scratch = Conn::default();
     let mut line = Line::new();
     let mut screen = Screen::new(50, 200);
@@ -69,7 +70,7 @@ fn refresh_pipeline_allocates_nothing() {
         render::json::write_json(&mut sink, &tick, &ctx, &mut line, false).unwrap();
         render::plain::write_continuous(&mut sink, &tick, &ctx, &mut line).unwrap();
         render::plain::write_machine(&mut sink, &tick, &ctx, &mut line).unwrap();
-        screen.draw(&mut sink, &tick, &ctx, &filter).unwrap();
+        screen.draw(&mut sink, &tick, &ctx, &ui).unwrap();
         view.shown.len()
     };
     run(0);

@@ -203,6 +203,8 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
     let names = Names::new("/nonexistent", "/nonexistent", false, false);
     let mut opts = Opts::from_config(&c);
     opts.color = false;
+    let mut ui = nftop::keys::Ui::new(&c, opts.clone());
+    ui.dev = c.dev;
     let ctx = Ctx {
         o: &opts,
         names: &names,
@@ -229,8 +231,7 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
     let dev = c.dev;
     match (scr.as_mut(), c.mode) {
         (Some(s), _) => {
-            s.dev = dev;
-            s.draw(&mut out, &tick, &ctx, &filter).unwrap();
+            s.draw(&mut out, &tick, &ctx, &ui).unwrap();
             let (rows, cols) = screen.unwrap();
             let mut vt = crate::render::Vt::new(rows, cols);
             vt.feed(&out);

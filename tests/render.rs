@@ -203,6 +203,7 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
     let names = Names::new("/nonexistent", "/nonexistent", false, false);
     let mut opts = Opts::from_config(&c);
     opts.color = true;
+    let ui = nftop::keys::Ui::new(&c, opts.clone());
     let ctx = Ctx {
         o: &opts,
         names: &names,
@@ -225,11 +226,11 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         credited: 0,
     };
     let mut out = Vec::new();
-    scr.draw(&mut out, &tick, &ctx, &filter).unwrap();
+    scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
     let first = out.len();
     // A second, identical frame must apply cleanly on top of the first,
     // and send only what changed: nothing but the trailing clear.
-    scr.draw(&mut out, &tick, &ctx, &filter).unwrap();
+    scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
     assert!(
         out.len() - first < 16,
         "unchanged lines were sent again: {} bytes",

@@ -8,8 +8,8 @@
 use super::columns::{self, columns, dev_cell, dev_value, Col, DevCol, Row, Style, DEV_COLUMNS};
 use super::{dst_is_local, fmt_rate, nat, shows_port, src_is_local, Ctx, Line, Tick};
 use crate::flows::{Flow, RateState};
+use crate::keys::{PromptKind, Ui};
 use crate::route::Links;
-use crate::view::Filter;
 use crate::view::Meta;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -26,23 +26,11 @@ pub const MAX_ROWS: usize = 500;
 pub const FALLBACK: (usize, usize) = (24, 80);
 const MAX_WARN_LINES: usize = 3;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PromptKind {
-    Interval,
-    Threshold,
-}
-
 pub struct Screen {
     frame: Vec<u8>,
     prev: Vec<u64>,
     pub rows: usize,
     pub cols: usize,
-    pub help: bool,
-    /// Show the device table instead of connections.
-    pub dev: bool,
-    pub paused: bool,
-    pub prompt: Option<(PromptKind, Line)>,
-    pub message: Line,
     force: bool,
     prev_used: usize,
 }
@@ -62,11 +50,6 @@ impl Screen {
             prev: vec![0; MAX_ROWS],
             rows: rows.clamp(1, MAX_ROWS),
             cols: cols.clamp(1, MAX_COLS),
-            help: false,
-            dev: false,
-            paused: false,
-            prompt: None,
-            message: Line::new(),
             force: true,
             prev_used: 0,
         }
@@ -107,7 +90,7 @@ impl Screen {
         w: &mut impl Write,
         t: &Tick,
         ctx: &Ctx,
-        f: &Filter,
+        ui: &Ui,
     ) -> std::io::Result<()> {
         let o = ctx.o;
         self.frame.clear();
@@ -116,10 +99,10 @@ impl Screen {
         }
         let mut row = 0usize;
         let mut line = Line::new();
-        self.header(&mut row, &mut line, t, ctx, f);
-        if self.dev && !self.help {
+        self.header(&mut row, &mut line, t, ctx, ui);
+        if ui.dev && !ui.help {
             self.devices(&mut row, &mut line, t, ctx);
-        } else if self.help {
+        } else if ui.help {
             self.help_text(&mut row, &mut line, o);
         } else {
             self.connections(&mut row, &mut line, t, ctx);
@@ -138,7 +121,7 @@ impl Screen {
         let last = self.rows - 1;
         if last >= used {
             line.clear();
-            if let Some((kind, input)) = &self.prompt {
+            if let Some((kind, input)) = &ui.prompt {
                 line.push_str(match kind {
                     PromptKind::Interval => "refresh interval in seconds: ",
                     PromptKind::Threshold => {
@@ -147,7 +130,7 @@ impl Screen {
                 });
                 line.push_str(input.as_str());
             } else {
-                line.push_str(self.message.as_str());
+                line.push_str(ui.message.as_str());
             }
             self.put_at(last, &line, b"", o.color);
         }
@@ -157,7 +140,8 @@ impl Screen {
     }
 
     /// Status line, totals, the uplinks' line, warnings.
-    fn header(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, f: &Filter) {
+    fn header(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, ui: &Ui) {
+        let f = &ui.filter;
         let o = ctx.o;
         line.clear();
         // Status line.
@@ -181,7 +165,7 @@ impl Screen {
         if t.table_len * 10 >= t.table_cap * 9 {
             let _ = write!(line, "  flows {}/{}", t.table_len, t.table_cap);
         }
-        if self.paused {
+        if ui.paused {
             line.push_str("  PAUSED");
         }
         self.put(row, line, b"\x1b[1m", o.color);

@@ -1,0 +1,209 @@
+//! The screen's state that keys change, and the keys themselves: a pure
+//! function from (state, key) to state and an outcome, testable without a
+//! terminal or a socket.
+
+use crate::cli::{self, AgeFmt, Config, SORT_COLS};
+use crate::render::{Line, Opts};
+use crate::term::Key;
+use crate::view::Filter;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    Interval,
+    Threshold,
+}
+
+/// What the user can change while nftop runs.
+pub struct Ui {
+    pub opts: Opts,
+    pub filter: Filter,
+    /// Seconds between refreshes.
+    pub interval: f64,
+    /// The device table instead of connections.
+    pub dev: bool,
+    pub help: bool,
+    pub paused: bool,
+    /// A prompt being typed (`u`, `t`) and its text.
+    pub prompt: Option<(PromptKind, Line)>,
+    /// The last message (a refused prompt value), on the bottom line.
+    pub message: Line,
+}
+
+impl Ui {
+    pub fn new(cfg: &Config, opts: Opts) -> Ui {
+        Ui {
+            opts,
+            filter: Filter::from_config(cfg),
+            interval: cfg.interval,
+            dev: cfg.dev,
+            help: false,
+            paused: false,
+            prompt: None,
+            message: Line::new(),
+        }
+    }
+}
+
+/// What a key asks of the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    None,
+    /// Draw again (changed lines only).
+    Redraw,
+    /// The layout changed: repaint the whole screen.
+    Relayout,
+    /// The interval changed: reschedule, repaint.
+    Interval,
+    Quit,
+}
+
+/// Applies one key to `ui`.
+pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
+    if let Some((kind, input)) = &mut ui.prompt {
+        match k {
+            Key::Char(c) => input.push(c),
+            Key::Backspace => {
+                let n = input.len().saturating_sub(1);
+                input.truncate(n);
+            }
+            Key::Esc => ui.prompt = None,
+            Key::Enter => {
+                let kind = *kind;
+                let mut buf = Line::new();
+                buf.push_str(input.as_str());
+                let value = buf.as_str().trim();
+                ui.prompt = None;
+                ui.message.clear();
+                match kind {
+                    PromptKind::Interval => match cli::parse_interval(value) {
+                        Ok(v) => {
+                            ui.interval = v;
+                            return Outcome::Interval;
+                        }
+                        Err(e) => ui.message.push_str(&e.msg),
+                    },
+                    PromptKind::Threshold => match cli::parse_bps(value) {
+                        Ok(v) => ui.filter.threshold = Some(v),
+                        Err(e) => ui.message.push_str(&e.msg),
+                    },
+                }
+            }
+            _ => {}
+        }
+        return Outcome::Redraw;
+    }
+    let o = &mut ui.opts;
+    let f = &mut ui.filter;
+    ui.message.clear();
+    match k {
+        Key::Char(b'q') => return Outcome::Quit,
+        Key::Char(b'p') => ui.paused = !ui.paused,
+        Key::Char(b'h') | Key::Char(b'?') => {
+            ui.help = !ui.help;
+            return Outcome::Relayout;
+        }
+        Key::Char(b'd') => {
+            ui.dev = !ui.dev;
+            return Outcome::Relayout;
+        }
+        Key::Char(b'w') => {
+            o.wide = !o.wide;
+            return Outcome::Relayout;
+        }
+        Key::Char(b'a') => {
+            o.age = match o.age {
+                AgeFmt::Off => AgeFmt::Seconds,
+                AgeFmt::Seconds => AgeFmt::Dhms,
+                AgeFmt::Dhms => AgeFmt::Off,
+            }
+        }
+        Key::Char(b'b') => o.bytes = !o.bytes,
+        Key::Char(b'B') => o.raw = !o.raw,
+        Key::Char(b'S') => o.iec = !o.iec,
+        Key::Char(b'V') => o.show_state = !o.show_state,
+        Key::Char(b'I') => o.show_id = !o.show_id,
+        Key::Char(b'r') => o.redact_local = !o.redact_local,
+        Key::Char(b'R') => o.redact_remote = !o.redact_remote,
+        Key::Char(b'n') => o.numeric_local = !o.numeric_local,
+        Key::Char(b'N') => o.numeric_remote = !o.numeric_remote,
+        Key::Char(b'l') => f.loopback = !f.loopback,
+        Key::Char(b'4') => (f.ipv4, f.ipv6) = (true, false),
+        Key::Char(b'6') => (f.ipv4, f.ipv6) = (false, true),
+        Key::Char(b'0') => (f.ipv4, f.ipv6) = (true, true),
+        Key::Char(b'u') => ui.prompt = Some((PromptKind::Interval, Line::new())),
+        Key::Char(b't') => ui.prompt = Some((PromptKind::Threshold, Line::new())),
+        Key::Char(b'<') | Key::Char(b',') | Key::Left => f.sort = step_sort(f.sort, -1),
+        Key::Char(b'>') | Key::Char(b'.') | Key::Right => f.sort = step_sort(f.sort, 1),
+        Key::Char(b'!') => f.ascending = !f.ascending,
+        _ => return Outcome::None,
+    }
+    Outcome::Redraw
+}
+
+fn step_sort(cur: cli::SortCol, d: i32) -> cli::SortCol {
+    let n = SORT_COLS.len() as i32;
+    let i = SORT_COLS.iter().position(|(_, c)| *c == cur).unwrap_or(0) as i32;
+    SORT_COLS[((i + d).rem_euclid(n)) as usize].1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ui() -> Ui {
+        let cfg = match cli::parse(std::iter::empty::<&str>()).unwrap() {
+            cli::Action::Run(c) => *c,
+            _ => unreachable!(),
+        };
+        let opts = Opts::from_config(&cfg);
+        Ui::new(&cfg, opts)
+    }
+
+    /// Types `s` into the open prompt and presses Enter.
+    fn typed(ui: &mut Ui, s: &str) -> Outcome {
+        for b in s.bytes() {
+            handle(ui, Key::Char(b));
+        }
+        handle(ui, Key::Enter)
+    }
+
+    #[test]
+    fn keys_change_the_state_they_name() {
+        let mut u = ui();
+        assert_eq!(handle(&mut u, Key::Char(b'd')), Outcome::Relayout);
+        assert!(u.dev);
+        assert_eq!(handle(&mut u, Key::Char(b'6')), Outcome::Redraw);
+        assert!(!u.filter.ipv4 && u.filter.ipv6);
+        let s = u.filter.sort;
+        handle(&mut u, Key::Right);
+        assert_ne!(u.filter.sort, s);
+        handle(&mut u, Key::Left);
+        assert_eq!(u.filter.sort, s);
+        assert_eq!(handle(&mut u, Key::Char(b'q')), Outcome::Quit);
+        assert_eq!(handle(&mut u, Key::Char(b'Z')), Outcome::None);
+    }
+
+    #[test]
+    fn prompts_take_values_and_refuse_bad_ones_with_a_message() {
+        let mut u = ui();
+        handle(&mut u, Key::Char(b'u'));
+        assert_eq!(typed(&mut u, "0.5"), Outcome::Interval);
+        assert_eq!(u.interval, 0.5);
+        handle(&mut u, Key::Char(b't'));
+        assert_eq!(typed(&mut u, "2k"), Outcome::Redraw);
+        assert_eq!(u.filter.threshold, Some(2000));
+        handle(&mut u, Key::Char(b'u'));
+        assert_eq!(typed(&mut u, "soon"), Outcome::Redraw);
+        assert_eq!(u.interval, 0.5, "kept");
+        assert!(
+            u.message.as_str().contains("soon"),
+            "{}",
+            u.message.as_str()
+        );
+        // Esc leaves a prompt without a change.
+        handle(&mut u, Key::Char(b't'));
+        handle(&mut u, Key::Char(b'9'));
+        handle(&mut u, Key::Esc);
+        assert!(u.prompt.is_none() && u.filter.threshold == Some(2000));
+    }
+}
