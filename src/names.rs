@@ -295,8 +295,10 @@ impl Names {
     }
 
     /// Requests dropped because the DNS ring was full (each is asked again
-    /// on a later refresh; the tests read it to check the ring's bound).
-    pub fn dns_dropped(&self) -> u64 {
+    /// on a later refresh, so nothing shows it; the tests check the ring's
+    /// bound with it).
+    #[cfg(test)]
+    fn dns_dropped(&self) -> u64 {
         self.dns
             .as_ref()
             .and_then(|d| d.state.lock().ok().map(|s| s.dropped))
