@@ -38,11 +38,13 @@ fn nest(buf: &mut Vec<u8>, kind: u16, f: impl FnOnce(&mut Vec<u8>)) {
     buf[start + 2..start + 4].copy_from_slice(&(kind | 0x8000).to_ne_bytes());
 }
 
-fn tuple(buf: &mut Vec<u8>, kind: u16, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) {
+/// A tuple nest; 4-byte addresses are IPv4 (CTA_IP_V4_*), 16-byte IPv6.
+fn tuple(buf: &mut Vec<u8>, kind: u16, src: &[u8], dst: &[u8], sport: u16, dport: u16) {
+    let (s, d) = if src.len() == 16 { (3, 4) } else { (1, 2) };
     nest(buf, kind, |b| {
         nest(b, 1, |b| {
-            nla(b, 1, &src);
-            nla(b, 2, &dst);
+            nla(b, s, src);
+            nla(b, d, dst);
         });
         nest(b, 2, |b| {
             nla(b, 1, &[17]);
@@ -55,6 +57,16 @@ fn tuple(buf: &mut Vec<u8>, kind: u16, src: [u8; 4], dst: [u8; 4], sport: u16, d
 /// Creates `n` UDP entries 198.51.100.x:port -> 203.0.113.y:53 in the
 /// calling thread's namespace, 256 messages per datagram, each ACKed.
 fn inject(n: usize) {
+    inject_with(n, |i| {
+        let src = [198, 51, 100, (i % 200) as u8 + 1].to_vec();
+        let dst = [203, 0, 113, (i / 60000 % 200) as u8 + 1].to_vec();
+        (src, dst, 1024 + (i % 60000) as u16)
+    });
+}
+
+/// Creates `n` UDP entries `addrs(i)` = (source, destination, source
+/// port) to port 53, IPv4 or IPv6 by the addresses' length.
+pub(crate) fn inject_with(n: usize, addrs: impl Fn(usize) -> (Vec<u8>, Vec<u8>, u16)) {
     let mut sock = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_NETFILTER).unwrap();
     sock.bind_auto().unwrap();
     sock.connect(&netlink_sys::SocketAddr::new(0, 0)).unwrap();
@@ -66,13 +78,16 @@ fn inject(n: usize) {
         let mut count = 0;
         while count < 256 && i < n {
             let start = batch.len();
+            let (src, dst, sport) = addrs(i);
+            let family = if src.len() == 16 {
+                libc::AF_INET6
+            } else {
+                libc::AF_INET
+            };
             batch.extend_from_slice(&[0u8; 16]);
-            batch.extend_from_slice(&[libc::AF_INET as u8, 0, 0, 0]);
-            let src = [198, 51, 100, (i % 200) as u8 + 1];
-            let dst = [203, 0, 113, (i / 60000 % 200) as u8 + 1];
-            let sport = 1024 + (i % 60000) as u16;
-            tuple(&mut batch, 1, src, dst, sport, 53);
-            tuple(&mut batch, 2, dst, src, 53, sport);
+            batch.extend_from_slice(&[family as u8, 0, 0, 0]);
+            tuple(&mut batch, 1, &src, &dst, sport, 53);
+            tuple(&mut batch, 2, &dst, &src, 53, sport);
             nla(&mut batch, 7, &3600u32.to_be_bytes());
             let len = (batch.len() - start) as u32;
             batch[start..start + 4].copy_from_slice(&len.to_ne_bytes());
@@ -108,7 +123,7 @@ fn inject(n: usize) {
     }
 }
 
-fn enter(ns: &str) {
+pub(crate) fn enter(ns: &str) {
     let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
     // SAFETY: setns for this thread, valid fd.
     assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);

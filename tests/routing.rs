@@ -3,6 +3,7 @@
 //! a service on the router, and an uplink that vanishes and returns.
 
 use crate::common::{json, netns_ok, Bed, Bg, J};
+use std::process::Command;
 use std::time::Duration;
 
 /// Every connection kind of the bed, with traffic.
@@ -407,4 +408,103 @@ fn in_and_out_filters() {
     let up = find(&cs, "uplink 1 flow", |c| c.get("dport").num() == 5201.0);
     assert_eq!(up.get("local").str(), "dst");
     assert!(up.get("rx_bps").num() > up.get("tx_bps").num());
+}
+
+/// The kernel is asked once per route class (route/classes.rs), not once
+/// per address: 3000 connections to 3000 distinct IPv6 hosts under one
+/// default route take a handful of lookups; a more specific route added
+/// for one of them splits off its class and sends that one elsewhere.
+#[test]
+fn lookups_grow_with_routes_not_addresses() {
+    if !netns_ok("lookups_grow_with_routes_not_addresses") {
+        return;
+    }
+    let name = format!("ntcls{}", std::process::id());
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    assert!(Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap()
+        .success());
+    let _gone = Gone(name.clone());
+    let setup = "ip link set lo up && ip link add d0 type veth peer name d0p && ip link add d1 type veth peer name d1p \
+        && for l in d0 d0p d1 d1p; do ip link set $l up; done \
+        && ip -6 addr add 2001:db8:1::fe/64 dev d0 nodad && ip -6 addr add 2001:db8:2::fe/64 dev d1 nodad \
+        && ip -6 route add default via 2001:db8:2::1 dev d1 && sysctl -qw net.ipv6.conf.all.forwarding=1";
+    let ok = Command::new("ip")
+        .args(["netns", "exec", &name, "sh", "-c", setup])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let ns = name.clone();
+    let (first, after, outs) = std::thread::spawn(move || {
+        crate::bench::enter(&ns);
+        let v6 = |net: u16, host: u16| {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            a[4..6].copy_from_slice(&net.to_be_bytes());
+            a[14..16].copy_from_slice(&host.to_be_bytes());
+            a.to_vec()
+        };
+        // LAN hosts 2001:db8:1::x to 3000 remote hosts 2001:db8:f<k>::1.
+        crate::bench::inject_with(3000, |i| {
+            (
+                v6(1, 1 + (i % 100) as u16),
+                v6(0xf000 + i as u16, 1),
+                20000 + i as u16,
+            )
+        });
+        let mut ct = nftop::netlink::CtSocket::open().unwrap();
+        let mut table = nftop::flows::FlowTable::new(8192, 1);
+        let mut router = nftop::route::Router::open(None).unwrap();
+        table.begin();
+        ct.dump(|c| table.observe(c)).unwrap();
+        table.finish(1, 1);
+        router.refresh(1).unwrap();
+        router.attribute(table.flows_mut()).unwrap();
+        let first = router.lookups;
+        assert_eq!(table.len(), 3000);
+        // A more specific route for one remote network, via the LAN side.
+        let s = Command::new("ip")
+            .args([
+                "-6",
+                "route",
+                "add",
+                "2001:db8:f005::/48",
+                "via",
+                "2001:db8:1::1",
+                "dev",
+                "d0",
+            ])
+            .status()
+            .unwrap();
+        assert!(s.success());
+        std::thread::sleep(Duration::from_millis(50));
+        router.refresh(2).unwrap();
+        router.attribute(table.flows_mut()).unwrap();
+        let links = &router.net.links;
+        let outs: Vec<(u16, String)> = table
+            .flows()
+            .iter()
+            .map(|f| {
+                let net = u16::from_be_bytes([f.conn.orig.dst[4], f.conn.orig.dst[5]]);
+                (net, links.name(f.out_if).unwrap_or("-").to_string())
+            })
+            .collect();
+        (first, router.lookups - first, outs)
+    })
+    .join()
+    .unwrap();
+    eprintln!("lookups: {first} for 3000 flows, {after} after a route change");
+    assert!(first <= 4, "{first} lookups for one class of destinations");
+    assert!(after <= 6, "{after} lookups after the change");
+    for (net, out) in &outs {
+        let want = if *net == 0xf005 { "d0" } else { "d1" };
+        assert_eq!(out, want, "2001:db8:{net:x}::1");
+    }
 }

@@ -68,7 +68,10 @@ fn qhash(q: &Query) -> usize {
     eat(w(&q.src, 8));
     eat((q.iif as u64) << 32 | q.mark as u64);
     eat((q.sport as u64) << 32 | (q.dport as u64) << 16 | q.proto as u64);
-    eat((q.family as u64) << 8 | q.forward as u64);
+    eat((q.family as u64) << 8
+        | q.forward as u64
+        | (q.dst_len as u64) << 16
+        | (q.src_len as u64) << 24);
     h as usize
 }
 

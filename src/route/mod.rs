@@ -49,6 +49,7 @@
 
 pub mod addrs;
 pub mod cache;
+pub mod classes;
 pub mod links;
 pub mod socket;
 pub mod wire;
@@ -61,6 +62,7 @@ pub use socket::BATCH;
 use crate::conntrack::Conn;
 use crate::error::Result;
 use crate::flows::Flow;
+use classes::Classes;
 use socket::{Dump, RtSocket, Watcher};
 use wire::{Query, RouteMsg, Selectors};
 
@@ -167,10 +169,14 @@ pub struct Router {
     /// generation are attributed again.
     pub gen: u32,
     cache: RouteCache,
+    /// Address classes of this generation: the cache's keys.
+    classes: Classes,
     sel: Selectors,
     default_ifs: Vec<u32>,
     plans: Vec<Plan>,
     qs: Vec<Query>,
+    /// The cache key of each question in `qs`.
+    keys: Vec<Query>,
     replies: Vec<std::result::Result<RouteMsg, i32>>,
     /// Kernel lookups made since start.
     pub lookups: u64,
@@ -185,10 +191,12 @@ impl Router {
             wan,
             gen: 0,
             cache: RouteCache::new(),
+            classes: Classes::with_capacity(),
             sel: Selectors::default(),
             default_ifs: Vec::with_capacity(16),
             plans: Vec::with_capacity(BATCH),
             qs: Vec::with_capacity(2 * BATCH),
+            keys: Vec::with_capacity(2 * BATCH),
             replies: vec![Err(0); BATCH],
             lookups: 0,
         })
@@ -211,8 +219,10 @@ impl Router {
                     }
                 }
             })?;
-            self.rt.default_routes(&mut self.default_ifs)?;
-            self.sel = self.rt.rule_selectors()?;
+            self.classes.clear();
+            self.rt.routes(&mut self.default_ifs, &mut self.classes)?;
+            self.sel = self.rt.rules(&mut self.classes)?;
+            self.classes.finish();
         }
         let links = &mut self.net.links;
         links.begin();
@@ -273,24 +283,43 @@ impl Router {
             let r = self.rt.lookup_batch(chunk, &mut self.replies);
             self.lookups += chunk.len() as u64;
             r?;
-            for (q, rep) in chunk.iter().zip(self.replies.iter()) {
-                let a = answer(&mut self.net.links, *rep, q.forward);
-                self.cache.put(*q, a);
+            for (key, rep) in self.keys[k..end].iter().zip(self.replies.iter()) {
+                let a = answer(&mut self.net.links, *rep, key.forward);
+                self.cache.put(*key, a);
             }
             k = end;
         }
         self.qs.clear();
+        self.keys.clear();
         Ok(())
     }
 
+    /// The cache key of a question: its addresses replaced by their
+    /// classes (classes.rs), so that addresses the same routes cover share
+    /// one answer.
+    fn key(&self, q: &Query) -> Query {
+        let mut k = *q;
+        if let Some((len, m)) = self.classes.class(q.family, &q.dst) {
+            (k.dst, k.dst_len) = (m, len);
+        }
+        if q.has_src {
+            if let Some((len, m)) = self.classes.class(q.family, &q.src) {
+                (k.src, k.src_len) = (m, len);
+            }
+        }
+        k
+    }
+
     fn want(&mut self, q: Query) {
-        if self.cache.get(&q).is_none() && !self.qs.contains(&q) {
+        let key = self.key(&q);
+        if self.cache.get(&key).is_none() && !self.keys.contains(&key) {
             self.qs.push(q);
+            self.keys.push(key);
         }
     }
 
     fn cached(&self, q: &Query) -> Answer {
-        self.cache.get(q).unwrap_or(Answer::NoRoute)
+        self.cache.get(&self.key(q)).unwrap_or(Answer::NoRoute)
     }
 
     /// Gives every flow not yet attributed under the current generation

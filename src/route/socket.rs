@@ -7,6 +7,7 @@
 //! 170 KB of 580 on mipsel) to write four 24-32 byte requests. It stays a
 //! dev-dependency: a test checks the hand-built bytes against it.
 
+use super::classes::Classes;
 use super::wire::{self, Query, RouteMsg, Selectors};
 use crate::error::{Error, Result};
 use crate::netlink::messages;
@@ -104,8 +105,9 @@ impl RtSocket {
     }
 
     /// Every interface holding a default route (in any table but local),
-    /// nexthops of multipath defaults included, into `out`.
-    pub fn default_routes(&mut self, out: &mut Vec<u32>) -> Result<()> {
+    /// nexthops of multipath defaults included, into `out`; every route's
+    /// prefix into `classes`.
+    pub fn routes(&mut self, out: &mut Vec<u32>, classes: &mut Classes) -> Result<()> {
         out.clear();
         self.dump(Dump::Route, |kind, p| {
             let Some(r) = (kind == wire::RTM_NEWROUTE)
@@ -114,6 +116,12 @@ impl RtSocket {
             else {
                 return;
             };
+            let family = match r.family as i32 {
+                libc::AF_INET => 4,
+                libc::AF_INET6 => 6,
+                _ => 0,
+            };
+            classes.add(family, &r.dst, r.dst_len);
             if r.dst_len != 0 || r.kind != wire::RTN_UNICAST || r.table == wire::RT_TABLE_LOCAL {
                 return;
             }
@@ -125,13 +133,19 @@ impl RtSocket {
         })
     }
 
-    /// What the policy rules in use select on.
-    pub fn rule_selectors(&mut self) -> Result<Selectors> {
+    /// What the policy rules in use select on; their prefixes into
+    /// `classes`.
+    pub fn rules(&mut self, classes: &mut Classes) -> Result<Selectors> {
         let mut s = Selectors::default();
         self.dump(Dump::Rule, |kind, p| {
             if kind == wire::RTM_NEWRULE {
                 if let Some(r) = wire::parse_rule(p) {
-                    s.add(r);
+                    s.add(r.sel);
+                    for (a, len) in [r.dst, r.src] {
+                        if len > 0 {
+                            classes.add(r.family, &a, len);
+                        }
+                    }
                 }
             }
         })?;

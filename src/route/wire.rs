@@ -54,6 +54,8 @@ mod rtmsg {
 
 /// struct fib_rule_hdr (linux/fib_rules.h).
 mod fib_rule_hdr {
+    pub const FAMILY: usize = 0;
+    pub const DST_LEN: usize = 1;
     pub const SRC_LEN: usize = 2;
     pub const LEN: usize = 12;
 }
@@ -84,6 +86,8 @@ const RTA_MARK: u16 = 16;
 const RTA_IP_PROTO: u16 = 27;
 const RTA_SPORT: u16 = 28;
 const RTA_DPORT: u16 = 29;
+const FRA_DST: u16 = 1;
+const FRA_SRC: u16 = 2;
 const FRA_FWMARK: u16 = 10;
 const FRA_FWMASK: u16 = 16;
 const FRA_IP_PROTO: u16 = 22;
@@ -222,6 +226,8 @@ pub fn parse_addr(p: &[u8]) -> Option<AddrMsg> {
 pub struct RouteMsg {
     pub family: u8,
     pub dst_len: u8,
+    /// `RTA_DST` (zeros for a default route).
+    pub dst: [u8; 16],
     pub table: u32,
     pub kind: u8,
     pub oif: u32,
@@ -237,6 +243,7 @@ pub fn parse_route(p: &[u8]) -> Option<RouteMsg> {
     let mut r = RouteMsg {
         family: p[rtmsg::FAMILY],
         dst_len: p[rtmsg::DST_LEN],
+        dst: [0; 16],
         table: p[rtmsg::TABLE] as u32,
         kind: p[rtmsg::TYPE],
         oif: 0,
@@ -246,6 +253,7 @@ pub fn parse_route(p: &[u8]) -> Option<RouteMsg> {
     for nla in NlasIterator::new(&p[rtmsg::LEN..]).flatten() {
         let v = nla.value();
         match nla.kind() {
+            RTA_DST if v.len() == 4 || v.len() == 16 => r.dst[..v.len()].copy_from_slice(v),
             RTA_TABLE => r.table = u32_of(v).unwrap_or(r.table),
             RTA_OIF => r.oif = u32_of(v).unwrap_or(0),
             RTA_MULTIPATH => {
@@ -294,23 +302,45 @@ impl Selectors {
     }
 }
 
-/// One RTM_NEWRULE: which packet fields it looks at.
-pub fn parse_rule(p: &[u8]) -> Option<Selectors> {
+/// One RTM_NEWRULE: which packet fields it looks at, and the prefixes it
+/// selects (`to`, `from`) with their lengths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleMsg {
+    /// 4 or 6 (0 for another family).
+    pub family: u8,
+    pub sel: Selectors,
+    pub dst: ([u8; 16], u8),
+    pub src: ([u8; 16], u8),
+}
+
+pub fn parse_rule(p: &[u8]) -> Option<RuleMsg> {
     if p.len() < fib_rule_hdr::LEN {
         return None;
     }
-    let mut s = Selectors {
-        src: p[fib_rule_hdr::SRC_LEN] != 0,
-        ..Selectors::default()
+    let mut r = RuleMsg {
+        family: match p[fib_rule_hdr::FAMILY] as i32 {
+            libc::AF_INET => 4,
+            libc::AF_INET6 => 6,
+            _ => 0,
+        },
+        sel: Selectors {
+            src: p[fib_rule_hdr::SRC_LEN] != 0,
+            ..Selectors::default()
+        },
+        dst: ([0; 16], p[fib_rule_hdr::DST_LEN]),
+        src: ([0; 16], p[fib_rule_hdr::SRC_LEN]),
     };
     for nla in NlasIterator::new(&p[fib_rule_hdr::LEN..]).flatten() {
+        let v = nla.value();
         match nla.kind() {
-            FRA_FWMARK | FRA_FWMASK => s.mark |= u32_of(nla.value()).is_some_and(|m| m != 0),
-            FRA_IP_PROTO | FRA_SPORT_RANGE | FRA_DPORT_RANGE => s.l4 = true,
+            FRA_FWMARK | FRA_FWMASK => r.sel.mark |= u32_of(v).is_some_and(|m| m != 0),
+            FRA_IP_PROTO | FRA_SPORT_RANGE | FRA_DPORT_RANGE => r.sel.l4 = true,
+            FRA_DST if v.len() == 4 || v.len() == 16 => r.dst.0[..v.len()].copy_from_slice(v),
+            FRA_SRC if v.len() == 4 || v.len() == 16 => r.src.0[..v.len()].copy_from_slice(v),
             _ => {}
         }
     }
-    Some(s)
+    Some(r)
 }
 
 /// A dump request: `nlmsghdr` and a zeroed family header of `family_len`
@@ -353,6 +383,10 @@ pub struct Query {
     pub proto: u8,
     pub sport: u16,
     pub dport: u16,
+    /// Only in cache keys: the class prefix lengths of `dst` and `src`
+    /// (classes.rs), 255 for an exact address.
+    pub dst_len: u8,
+    pub src_len: u8,
 }
 
 impl Query {
@@ -367,6 +401,8 @@ impl Query {
         proto: 0,
         sport: 0,
         dport: 0,
+        dst_len: 255,
+        src_len: 255,
     };
 }
 
@@ -525,13 +561,19 @@ mod tests {
         let mut rule = vec![2u8, 0, 24, 0, 0, 0, 0, 1, 0, 0, 0, 0];
         rule.extend(attr(FRA_FWMARK, &2u32.to_ne_bytes()));
         rule.extend(attr(FRA_DPORT_RANGE, &[0, 0, 0, 0]));
+        rule.extend(attr(FRA_SRC, &[192, 0, 2, 0]));
+        let r = parse_rule(&rule).unwrap();
         assert_eq!(
-            parse_rule(&rule),
-            Some(Selectors {
+            r.sel,
+            Selectors {
                 src: true,
                 mark: true,
                 l4: true
-            })
+            }
+        );
+        assert_eq!(
+            (r.family, &r.src.0[..4], r.src.1),
+            (4, &[192, 0, 2, 0][..], 24)
         );
         let mut addr = vec![libc::AF_INET as u8, 24, 0, 0, 9, 0, 0, 0];
         addr[4..8].copy_from_slice(&9u32.to_ne_bytes());
