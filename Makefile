@@ -33,7 +33,7 @@ lint:
 # kernels under qemu-system (test-vm). The VM tests run after the host
 # tests, not beside them: emulated CPUs on two cores would disturb
 # the rate measurements of the namespace tests.
-test: deps lint lint-cross test-host test-foreign test-vm
+test: deps lint version-check lint-cross test-host test-foreign test-vm
 
 test-host:
 	$(CARGO) test --locked -- --test-threads=2
@@ -85,7 +85,7 @@ OPENWRT_mipsel-unknown-linux-musl = mipsel_24kc
 OPENWRT_mips-unknown-linux-musl = mips_24kc
 VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: cross cross-deps feed version-check
+.PHONY: cross cross-deps feed version-check dist
 
 cross-deps:
 	@command -v cargo-zigbuild >/dev/null 2>&1 && python3 -m ziglang version >/dev/null 2>&1 || \
@@ -106,13 +106,30 @@ cross: cross-deps
 		$(OBJCOPY) --strip-all target/$$t/release/nftop; \
 	done
 
+# The SDK's source tarball (openwrt/mkdist.sh: HEAD's tree, crates
+# vendored, reproducible); its sha256 goes into openwrt/Makefile's
+# PKG_HASH. Run it after committing, then commit openwrt/Makefile (which
+# the tarball leaves out, so its hash stays true).
+dist:
+	@h=$$(sh openwrt/mkdist.sh dist $(VERSION)); \
+	sed -i "s/^PKG_HASH:=.*/PKG_HASH:=$$h/" openwrt/Makefile; \
+	echo "dist/nftop-$(VERSION).tar.gz: sha256 $$h, now openwrt/Makefile's PKG_HASH"
+
+# openwrt/Makefile against Cargo.toml (version) and against the tarball of
+# HEAD (PKG_HASH): a package must build what it says it builds.
 version-check:
 	@ow=$$(sed -n 's/^PKG_VERSION:=//p' openwrt/Makefile); \
 	if [ "$$ow" != "$(VERSION)" ]; then \
 		echo "version mismatch: Cargo.toml says $(VERSION), openwrt/Makefile says $$ow" >&2; exit 1; fi
+	@h=$$(sh openwrt/mkdist.sh target/dist-check $(VERSION)); \
+	ow=$$(sed -n 's/^PKG_HASH:=//p' openwrt/Makefile); \
+	if [ "$$h" != "$$ow" ]; then \
+		echo "openwrt/Makefile's PKG_HASH ($$ow) is not the sha256 of the source tarball of HEAD ($$h): run make dist and commit openwrt/Makefile" >&2; exit 1; fi
 
-# dist/feed/<arch>/nftop_<version>_<arch>.ipk, Packages, Packages.gz
-# (and Packages.sig with NFTOP_SIGN_KEY=path/to/secret.key).
+# dist/feed/<arch>/nftop_<version>_<arch>.ipk, Packages, Packages.gz,
+# Packages.sig: signed with NFTOP_SIGN_KEY, else with a key pair created
+# once in dist/keys (git-ignored, kept across builds); openwrt/mkfeed.sh
+# prints the router's two commands.
 feed: version-check cross
 	@rm -rf dist/feed
 	@sh openwrt/mkfeed.sh dist/feed $(VERSION) $(foreach t,$(ALL_TARGETS),$(foreach a,$(OPENWRT_$(t)),$(a)=target/$(t)/release/nftop))

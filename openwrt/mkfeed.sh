@@ -3,8 +3,10 @@
 #   openwrt/mkfeed.sh OUTDIR VERSION ARCH=BINARY [ARCH=BINARY ...]
 # Per architecture: OUTDIR/<arch>/nftop_<version>_<arch>.ipk (the binary at
 # /usr/sbin/nftop, the man page at /usr/share/man/man8/nftop.8.gz) and the
-# index files Packages, Packages.gz (and Packages.sig when
-# NFTOP_SIGN_KEY names a usign/signify secret key).
+# index files Packages, Packages.gz and Packages.sig. Signing is the normal
+# path (opkg checks signatures by default): with NFTOP_SIGN_KEY (a
+# usign/signify secret key), else with dist/keys/nftop.sec (NFTOP_KEY_DIR),
+# created once and kept.
 #
 # The .ipk format is OpenWrt's scripts/ipkg-build: a gzip-compressed tar
 # (not an ar archive) of ./debian-binary ("2.0"), ./control.tar.gz and
@@ -13,6 +15,28 @@ set -eu
 man=$(dirname "$0")/nftop.8
 out=$1 version=$2
 shift 2
+# Control fields come from the SDK package's Makefile, so the prebuilt
+# and the SDK-built package cannot say different things (tests/feed.rs).
+pkgmk=$(dirname "$0")/Makefile
+field() { sed -n "s/^ *$1:=//p" "$pkgmk" | head -1; }
+url=$(field URL)
+license=$(field PKG_LICENSE)
+source_url=$(field PKG_SOURCE_URL | sed "s/\$(PKG_VERSION)/$version/g")
+# DEPENDS: the +packages (RUST_ARCH_DEPENDS restricts architectures, it
+# names no package); libc is what every OpenWrt package depends on.
+depends=$(field DEPENDS | tr ' ' '\n' | sed -n 's/^+//p' | tr '\n' ' ' | sed 's/ $//; s/ /, /g')
+depends="libc${depends:+, $depends}"
+key=${NFTOP_SIGN_KEY:-}
+if [ -z "$key" ]; then
+    keydir=${NFTOP_KEY_DIR:-dist/keys}
+    key=$keydir/nftop.sec
+    if [ ! -f "$key" ]; then
+        mkdir -p "$keydir"
+        signify-openbsd -G -n -c "nftop feed key" -p "$keydir/nftop.pub" -s "$key"
+        echo "feed: created the signing key pair $key and $keydir/nftop.pub: keep them"
+    fi
+fi
+pub=${key%.sec}.pub
 mtime=@${SOURCE_DATE_EPOCH:-1700000000}
 tarx() { tar --format=gnu --numeric-owner --owner=0 --group=0 --mtime="$mtime" --sort=name "$@"; }
 for spec in "$@"; do
@@ -51,11 +75,11 @@ for spec in "$@"; do
     cat >"$work/control/control" <<CTL
 Package: nftop
 Version: $version
-Depends: libc, kmod-nf-conntrack-netlink
-Source: https://example.invalid/nftop
-License: GPL-2.0-only
+Depends: $depends
+Source: $source_url/nftop-$version.tar.gz
+License: $license
 Section: net
-URL: https://example.invalid/nftop
+URL: $url
 Architecture: $arch
 Installed-Size: $size
 Description: top for netfilter conntrack: live bandwidth per connection,
@@ -76,10 +100,11 @@ CTL
         echo
     } >"$dir/Packages"
     gzip -9nc "$dir/Packages" >"$dir/Packages.gz"
-    if [ -n "${NFTOP_SIGN_KEY:-}" ]; then
-        # usign signatures are signify (ed25519) signatures.
-        signify-openbsd -S -s "$NFTOP_SIGN_KEY" -m "$dir/Packages" -x "$dir/Packages.sig"
-    fi
+    # usign signatures are signify (ed25519) signatures.
+    signify-openbsd -S -s "$key" -m "$dir/Packages" -x "$dir/Packages.sig"
     rm -rf "$work"
     echo "feed: $ipk ($(stat -c %s "$ipk") bytes)"
 done
+echo "feed: signed with $key. On the router (OpenWrt 24.10 and older), with $pub copied there:"
+echo "  opkg-key add nftop.pub"
+echo "  echo 'src/gz nftop https://YOUR.SERVER/PATH/ARCH' >> /etc/opkg/customfeeds.conf"

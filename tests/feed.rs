@@ -52,12 +52,15 @@ fn elf_for(dir: &Path, arch: &str) -> PathBuf {
     path
 }
 
+/// mkfeed with its default signing key kept beside `out` (not in dist/).
 fn mkfeed(out: &Path, specs: &[String]) -> std::process::Output {
     Command::new("sh")
         .arg(crate::common::root().join("openwrt/mkfeed.sh"))
         .arg(out)
         .arg("9.8.7")
         .args(specs)
+        .env_remove("NFTOP_SIGN_KEY")
+        .env("NFTOP_KEY_DIR", out.with_extension("keys"))
         .output()
         .unwrap()
 }
@@ -299,4 +302,193 @@ fn man_page_covers_every_flag_of_the_help() {
         }
     }
     assert!(flags > 40, "found only {flags} flags in nftop -h");
+}
+
+/// Signing is the normal path: without NFTOP_SIGN_KEY a key pair is made
+/// once and kept, the index is signed, and the router's two commands are
+/// printed.
+#[test]
+fn unsigned_by_default_means_signed_with_a_kept_key() {
+    let dir = tmp("defkey");
+    let spec = vec![format!(
+        "mipsel_24kc={}",
+        elf_for(&dir, "mipsel_24kc").display()
+    )];
+    let feed = dir.join("feed");
+    let o = mkfeed(&feed, &spec);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains("opkg-key add") && out.contains("customfeeds.conf"),
+        "{out}"
+    );
+    let public = feed.with_extension("keys").join("nftop.pub");
+    assert!(verifies(&public, &feed.join("mipsel_24kc")));
+    let first = std::fs::read(&public).unwrap();
+    let o = mkfeed(&feed, &spec);
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(&public).unwrap(), first, "the key is kept");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("created the signing key"));
+    assert!(verifies(&public, &feed.join("mipsel_24kc")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `openwrt/Makefile`, in the sense the SDK reads it: a `VAR:=value`.
+fn makefile_field(mk: &str, key: &str) -> String {
+    mk.lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{key}:=")))
+        .unwrap_or_else(|| panic!("openwrt/Makefile has no {key}"))
+        .trim()
+        .to_string()
+}
+
+/// The prebuilt package and the SDK package cannot drift: the same files
+/// (the install section's destinations), the same version, dependencies,
+/// license and URL.
+#[test]
+fn prebuilt_package_matches_the_sdk_makefile() {
+    let root = crate::common::root();
+    let mk = std::fs::read_to_string(root.join("openwrt/Makefile")).unwrap();
+    // Files the install section writes: every $(1)/... that is not a
+    // directory made by INSTALL_DIR.
+    let install: String = mk
+        .split("define Package/nftop/install")
+        .nth(1)
+        .and_then(|s| s.split("endef").next())
+        .expect("a Package/nftop/install section")
+        .to_string();
+    let mut files: Vec<String> = install
+        .lines()
+        .filter(|l| !l.contains("$(INSTALL_DIR)"))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|w| w.strip_prefix("$(1)"))
+        .map(|p| format!(".{p}"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["./usr/sbin/nftop", "./usr/share/man/man8/nftop.8.gz"]
+    );
+    assert!(
+        root.join(makefile_field(&mk, "PKG_LICENSE_FILES"))
+            .is_file(),
+        "PKG_LICENSE_FILES names a file of the repository"
+    );
+    assert!(
+        makefile_field(&mk, "PKG_MAINTAINER").contains(" <")
+            && makefile_field(&mk, "PKG_MAINTAINER").ends_with('>'),
+        "maintainer as Name <email>"
+    );
+
+    let dir = tmp("sdk");
+    let spec = vec![format!("x86_64={}", elf_for(&dir, "x86_64").display())];
+    // The Makefile's version, as the feed is built for it.
+    let version = makefile_field(&mk, "PKG_VERSION");
+    let o = Command::new("sh")
+        .arg(root.join("openwrt/mkfeed.sh"))
+        .arg(dir.join("feed"))
+        .arg(&version)
+        .args(&spec)
+        .env("NFTOP_KEY_DIR", dir.join("keys"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ipk = dir.join(format!("feed/x86_64/nftop_{version}_x86_64.ipk"));
+    let x = dir.join("x");
+    std::fs::create_dir_all(&x).unwrap();
+    assert!(Command::new("tar")
+        .arg("xzf")
+        .arg(&ipk)
+        .arg("-C")
+        .arg(&x)
+        .status()
+        .unwrap()
+        .success());
+    let mut data: Vec<String> = tar_list(&x.join("data.tar.gz"))
+        .into_iter()
+        .filter(|p| !p.ends_with('/'))
+        .collect();
+    data.sort();
+    assert_eq!(data, files, "the ipk holds what the SDK installs");
+    let control = String::from_utf8(tar_cat(&x.join("control.tar.gz"), "./control")).unwrap();
+    let field = |k: &str| {
+        control
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")).map(String::from))
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Version"), version);
+    assert_eq!(field("License"), makefile_field(&mk, "PKG_LICENSE"));
+    assert_eq!(field("URL"), makefile_field(&mk, "URL"));
+    let deps: Vec<String> = makefile_field(&mk, "DEPENDS")
+        .split_whitespace()
+        .filter_map(|d| d.strip_prefix('+'))
+        .map(String::from)
+        .collect();
+    assert_eq!(field("Depends"), format!("libc, {}", deps.join(", ")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `make dist`'s tarball: the same bytes twice, owner 0, one mtime, the license and the vendored crates in, openwrt/Makefile
+/// out, and it builds with no network and an empty cargo home.
+#[test]
+fn source_tarball_is_reproducible_and_builds_offline() {
+    let root = crate::common::root();
+    let dir = tmp("dist");
+    let run = |out: &Path| {
+        let o = Command::new("sh")
+            .arg(root.join("openwrt/mkdist.sh"))
+            .arg(out)
+            .arg("9.8.7")
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let (a, b) = (run(&dir.join("a")), run(&dir.join("b")));
+    assert_eq!(a, b, "reproducible");
+    let tgz = dir.join("a/nftop-9.8.7.tar.gz");
+    assert_eq!(
+        std::fs::read(&tgz).unwrap(),
+        std::fs::read(dir.join("b/nftop-9.8.7.tar.gz")).unwrap()
+    );
+    let list = tar_list(&tgz);
+    for want in [
+        "nftop-9.8.7/LICENSE",
+        "nftop-9.8.7/Cargo.lock",
+        "nftop-9.8.7/openwrt/nftop.8",
+    ] {
+        assert!(list.iter().any(|p| p == want), "{want}");
+    }
+    assert!(list
+        .iter()
+        .any(|p| p.starts_with("nftop-9.8.7/vendor/libc-")));
+    assert!(!list.iter().any(|p| p == "nftop-9.8.7/openwrt/Makefile"));
+    let verbose = Command::new("tar").arg("tvzf").arg(&tgz).output().unwrap();
+    for l in String::from_utf8(verbose.stdout).unwrap().lines() {
+        assert!(l.contains(" 0/0 ") && l.contains("2023-11-14"), "{l}");
+    }
+    // Offline: an empty cargo home, no network needed.
+    assert!(Command::new("tar")
+        .arg("xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    let o = Command::new("cargo")
+        .args(["check", "--offline", "--locked", "--lib", "--quiet"])
+        .current_dir(dir.join("nftop-9.8.7"))
+        .env("CARGO_HOME", dir.join("cargo-home"))
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "offline build: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

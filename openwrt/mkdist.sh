@@ -1,0 +1,32 @@
+#!/bin/sh
+# `make dist`: the source tarball the OpenWrt SDK builds from, offline.
+#   openwrt/mkdist.sh OUTDIR VERSION      writes OUTDIR/nftop-VERSION.tar.gz
+#                                         and prints its sha256
+# Contents: the committed tree of HEAD (uncommitted changes are not in
+# it), without openwrt/Makefile (its PKG_HASH is this tarball's hash),
+# plus every crate of Cargo.lock vendored under vendor/ and a
+# .cargo/config.toml that points cargo there, so `cargo install --locked`
+# in the SDK needs no network.
+# Reproducible: entries sorted by name, mtime fixed (SOURCE_DATE_EPOCH,
+# default 1700000000), owner and group 0, gzip without a name or time.
+set -eu
+out=$1 version=$2
+top=$(git rev-parse --show-toplevel)
+name=nftop-$version
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT INT TERM
+git -C "$top" archive --format=tar --prefix="$name/" HEAD | tar -x -C "$work"
+rm -f "$work/$name/openwrt/Makefile"
+(
+    cd "$work/$name"
+    cargo vendor --locked --versioned-dirs vendor 2>/dev/null >"$work/vendor.toml"
+    {
+        printf '\n# Added by make dist: build from the vendored crates, offline.\n'
+        cat "$work/vendor.toml"
+    } >>.cargo/config.toml
+)
+mkdir -p "$out"
+mtime=@${SOURCE_DATE_EPOCH:-1700000000}
+tar --format=gnu --sort=name --mtime="$mtime" --owner=0 --group=0 --numeric-owner \
+    -C "$work" -cf - "$name" | gzip -9n >"$out/$name.tar.gz"
+sha256sum "$out/$name.tar.gz" | cut -d' ' -f1
