@@ -6,6 +6,7 @@
 //! deadline is skipped, never run twice in a row. Rates use the clock read
 //! when each dump completes, so scheduling jitter never biases them.
 
+use crate::budget::CpuBudget;
 use crate::cli::{AgeFmt, Config, Mode};
 use crate::error::{Error, Result};
 use crate::events::Events;
@@ -57,6 +58,7 @@ pub struct App {
     mono: u64,
     real: u64,
     screen: Option<Screen>,
+    budget: CpuBudget,
 }
 
 struct Check {
@@ -143,6 +145,7 @@ impl App {
             mono: 0,
             real: 0,
             screen: None,
+            budget: CpuBudget::new(cfg.cpu),
             settings: st,
             cfg,
         })
@@ -254,7 +257,9 @@ impl App {
         let tick = Tick {
             seq: self.seq,
             real_ns: self.real,
-            interval: self.ui.interval,
+            interval: self.budget.interval(self.ui.interval),
+            interval_requested: self.ui.interval,
+            cpu_budget: self.budget.pct,
             flows: self.table.flows(),
             view: &self.view,
             table_len: self.table.len(),
@@ -391,9 +396,12 @@ impl App {
             }
             let paused = self.screen.is_some() && self.ui.paused;
             if !paused {
+                let cpu0 = sys::process_cpu_ns();
                 self.refresh()?;
                 self.resize();
                 self.render()?;
+                self.budget
+                    .spent(sys::process_cpu_ns().saturating_sub(cpu0) as f64 / 1e9);
                 done += 1;
                 if panic_at == Some(done) {
                     panic!("NFTOP_TEST_PANIC_AT={done}: a panic on request");
@@ -410,7 +418,7 @@ impl App {
     }
 
     fn interval_ns(&self) -> u64 {
-        (self.ui.interval * 1e9) as u64
+        (self.budget.interval(self.ui.interval) * 1e9) as u64
     }
 
     fn resize(&mut self) {

@@ -58,6 +58,9 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   --leases PATH         DHCP leases for names (default /tmp/dhcp.leases)
   --no-dns              no reverse DNS (hosts and leases still used)
   --no-color            no colour (also: NO_COLOR in the environment)
+  --cpu PCT             cap nftop's CPU at PCT % of one core, the kernel's
+                        dump included: the interval stretches while a
+                        refresh costs more (default 25; 0 = no cap)
   --linger SECONDS      keep ended connections visible, marked closed
                         (default 5; 0 hides them, their bytes still count)
   --no-events           do not read conntrack DESTROY events (totals then
@@ -163,6 +166,8 @@ pub struct Config {
     pub record: Option<String>,
     /// Seconds a closed connection stays visible.
     pub linger: u32,
+    /// CPU budget in percent of one core; 0 = none.
+    pub cpu: u32,
     /// Read conntrack DESTROY events (credit connections that end between
     /// refreshes).
     pub events: bool,
@@ -207,6 +212,7 @@ impl Default for Config {
             color: true,
             record: None,
             linger: 5,
+            cpu: 25,
             events: true,
             event_buffer: crate::events::DEFAULT_BUFFER,
             enable_acct: false,
@@ -268,6 +274,7 @@ where
             Long("no-color") => c.color = false,
             Long("record") => c.record = Some(value(&mut p)?),
             Long("linger") => c.linger = parse_linger(&value(&mut p)?)?,
+            Long("cpu") => c.cpu = parse_cpu(&value(&mut p)?)?,
             Long("no-events") => c.events = false,
             Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
             Long("enable-acct") => c.enable_acct = true,
@@ -397,6 +404,15 @@ pub fn parse_sort(s: &str) -> Result<(SortCol, bool)> {
         Some((_, col)) => Ok((*col, asc)),
         None => Err(Error::usage(format!(
             "invalid value '{s}' for '--sort': pick one of id, in, out, sport, dport, rx, tx, sum, age, proto (prefix + for ascending)"
+        ))),
+    }
+}
+
+fn parse_cpu(s: &str) -> Result<u32> {
+    match s.trim_end_matches('%').parse::<u32>() {
+        Ok(n) if n <= 100 => Ok(n),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--cpu': want a percentage of one core from 0 (no cap) to 100"
         ))),
     }
 }
@@ -599,6 +615,16 @@ mod tests {
         assert!(!cfg(&["--no-color"]).color);
         assert!(cfg(&["--wan", "wwan+"]).wan.unwrap().matches("wwan3"));
         assert_eq!(cfg(&["--linger", "0"]).linger, 0);
+        assert_eq!(
+            (
+                cfg(&[]).cpu,
+                cfg(&["--cpu", "10"]).cpu,
+                cfg(&["--cpu", "0"]).cpu
+            ),
+            (25, 10, 0)
+        );
+        let m = err(&["--cpu", "150"]);
+        assert!(m.contains("'150'") && m.contains("--cpu"), "{m}");
         assert_eq!(cfg(&[]).linger, 5);
         assert!(!cfg(&["--no-events"]).events);
         assert!(cfg(&["--enable-acct"]).enable_acct);

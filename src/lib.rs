@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod conntrack;
 pub mod error;

@@ -14,6 +14,12 @@ pub fn mono_ns() -> u64 {
     clock(libc::CLOCK_MONOTONIC)
 }
 
+/// CPU nanoseconds this process used (all threads, user and system: the
+/// kernel's work for our dumps included).
+pub fn process_cpu_ns() -> u64 {
+    clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
 /// Nanoseconds of CLOCK_REALTIME: the base of kernel conntrack timestamps
 /// (`CTA_TIMESTAMP_START` is realtime) and of `"t"` in machine output.
 pub fn real_ns() -> u64 {

@@ -56,6 +56,8 @@ fn refresh_pipeline_allocates_nothing() {
             seq: k,
             real_ns: 1_700_000_000_000_000_000,
             interval: 1.0,
+            interval_requested: 1.0,
+            cpu_budget: 25,
             flows: table.flows(),
             view: &view,
             table_len: table.len(),

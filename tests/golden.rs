@@ -215,6 +215,8 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
         seq: 2,
         real_ns: REAL,
         interval: 1.0,
+        interval_requested: 1.0,
+        cpu_budget: 25,
         flows: table.flows(),
         view: &view,
         table_len: table.len(),

@@ -214,6 +214,8 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         seq: 2,
         real_ns: 1_700_000_000_000_000_000,
         interval: 1.0,
+        interval_requested: 1.0,
+        cpu_budget: 25,
         flows: table.flows(),
         view: &view,
         table_len: table.len(),

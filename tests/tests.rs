@@ -14,6 +14,7 @@ mod golden;
 mod mwan;
 mod render;
 mod routing;
+mod scale;
 mod terminal;
 mod vm;
 

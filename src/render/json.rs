@@ -192,6 +192,8 @@ pub fn write_json(
     head(line, t, "tick");
     let v = t.view;
     num(line, "interval", t.interval);
+    num(line, "interval_requested", t.interval_requested);
+    let _ = write!(line, ",\"cpu_budget\":{}", t.cpu_budget);
     let _ = write!(
         line,
         ",\"conns\":{},\"matched\":{},\"shown\":{}",

@@ -69,7 +69,11 @@ impl Opts {
 pub struct Tick<'a> {
     pub seq: u64,
     pub real_ns: u64,
+    /// The interval in force, and the one asked for: longer when the CPU
+    /// budget (`cpu_budget` %, 0 = none) stretched it.
     pub interval: f64,
+    pub interval_requested: f64,
+    pub cpu_budget: u32,
     pub flows: &'a [Flow],
     pub view: &'a View,
     pub table_len: usize,

@@ -152,9 +152,13 @@ impl Screen {
             crate::cli::VERSION
         );
         super::fmt_seconds(line, t.interval);
+        line.push(b's');
+        if t.interval > t.interval_requested {
+            let _ = write!(line, " (cpu budget {}%)", t.cpu_budget);
+        }
         let _ = write!(
             line,
-            "s  shown {} of {}  conntrack {}/{}  sort {}{}",
+            "  shown {} of {}  conntrack {}/{}  sort {}{}",
             t.view.shown.len(),
             t.view.all.conns,
             t.ct_count,
