@@ -136,7 +136,7 @@ feed: version-check cross
 
 # Stripped size per architecture and the .ipk size (builds the feed, so
 # both columns are current); fails when mipsel is over its budget.
-SIZE_BUDGET_KIB = 400
+SIZE_BUDGET_KIB = 340
 size: feed
 	@printf '%-34s %10s %8s %10s\n' target bytes KiB ipk
 	@for t in $(ALL_TARGETS); do \
