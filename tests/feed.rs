@@ -79,6 +79,19 @@ fn tar_list(archive: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Unpacks an .ipk (a gzip tar) into `into`; returns `into`.
+fn unpack(ipk: &Path, into: &Path) -> PathBuf {
+    std::fs::create_dir_all(into).unwrap();
+    let ok = Command::new("tar")
+        .arg("xzf")
+        .arg(ipk)
+        .arg("-C")
+        .arg(into)
+        .status();
+    assert!(ok.is_ok_and(|s| s.success()), "{} unpacks", ipk.display());
+    into.to_path_buf()
+}
+
 fn tar_cat(archive: &Path, member: &str) -> Vec<u8> {
     let o = Command::new("tar")
         .arg("xzOf")
@@ -117,16 +130,7 @@ fn feed_layout_control_fields_and_index_for_every_architecture() {
             vec!["./control.tar.gz", "./data.tar.gz", "./debian-binary"],
             "{arch}"
         );
-        let x = dir.join(format!("x-{arch}"));
-        std::fs::create_dir_all(&x).unwrap();
-        assert!(Command::new("tar")
-            .arg("xzf")
-            .arg(&ipk)
-            .arg("-C")
-            .arg(&x)
-            .status()
-            .unwrap()
-            .success());
+        let x = unpack(&ipk, &dir.join(format!("x-{arch}")));
         assert_eq!(std::fs::read(x.join("debian-binary")).unwrap(), b"2.0\n");
         let control = String::from_utf8(tar_cat(&x.join("control.tar.gz"), "./control")).unwrap();
         let field = |k: &str| {
@@ -394,16 +398,7 @@ fn prebuilt_package_matches_the_sdk_makefile() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let ipk = dir.join(format!("feed/x86_64/nftop_{version}_x86_64.ipk"));
-    let x = dir.join("x");
-    std::fs::create_dir_all(&x).unwrap();
-    assert!(Command::new("tar")
-        .arg("xzf")
-        .arg(&ipk)
-        .arg("-C")
-        .arg(&x)
-        .status()
-        .unwrap()
-        .success());
+    let x = unpack(&ipk, &dir.join("x"));
     let mut data: Vec<String> = tar_list(&x.join("data.tar.gz"))
         .into_iter()
         .filter(|p| !p.ends_with('/'))

@@ -11,11 +11,11 @@
 # Topology (as tests/bed.sh, with both uplinks masqueraded):
 #   P-cli  cli0 192.0.2.2/24 2001:db8:1::2/64; sink on tcp 8022
 #   P-rtr  lan0 192.0.2.1/24 2001:db8:1::1/64
-#          wan0 198.51.100.1/25 2001:db8:2::1/64  uplink 1 (main default)
+#          wan0 198.51.100.1/24 2001:db8:2::1/64  uplink 1 (main default)
 #          wan1 203.0.113.1/25  2001:db8:3::1/64  uplink 2
 #          port forwards: tcp 2222 on wan0 and on wan1 -> 192.0.2.2:8022
 #          forward-chain counters per test flow: table inet nftop_test
-#   P-inet inet0 198.51.100.2/25 2001:db8:2::2/64 (gateway of uplink 1, and
+#   P-inet inet0 198.51.100.2/24 2001:db8:2::2/64 (gateway of uplink 1, and
 #          the "ISP host on the uplink's subnet"), inet1 203.0.113.2/25
 #          2001:db8:3::2/64 (gateway of uplink 2); servers on lo:
 #          203.0.113.200, 2001:db8:ff::200. IPv6 to the LAN returns
@@ -45,14 +45,10 @@ SCHEME=${3:-simple}
 CLI=$P-cli RTR=$P-rtr INET=$P-inet
 RATE=${NFTOP_BED_RATE:-60mbit}
 
-x() { ip netns exec "$@"; }
+. "$(dirname "$0")/topology.sh"
 
 down() {
-    for ns in "$CLI" "$RTR" "$INET"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-        ip netns del "$ns" 2>/dev/null || true
-        rm -rf "/etc/netns/$ns"
-    done
+    topology_down
 }
 
 sysctls() {
@@ -88,41 +84,8 @@ mwan3_routes() {
 
 up() {
     down
-    for ns in "$CLI" "$RTR" "$INET"; do
-        ip netns add "$ns"
-        x "$ns" ip link set lo up
-        mkdir -p "/etc/netns/$ns"
-        printf 'nameserver 192.0.2.53\noptions timeout:5 attempts:2\n' >"/etc/netns/$ns/resolv.conf"
-    done
-    ip link add cli0 netns "$CLI" type veth peer name lan0 netns "$RTR"
-    ip link add wan0 netns "$RTR" type veth peer name inet0 netns "$INET"
-    ip link add wan1 netns "$RTR" type veth peer name inet1 netns "$INET"
-
-    x "$CLI" ip addr add 192.0.2.2/24 dev cli0
-    x "$CLI" ip -6 addr add 2001:db8:1::2/64 dev cli0 nodad
-    x "$CLI" ip link set cli0 up
-    x "$CLI" ip route add default via 192.0.2.1
-    x "$CLI" ip -6 route add default via 2001:db8:1::1
-
-    x "$RTR" ip addr add 192.0.2.1/24 dev lan0
-    x "$RTR" ip -6 addr add 2001:db8:1::1/64 dev lan0 nodad
-    x "$RTR" ip addr add 198.51.100.1/25 dev wan0
-    x "$RTR" ip -6 addr add 2001:db8:2::1/64 dev wan0 nodad
-    x "$RTR" ip addr add 203.0.113.1/25 dev wan1
-    x "$RTR" ip -6 addr add 2001:db8:3::1/64 dev wan1 nodad
-    for l in lan0 wan0 wan1; do x "$RTR" ip link set "$l" up; done
-    x "$RTR" sysctl -qw net.netfilter.nf_conntrack_acct=1
+    topology_up
     x "$RTR" sysctl -qw net.netfilter.nf_conntrack_timestamp=1
-
-    x "$INET" ip addr add 198.51.100.2/25 dev inet0
-    x "$INET" ip -6 addr add 2001:db8:2::2/64 dev inet0 nodad
-    x "$INET" ip addr add 203.0.113.2/25 dev inet1
-    x "$INET" ip -6 addr add 2001:db8:3::2/64 dev inet1 nodad
-    x "$INET" ip addr add 203.0.113.200/32 dev lo
-    x "$INET" ip -6 addr add 2001:db8:ff::200/128 dev lo
-    x "$INET" ip link set inet0 up
-    x "$INET" ip link set inet1 up
-    x "$INET" ip -6 route add 2001:db8:1::/64 via 2001:db8:2::1
     sysctls "$INET" 0
 
     for l in wan0 wan1; do
@@ -166,7 +129,7 @@ up() {
         # mwan3_hook: neighbour discovery untouched (as mwan3 does), restore,
         # mark by ingress, connected, policies, save.
         mark_rules='
-    set connected4 { type ipv4_addr; flags interval; elements = { 192.0.2.0/24, 198.51.100.0/25, 203.0.113.0/25 } }
+    set connected4 { type ipv4_addr; flags interval; elements = { 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/25 } }
     set connected6 { type ipv6_addr; flags interval; elements = { 2001:db8:1::/64, 2001:db8:2::/64, 2001:db8:3::/64 } }
     chain mwan3_hook {
         icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return
@@ -275,13 +238,7 @@ table inet nftop_test {
     }
 }
 EOF
-    i=0
-    while ! x "$CLI" ping -6 -c1 -W1 2001:db8:ff::200 >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt 20 ] || { echo "mwan.sh: IPv6 path never came up" >&2; exit 1; }
-        sleep 0.2
-    done
-    x "$CLI" ping -c1 -W2 203.0.113.200 >/dev/null
+    topology_wait
 }
 
 case $cmd in
