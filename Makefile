@@ -85,7 +85,7 @@ OPENWRT_mipsel-unknown-linux-musl = mipsel_24kc
 OPENWRT_mips-unknown-linux-musl = mips_24kc
 VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: cross cross-deps feed version-check dist
+.PHONY: cross cross-deps feed version-check dist vendor-deps
 
 cross-deps:
 	@command -v cargo-zigbuild >/dev/null 2>&1 && python3 -m ziglang version >/dev/null 2>&1 || \
@@ -110,18 +110,24 @@ cross: cross-deps
 # vendored, reproducible); its sha256 goes into openwrt/Makefile's
 # PKG_HASH. Run it after committing, then commit openwrt/Makefile (which
 # the tarball leaves out, so its hash stays true).
-dist:
-	@h=$$(sh openwrt/mkdist.sh dist $(VERSION)); \
+# The tarball's vendored crates are written by the pinned nightly's cargo
+# (vendor output differs between cargo versions; stable moves).
+VENDOR_CARGO = cargo +$(NIGHTLY)
+vendor-deps:
+	@rustup toolchain list | grep -q '^$(NIGHTLY)' || rustup toolchain install $(NIGHTLY) --profile minimal
+
+dist: vendor-deps
+	@h=$$(NFTOP_CARGO="$(VENDOR_CARGO)" sh openwrt/mkdist.sh dist $(VERSION)); \
 	sed -i "s/^PKG_HASH:=.*/PKG_HASH:=$$h/" openwrt/Makefile; \
 	echo "dist/nftop-$(VERSION).tar.gz: sha256 $$h, now openwrt/Makefile's PKG_HASH"
 
 # openwrt/Makefile against Cargo.toml (version) and against the tarball of
 # HEAD (PKG_HASH): a package must build what it says it builds.
-version-check:
+version-check: vendor-deps
 	@ow=$$(sed -n 's/^PKG_VERSION:=//p' openwrt/Makefile); \
 	if [ "$$ow" != "$(VERSION)" ]; then \
 		echo "version mismatch: Cargo.toml says $(VERSION), openwrt/Makefile says $$ow" >&2; exit 1; fi
-	@h=$$(sh openwrt/mkdist.sh target/dist-check $(VERSION)); \
+	@h=$$(NFTOP_CARGO="$(VENDOR_CARGO)" sh openwrt/mkdist.sh target/dist-check $(VERSION)); \
 	ow=$$(sed -n 's/^PKG_HASH:=//p' openwrt/Makefile); \
 	if [ "$$h" != "$$ow" ]; then \
 		echo "openwrt/Makefile's PKG_HASH ($$ow) is not the sha256 of the source tarball of HEAD ($$h): run make dist and commit openwrt/Makefile" >&2; exit 1; fi

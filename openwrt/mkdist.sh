@@ -9,6 +9,9 @@
 # in the SDK needs no network.
 # Reproducible: entries sorted by name, mtime fixed (SOURCE_DATE_EPOCH,
 # default 1700000000), owner and group 0, gzip without a name or time.
+# cargo's vendor output changes between cargo versions (newer ones add a
+# "$comment" to every .cargo-checksum.json), so the hash holds for one
+# cargo: NFTOP_CARGO (make passes the pinned nightly), else `cargo`.
 set -eu
 out=$1 version=$2
 top=$(git rev-parse --show-toplevel)
@@ -19,7 +22,7 @@ git -C "$top" archive --format=tar --prefix="$name/" HEAD | tar -x -C "$work"
 rm -f "$work/$name/openwrt/Makefile"
 (
     cd "$work/$name"
-    cargo vendor --locked --versioned-dirs vendor 2>/dev/null >"$work/vendor.toml"
+    ${NFTOP_CARGO:-cargo} vendor --locked --versioned-dirs vendor 2>/dev/null >"$work/vendor.toml"
     {
         printf '\n# Added by make dist: build from the vendored crates, offline.\n'
         cat "$work/vendor.toml"
