@@ -344,6 +344,15 @@ impl App {
                 if sig != 0 {
                     return Ok(128 + sig as i32);
                 }
+                if sys::REPAINT.swap(false, Ordering::SeqCst) {
+                    // Back from a job-control stop (fg): the terminal
+                    // shows whatever the shell left there.
+                    if let Some(s) = &mut self.screen {
+                        s.invalidate();
+                    }
+                    self.resize();
+                    self.render()?;
+                }
                 if sys::WINCH.swap(false, Ordering::SeqCst) {
                     self.resize();
                     self.render()?;

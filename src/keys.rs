@@ -97,6 +97,7 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
     ui.message.clear();
     match k {
         Key::Char(b'q') => return Outcome::Quit,
+        Key::Redraw => return Outcome::Relayout,
         Key::Char(b'p') => ui.paused = !ui.paused,
         Key::Char(b'h') | Key::Char(b'?') => {
             ui.help = !ui.help;
@@ -179,6 +180,7 @@ mod tests {
         assert_ne!(u.filter.sort, s);
         handle(&mut u, Key::Left);
         assert_eq!(u.filter.sort, s);
+        assert_eq!(handle(&mut u, Key::Redraw), Outcome::Relayout);
         assert_eq!(handle(&mut u, Key::Char(b'q')), Outcome::Quit);
         assert_eq!(handle(&mut u, Key::Char(b'Z')), Outcome::None);
     }

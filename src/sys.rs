@@ -87,9 +87,16 @@ struct Saved(UnsafeCell<libc::termios>);
 unsafe impl Sync for Saved {}
 
 static SAVED: Saved = Saved(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+/// The raw mode we set, to set again after a job-control stop.
+static RAW: Saved = Saved(UnsafeCell::new(unsafe { std::mem::zeroed() }));
 static TERM_ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The terminal was given back for a job-control stop (Ctrl-Z) and is
+/// taken again on SIGCONT.
+static SUSPENDED: AtomicBool = AtomicBool::new(false);
 /// Leave the alternate screen, show the cursor, reset attributes.
 pub const RESTORE_SEQ: &[u8] = b"\x1b[0m\x1b[?25h\x1b[?1049l";
+/// Enter the alternate screen, hide the cursor, clear it.
+pub const ENTER_SEQ: &[u8] = b"\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J";
 
 /// Puts the tty on `fd` in raw mode (no echo, no line buffering; signals
 /// from Ctrl-C stay on so SIGINT reaches our handler). Returns false when
@@ -100,12 +107,16 @@ pub fn enter_raw(fd: i32) -> bool {
     if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
         return false;
     }
-    // SAFETY: only this thread writes SAVED, before TERM_ACTIVE is set.
-    unsafe { *SAVED.0.get() = t };
     let mut raw = t;
     raw.c_lflag &= !(libc::ICANON | libc::ECHO);
     raw.c_cc[libc::VMIN] = 1;
     raw.c_cc[libc::VTIME] = 0;
+    // SAFETY: only this thread writes SAVED and RAW, before TERM_ACTIVE is
+    // set (the handlers read them only while it is).
+    unsafe {
+        *SAVED.0.get() = t;
+        *RAW.0.get() = raw;
+    }
     // SAFETY: valid termios.
     if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) } != 0 {
         return false;
@@ -135,6 +146,9 @@ pub fn restore_terminal() {
 pub static QUIT: AtomicUsize = AtomicUsize::new(0);
 /// Set by SIGWINCH: re-read the window size.
 pub static WINCH: AtomicBool = AtomicBool::new(false);
+/// Set when the terminal was taken back after a job-control stop: the
+/// whole screen must be painted again.
+pub static REPAINT: AtomicBool = AtomicBool::new(false);
 
 /// The hook that must run on any exit (restoring sysctls): one plain
 /// function pointer in an atomic, so that a signal handler can call it.
@@ -159,6 +173,36 @@ extern "C" fn on_quit(sig: libc::c_int) {
 
 extern "C" fn on_winch(_: libc::c_int) {
     WINCH.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-Z: give the shell a sane terminal (cooked mode, cursor shown,
+/// normal screen), then stop as the default action would.
+extern "C" fn on_tstp(_: libc::c_int) {
+    if TERM_ACTIVE.load(Ordering::SeqCst) {
+        restore_terminal();
+        SUSPENDED.store(true, Ordering::SeqCst);
+    }
+    // SAFETY: default disposition, then re-raise: SIGTSTP is blocked while
+    // this handler runs, so the stop happens when it returns.
+    unsafe {
+        libc::signal(libc::SIGTSTP, libc::SIG_DFL);
+        libc::raise(libc::SIGTSTP);
+    }
+}
+
+/// `fg`: take the terminal again and ask for a full repaint.
+extern "C" fn on_cont(_: libc::c_int) {
+    handle(libc::SIGTSTP, on_tstp);
+    if SUSPENDED.swap(false, Ordering::SeqCst) {
+        // SAFETY: RAW was written before the terminal was first entered;
+        // tcsetattr and write are async-signal-safe.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, RAW.0.get());
+            libc::write(1, ENTER_SEQ.as_ptr().cast(), ENTER_SEQ.len());
+        }
+        TERM_ACTIVE.store(true, Ordering::SeqCst);
+        REPAINT.store(true, Ordering::SeqCst);
+    }
 }
 
 extern "C" fn on_fatal(sig: libc::c_int) {
@@ -189,6 +233,8 @@ pub fn install_signal_handlers() {
     handle(libc::SIGTERM, on_quit);
     handle(libc::SIGHUP, on_quit);
     handle(libc::SIGWINCH, on_winch);
+    handle(libc::SIGTSTP, on_tstp);
+    handle(libc::SIGCONT, on_cont);
     for s in [
         libc::SIGSEGV,
         libc::SIGBUS,

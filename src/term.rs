@@ -26,7 +26,7 @@ impl Term {
         }));
         use std::io::Write;
         let mut out = std::io::stdout();
-        let _ = out.write_all(b"\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J");
+        let _ = out.write_all(sys::ENTER_SEQ);
         let _ = out.flush();
         Some(Term { _private: () })
     }
@@ -48,6 +48,8 @@ pub enum Key {
     Down,
     Left,
     Right,
+    /// Ctrl-L: paint the whole screen again.
+    Redraw,
 }
 
 /// Decodes raw bytes from the tty. Escape sequences we do not know are
@@ -76,6 +78,7 @@ pub fn parse_keys(b: &[u8], mut f: impl FnMut(Key)) {
                 f(Key::Esc);
             }
             b'\r' | b'\n' => f(Key::Enter),
+            0x0c => f(Key::Redraw),
             0x7f | 0x08 => f(Key::Backspace),
             c if c.is_ascii_graphic() || c == b' ' => f(Key::Char(c)),
             _ => {}
@@ -91,7 +94,7 @@ mod tests {
     #[test]
     fn keys_and_escape_sequences() {
         let mut v = Vec::new();
-        parse_keys(b"q\x1b[A\x1b[1;5C\x1b\r\x7f<", |k| v.push(k));
+        parse_keys(b"q\x1b[A\x1b[1;5C\x1b\r\x7f<\x0c", |k| v.push(k));
         assert_eq!(
             v,
             vec![
@@ -101,7 +104,8 @@ mod tests {
                 Key::Esc,
                 Key::Enter,
                 Key::Backspace,
-                Key::Char(b'<')
+                Key::Char(b'<'),
+                Key::Redraw
             ]
         );
     }

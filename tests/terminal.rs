@@ -483,3 +483,69 @@ fn uplinks_line_in_the_header() {
     t.keys("q");
     t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
 }
+
+/// Ctrl-Z gives the shell a sane terminal (cooked mode, cursor shown, the
+/// normal screen); `fg` takes it back and paints the whole screen again.
+#[test]
+fn ctrl_z_and_fg_with_a_real_shell() {
+    if !netns_ok("ctrl_z_and_fg_with_a_real_shell") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("jobs", 110, 25);
+    // nftop alone on the command line: bash goes on with the rest of a
+    // list when its current command stops.
+    t.keys(&format!("ip netns exec {} {} -t 0", bed.ns("rtr"), bin()));
+    t.enter();
+    t.wait("connections", |s| s.contains("SOURCE / DESTINATION"));
+    t.cmd(&["send-keys", "-t", "t", "C-z"]);
+    let s = t.wait("the shell after Ctrl-Z", |s| s.contains("Stopped"));
+    assert!(
+        !s.contains("SOURCE / DESTINATION"),
+        "left the alternate screen:\n{s}"
+    );
+    stty_is_sane(&t);
+    // Something the shell writes, which the repaint must cover.
+    t.keys("echo SHELL-WAS-HERE");
+    t.enter();
+    t.wait("shell output", |s| s.contains("SHELL-WAS-HERE"));
+    t.keys("fg");
+    t.enter();
+    let s = t.wait("nftop again, painted whole", |s| {
+        s.contains("SOURCE / DESTINATION") && !s.contains("SHELL-WAS-HERE")
+    });
+    assert!(s.starts_with("nftop"), "{s}");
+    t.keys("q");
+    t.wait("the prompt", |s| !s.contains("SOURCE / DESTINATION"));
+    t.keys("echo EXITED:$?");
+    t.enter();
+    exited_restored(&t, 0, "q after fg");
+}
+
+/// Ctrl-L paints every line again, also lines nftop believes unchanged.
+#[test]
+fn ctrl_l_repaints_the_whole_screen() {
+    if !netns_ok("ctrl_l_repaints_the_whole_screen") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("ctrll", 110, 25);
+    run_nftop(&t, &bed, "-t 0 -u 60");
+    t.wait("connections", |s| s.contains("SOURCE / DESTINATION"));
+    // Past the quick second sample: nothing redraws for a minute now
+    // (this wait only avoids a pass that Ctrl-L did not earn).
+    std::thread::sleep(Duration::from_millis(1500));
+    // Scribble on the terminal behind nftop's back (a kernel message on a
+    // serial console does the same).
+    let tty = t.cmd(&["display-message", "-p", "-t", "t", "#{pane_tty}"]);
+    std::fs::write(tty.trim(), b"\x1b[5;1HSCRIBBLE").unwrap();
+    t.wait("the scribble", |s| s.contains("SCRIBBLE"));
+    t.cmd(&["send-keys", "-t", "t", "C-l"]);
+    t.wait("a clean screen", |s| {
+        !s.contains("SCRIBBLE") && s.contains("SOURCE / DESTINATION")
+    });
+    t.keys("q");
+    exited_restored(&t, 0, "q after Ctrl-L");
+}
