@@ -330,4 +330,9 @@ fn golden_screen() {
         "screen-dev-100x20.txt",
         &render(&["-d", "-L"], Some((20, 100))),
     );
+    // Narrow: IN/OUT, TX/RX and the ports give way before the addresses.
+    golden(
+        "screen-40x14.txt",
+        &render(&["-t", "0", "-L"], Some((14, 40))),
+    );
 }

@@ -314,3 +314,58 @@ fn line_buffer_rejects_overflow_instead_of_growing() {
     }
     assert_eq!(l.len(), nftop::render::LINE_MAX);
 }
+
+/// Narrow terminals drop whole columns in a fixed order (NAT, IN/OUT,
+/// TX/RX keeping SUM, ports) before any name or address is shortened.
+#[test]
+fn narrow_screens_drop_columns_before_cutting_names() {
+    let at = |cols: usize| draw(24, cols, &["-t", "0"]);
+    let title = |t: &str| t.lines().find(|l| l.contains("PROTO")).unwrap().to_string();
+    let t80 = at(80);
+    assert!(
+        title(&t80).contains(" TX") && title(&t80).contains(" IN"),
+        "{t80}"
+    );
+    assert!(t80.contains("via 198.51.100.1:"), "{t80}");
+    // 70: the NAT view and IN/OUT gave way, the rates stay.
+    let t70 = at(70);
+    assert!(
+        title(&t70).contains(" TX") && !title(&t70).contains(" IN"),
+        "{t70}"
+    );
+    assert!(!t70.contains("via "), "{t70}");
+    // 50: TX and RX too, SUM stays; ports still there.
+    let t50 = at(50);
+    assert!(
+        title(&t50).contains("SUM") && !title(&t50).contains(" TX"),
+        "{t50}"
+    );
+    assert!(t50.contains(":443"), "{t50}");
+    // 40: the ports last; the addresses are still whole.
+    let t40 = at(40);
+    assert!(!t40.contains(":443"), "{t40}");
+    assert!(
+        t40.contains(" 192.0.2.61 ") && t40.contains(" 203.0.113.60"),
+        "{t40}"
+    );
+    assert!(
+        !t40.contains('~'),
+        "nothing shortened at 40 columns:\n{t40}"
+    );
+    // 28: now addresses are cut, from the left, keeping their last two
+    // groups (never one character, as `l~:58820` once was).
+    let t28 = at(28);
+    let cut: Vec<&str> = t28
+        .split_whitespace()
+        .filter(|w| w.starts_with('~'))
+        .collect();
+    assert!(!cut.is_empty(), "{t28}");
+    for w in cut {
+        let groups = w
+            .trim_start_matches('~')
+            .split(['.', ':'])
+            .filter(|g| !g.is_empty())
+            .count();
+        assert!(groups >= 2, "'{w}' keeps two groups:\n{t28}");
+    }
+}

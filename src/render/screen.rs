@@ -14,6 +14,39 @@ use crate::view::Meta;
 use std::fmt::Write as _;
 use std::io::Write;
 
+/// What a full row wants for one endpoint: an IPv4 address and a port
+/// (203.0.113.200:65535), or the address alone once ports are dropped.
+const ENDPOINT_W: usize = 21;
+const HOST_W: usize = 15;
+/// Names are never cut below this.
+const MIN_NAME: usize = 8;
+
+/// Which columns a narrow screen dropped (`level`: 1 the NAT view, 2 and
+/// IN/OUT, 3 and TX/RX, 4 and the ports) and the address width left.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    level: u8,
+    aw: usize,
+}
+
+impl Layout {
+    fn keeps(&self, c: Col) -> bool {
+        match c {
+            Col::In | Col::Out => self.level < 2,
+            Col::Tx | Col::Rx => self.level < 3,
+            _ => true,
+        }
+    }
+
+    fn nat(&self) -> bool {
+        self.level < 1
+    }
+
+    fn ports(&self) -> bool {
+        self.level < 4
+    }
+}
+
 /// Uplinks among the present links.
 fn uplinks(links: &Links) -> usize {
     links.all().iter().filter(|l| l.uplink).count()
@@ -287,13 +320,15 @@ impl Screen {
         let o = ctx.o;
         let mut cell = Line::new();
         // Column titles.
-        let aw = self.addr_width(o);
+        let lay = self.layout(o);
+        let aw = lay.aw;
         line.clear();
-        for (k, c) in columns(o).enumerate() {
+        for (k, c) in columns(o).filter(|c| lay.keeps(c.col)).enumerate() {
             let title = match c.col {
                 Col::Sport | Col::Dport => continue,
                 Col::Dst if !o.wide => continue,
-                Col::Src if !o.wide => "SOURCE / DESTINATION",
+                Col::Src if !o.wide && aw >= 20 => "SOURCE / DESTINATION",
+                Col::Src if !o.wide => "SRC / DST",
                 _ => columns::title(c, o),
             };
             if k > 0 {
@@ -302,7 +337,7 @@ impl Screen {
             let w = if c.screen == 0 { aw } else { c.screen };
             line.cell(title, w, c.right);
         }
-        if o.wide {
+        if o.wide && lay.nat() {
             line.push_str(" NAT");
         }
         self.put(row, line, b"\x1b[7m", o.color);
@@ -315,7 +350,7 @@ impl Screen {
             let m = &t.view.meta(fl);
             let r = Row { ctx, f: fl, m };
             line.clear();
-            for (k, c) in columns(o).enumerate() {
+            for (k, c) in columns(o).filter(|c| lay.keeps(c.col)).enumerate() {
                 match c.col {
                     Col::Sport | Col::Dport => continue,
                     Col::Dst if !o.wide => continue,
@@ -325,8 +360,8 @@ impl Screen {
                     line.push(b' ');
                 }
                 match c.col {
-                    Col::Src => endpoint(line, &mut cell, ctx, fl, m, true, aw),
-                    Col::Dst => endpoint(line, &mut cell, ctx, fl, m, false, aw),
+                    Col::Src => endpoint(line, &mut cell, ctx, fl, m, true, aw, lay.ports()),
+                    Col::Dst => endpoint(line, &mut cell, ctx, fl, m, false, aw, lay.ports()),
                     _ => {
                         cell.clear();
                         columns::cell(&mut cell, c.col, &r, Style::Screen);
@@ -334,7 +369,7 @@ impl Screen {
                     }
                 }
             }
-            if o.wide {
+            if o.wide && lay.nat() {
                 nat(line, ctx, fl, m, false);
             }
             self.put(row, line, b"", o.color);
@@ -342,8 +377,10 @@ impl Screen {
                 // The destination under the source.
                 line.clear();
                 line.spaces(10);
-                endpoint(line, &mut cell, ctx, fl, m, false, aw);
-                nat(line, ctx, fl, m, false);
+                endpoint(line, &mut cell, ctx, fl, m, false, aw, lay.ports());
+                if lay.nat() {
+                    nat(line, ctx, fl, m, false);
+                }
                 self.put(row, line, b"", o.color);
             }
         }
@@ -358,21 +395,33 @@ impl Screen {
         }
     }
 
-    /// Width of an address column: what is left after the fixed columns.
-    fn addr_width(&self, o: &super::Opts) -> usize {
-        let fixed: usize = columns(o)
-            .filter(|c| c.screen > 0)
-            .map(|c| c.screen + 1)
-            .sum();
-        let free = self.cols.saturating_sub(fixed);
-        // Wide: an IPv6 endpoint ([2001:db8:..:ffff]:65535) needs 47
-        // columns; what is beyond two of those goes to the NAT column.
-        let w = if o.wide {
-            (free.saturating_sub(2) / 2).min(47)
-        } else {
-            free.saturating_sub(1)
-        };
-        w.clamp(8, 70)
+    /// What fits in the width: when a full row does not, whole columns go
+    /// in a fixed order (the NAT view, then IN/OUT, then TX/RX keeping
+    /// SUM, then the ports) before any name is shortened; the address
+    /// columns get what is left.
+    fn layout(&self, o: &super::Opts) -> Layout {
+        let mut l = Layout { level: 0, aw: 8 };
+        for level in 0..=4 {
+            l.level = level;
+            let fixed: usize = columns(o)
+                .filter(|c| c.screen > 0 && l.keeps(c.col))
+                .map(|c| c.screen + 1)
+                .sum();
+            let free = self.cols.saturating_sub(fixed);
+            // Wide: an IPv6 endpoint ([2001:db8:..:ffff]:65535) needs 47
+            // columns; what is beyond two of those goes to the NAT column.
+            l.aw = if o.wide {
+                (free.saturating_sub(2) / 2).min(47)
+            } else {
+                free.saturating_sub(1)
+            }
+            .clamp(8, 70);
+            let want = if l.ports() { ENDPOINT_W } else { HOST_W };
+            if l.aw >= want {
+                break;
+            }
+        }
+        l
     }
 
     /// Appends `line` as the next screen row, cut to the width.
@@ -420,9 +469,23 @@ impl std::fmt::Write for LineSink<'_> {
     }
 }
 
-/// "host:port" in exactly `w` columns; the host is cut, never the port.
-/// Numeric IPv6 addresses are bracketed ([2001:db8::1]:443).
-fn endpoint(line: &mut Line, cell: &mut Line, ctx: &Ctx, f: &Flow, m: &Meta, src: bool, w: usize) {
+/// "host:port" in `w` columns (the port left out when `ports` is off).
+/// Numeric IPv6 addresses with a port are bracketed ([2001:db8::1]:443).
+/// Too long, a name keeps its head (at least `MIN_NAME` characters) and an
+/// address its tail (at least its last two groups), marked `~`; the port
+/// is never cut. What cannot shrink further overflows the cell rather than
+/// lose those, and the screen cuts the row at its edge.
+#[allow(clippy::too_many_arguments)]
+fn endpoint(
+    line: &mut Line,
+    cell: &mut Line,
+    ctx: &Ctx,
+    f: &Flow,
+    m: &Meta,
+    src: bool,
+    w: usize,
+    ports: bool,
+) {
     let c = &f.conn;
     let (addr, local) = if src {
         (&c.orig.src, src_is_local(m))
@@ -431,32 +494,41 @@ fn endpoint(line: &mut Line, cell: &mut Line, ctx: &Ctx, f: &Flow, m: &Meta, src
     };
     cell.clear();
     ctx.host(cell, &addr[..c.addr_len()], local, false);
-    let host_end = cell.len();
-    let v6 = c.family == 6 && cell.as_str().contains(':');
+    let host = cell.as_str();
+    let numeric = host.parse::<std::net::IpAddr>().is_ok();
     let mut pcell = Line::new();
-    if shows_port(c) {
+    if ports && shows_port(c) {
         pcell.push(b':');
         ctx.port(&mut pcell, c, !src, false);
     }
+    let v6 = ports && c.family == 6 && host.contains(':');
     let extra = pcell.len() + if v6 { 2 } else { 0 };
     let start = line.len();
-    if host_end + extra > w {
-        let keep = w.saturating_sub(extra + 1);
-        if v6 {
-            line.push(b'[');
-        }
-        line.push_str(&cell.as_str()[..keep.min(host_end)]);
+    if v6 {
+        line.push(b'[');
+    }
+    if host.len() + extra <= w {
+        line.push_str(host);
+    } else if numeric {
+        // The tail tells addresses of one network apart.
+        let two_groups = host
+            .char_indices()
+            .rev()
+            .filter(|&(_, ch)| ch == '.' || ch == ':')
+            .nth(1)
+            .map_or(0, |(i, _)| i + 1);
+        let room = w.saturating_sub(extra + 1);
+        let from = (host.len() - room.min(host.len())).min(two_groups);
         line.push(b'~');
+        line.push_str(&host[from..]);
     } else {
-        if v6 {
-            line.push(b'[');
-        }
-        line.push_str(cell.as_str());
+        let keep = w.saturating_sub(extra + 1).max(MIN_NAME).min(host.len());
+        line.push_str(&host[..keep]);
+        line.push(b'~');
     }
     if v6 {
         line.push(b']');
     }
     line.push_str(pcell.as_str());
-    line.truncate(start + w);
     line.pad_to(start + w);
 }
