@@ -71,7 +71,8 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
 keys (screen mode): q quit, p pause, h help, d devices, w wide, a age,
   b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
   l loopback, 4/6/0 family, u interval, t threshold, < > sort column,
-  ! reverse sort, Ctrl-L repaint, Ctrl-Z suspend (fg resumes)
+  ! reverse sort, Ctrl-L repaint, Ctrl-Z suspend (fg resumes);
+  grouped on the h screen
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

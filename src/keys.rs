@@ -7,6 +7,23 @@ use crate::render::{Line, Opts};
 use crate::term::Key;
 use crate::view::Filter;
 
+/// The help screen (`h`): every key, grouped; fits 80x24 (a test draws
+/// it at that size).
+pub const HELP: &str = "\
+views     d  device table / connections     h ?  this help
+          p  pause refreshing               q    quit
+display   w  one line per connection        a    age column: off, s, d h:m:s
+          V  state column                   I    conntrack id column
+          b  bytes/s or bits/s              B    raw numbers
+          S  SI or IEC units                r R  redact local / remote
+          n N  numeric local / remote (no names)
+filter    4 6 0  IPv4, IPv6, both           l    loopback connections
+          t  threshold (prompt)             u    refresh interval (prompt)
+order     < > (or , . or Left Right)  sort column        !  reverse order
+terminal  Ctrl-L  repaint everything        Ctrl-Z  suspend (fg resumes)
+prompts   Enter accepts, Esc cancels, Backspace deletes
+";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PromptKind {
     Interval,
@@ -166,6 +183,21 @@ mod tests {
             handle(ui, Key::Char(b));
         }
         handle(ui, Key::Enter)
+    }
+
+    /// Every key the handler acts on is in the help.
+    #[test]
+    fn the_help_names_every_key() {
+        for k in "qphdwabBSVIrRnNl460ut<>!,.".bytes() {
+            let mut u = ui();
+            assert_ne!(handle(&mut u, Key::Char(k)), Outcome::None, "{}", k as char);
+            assert!(
+                HELP.contains(&format!(" {} ", k as char)),
+                "{} missing from the help",
+                k as char
+            );
+        }
+        assert!(HELP.lines().count() <= 20 && HELP.lines().all(|l| l.len() <= 80));
     }
 
     #[test]

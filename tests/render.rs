@@ -369,3 +369,66 @@ fn narrow_screens_drop_columns_before_cutting_names() {
         assert!(groups >= 2, "'{w}' keeps two groups:\n{t28}");
     }
 }
+
+/// The help screen fits 80x24 (the terminal model fails on any overflow)
+/// and shows every group.
+#[test]
+fn help_fits_80x24_with_every_group() {
+    let c = cfg(&[]);
+    let mut table = sample_table();
+    let mut view = View::new(256);
+    let net = Net::new();
+    let mut scr = Screen::new(24, 80);
+    let warnings = Warnings::default();
+    let filter = Filter::from_config(&c);
+    view.build(
+        table.flows_mut(),
+        &net,
+        &filter,
+        (3_000_000_000, 0),
+        Some(10),
+    );
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
+    let opts = Opts::from_config(&c);
+    let mut ui = nftop::keys::Ui::new(&c, opts.clone());
+    ui.help = true;
+    let ctx = Ctx {
+        o: &opts,
+        names: &names,
+        links: &net.links,
+        now_s: 3,
+    };
+    let tick = Tick {
+        seq: 2,
+        real_ns: 1_700_000_000_000_000_000,
+        interval: 1.0,
+        interval_requested: 1.0,
+        cpu_budget: 25,
+        flows: table.flows(),
+        view: &view,
+        table_len: table.len(),
+        table_cap: table.capacity(),
+        ct_count: 60,
+        ct_max: 65536,
+        warnings: &warnings,
+        events: None,
+        closed_total: 0,
+        credited: 0,
+    };
+    let mut out = Vec::new();
+    scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
+    let mut vt = Vt::new(24, 80);
+    vt.feed(&out);
+    let t = vt.text();
+    for group in [
+        "views",
+        "display",
+        "filter",
+        "order",
+        "terminal",
+        "prompts",
+        "press h to return",
+    ] {
+        assert!(t.contains(group), "{group}:\n{t}");
+    }
+}

@@ -240,7 +240,9 @@ fn screen_renders_keys_work_and_q_restores_the_terminal() {
     t.keys("r");
     // h: help and back.
     t.keys("h");
-    t.wait("help", |s| s.contains("keys (screen mode)"));
+    t.wait("help", |s| {
+        s.contains("press h to return") && s.contains("Ctrl-Z  suspend")
+    });
     t.keys("h");
     t.wait("rows again", |s| s.contains("203.0.113.200"));
     // u: a new interval through the prompt; a bad value gives a message.

@@ -302,10 +302,7 @@ impl Screen {
 
     /// The keys (from the usage text).
     fn help_text(&mut self, row: &mut usize, line: &mut Line, o: &super::Opts) {
-        for text in crate::cli::USAGE
-            .lines()
-            .skip_while(|l| !l.starts_with("keys"))
-        {
+        for text in crate::keys::HELP.lines() {
             line.clear();
             line.push_str(text);
             self.put(row, line, b"", o.color);
