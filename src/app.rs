@@ -59,6 +59,10 @@ pub struct App {
     real: u64,
     screen: Option<Screen>,
     budget: CpuBudget,
+    /// What the terminal answered when asked its size (the tty said 0x0),
+    /// and whether it was asked yet.
+    asked: Option<(usize, usize)>,
+    asked_once: bool,
 }
 
 struct Check {
@@ -146,6 +150,8 @@ impl App {
             real: 0,
             screen: None,
             budget: CpuBudget::new(cfg.cpu),
+            asked: None,
+            asked_once: false,
             settings: st,
             cfg,
         })
@@ -304,9 +310,7 @@ impl App {
         self.refresh()?;
         let _term = if self.settings.mode == Mode::Screen {
             let t = Term::enter();
-            let (r, c) = sys::winsize(1)
-                .map(|(r, c)| (r as usize, c as usize))
-                .unwrap_or(FALLBACK);
+            let (r, c) = self.term_size(false);
             self.screen = Some(Screen::new(r, c));
             t
         } else {
@@ -384,7 +388,9 @@ impl App {
                                     new_interval = true;
                                     redraw = true
                                 }
-                                Outcome::Redraw | Outcome::Relayout => redraw = true,
+                                Outcome::Redraw | Outcome::Relayout | Outcome::Repaint => {
+                                    redraw = true
+                                }
                                 Outcome::None => {}
                             }
                         });
@@ -431,11 +437,46 @@ impl App {
     }
 
     fn resize(&mut self) {
-        if let Some(s) = &mut self.screen {
-            let (r, c) = sys::winsize(1)
-                .map(|(r, c)| (r as usize, c as usize))
-                .unwrap_or(FALLBACK);
-            s.resize(r, c);
+        if self.screen.is_some() {
+            let (r, c) = self.term_size(false);
+            if let Some(s) = &mut self.screen {
+                s.resize(r, c);
+            }
+        }
+    }
+
+    /// The terminal's size: the tty's; else, where the tty says 0x0 (a
+    /// serial console, which never sends SIGWINCH either), what the
+    /// terminal answers when asked (once, and again on Ctrl-L with `ask`);
+    /// else 80x24. The help says which.
+    fn term_size(&mut self, ask: bool) -> (usize, usize) {
+        use std::fmt::Write as _;
+        let note = &mut self.ui.size_note;
+        note.clear();
+        if let Some((r, c)) = sys::winsize(1) {
+            let _ = write!(note, "terminal {c}x{r} (from the tty)");
+            return (r as usize, c as usize);
+        }
+        if ask || !self.asked_once {
+            self.asked_once = true;
+            self.asked = term::ask_size().map(|(r, c)| (r as usize, c as usize));
+        }
+        match self.asked {
+            Some((r, c)) => {
+                let _ = write!(
+                    note,
+                    "terminal {c}x{r} (the tty says 0x0: asked the terminal)"
+                );
+                (r, c)
+            }
+            None => {
+                let (r, c) = FALLBACK;
+                let _ = write!(
+                    note,
+                    "terminal {c}x{r} (no size from the tty or the terminal: assumed)"
+                );
+                (r, c)
+            }
         }
     }
 
@@ -443,6 +484,12 @@ impl App {
     fn after_key(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Relayout => {
+                if let Some(s) = &mut self.screen {
+                    s.invalidate();
+                }
+            }
+            Outcome::Repaint => {
+                self.term_size(true);
                 if let Some(s) = &mut self.screen {
                     s.invalidate();
                 }

@@ -44,6 +44,9 @@ pub struct Ui {
     pub prompt: Option<(PromptKind, Line)>,
     /// The last message (a refused prompt value), on the bottom line.
     pub message: Line,
+    /// Which terminal size is used and where it came from (the help
+    /// shows it: serial consoles report none).
+    pub size_note: Line,
 }
 
 impl Ui {
@@ -57,6 +60,7 @@ impl Ui {
             paused: false,
             prompt: None,
             message: Line::new(),
+            size_note: Line::new(),
         }
     }
 }
@@ -71,6 +75,9 @@ pub enum Outcome {
     Relayout,
     /// The interval changed: reschedule, repaint.
     Interval,
+    /// Ctrl-L: ask the terminal's size again where the tty has none, and
+    /// paint everything.
+    Repaint,
     Quit,
 }
 
@@ -114,7 +121,7 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
     ui.message.clear();
     match k {
         Key::Char(b'q') => return Outcome::Quit,
-        Key::Redraw => return Outcome::Relayout,
+        Key::Redraw => return Outcome::Repaint,
         Key::Char(b'p') => ui.paused = !ui.paused,
         Key::Char(b'h') | Key::Char(b'?') => {
             ui.help = !ui.help;
@@ -212,7 +219,7 @@ mod tests {
         assert_ne!(u.filter.sort, s);
         handle(&mut u, Key::Left);
         assert_eq!(u.filter.sort, s);
-        assert_eq!(handle(&mut u, Key::Redraw), Outcome::Relayout);
+        assert_eq!(handle(&mut u, Key::Redraw), Outcome::Repaint);
         assert_eq!(handle(&mut u, Key::Char(b'q')), Outcome::Quit);
         assert_eq!(handle(&mut u, Key::Char(b'Z')), Outcome::None);
     }

@@ -38,6 +38,60 @@ impl Drop for Term {
     }
 }
 
+/// Asks the terminal for its size, for serial consoles where the tty
+/// says 0x0 and no SIGWINCH ever comes: save the cursor, move it as far
+/// right and down as the terminal allows, request a cursor position
+/// report, put the cursor back.
+pub const SIZE_QUERY: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
+/// How long to wait for the report (a terminal that does not answer
+/// leaves the 80x24 fallback).
+pub const SIZE_WAIT_MS: u64 = 200;
+
+/// The cursor position report `ESC [ rows ; cols R` in `b`, if any.
+pub fn parse_cpr(b: &[u8]) -> Option<(u16, u16)> {
+    let one = |rest: &[u8]| -> Option<(u16, u16)> {
+        let end = rest.iter().position(|&c| c == b'R')?;
+        let body = std::str::from_utf8(&rest[..end]).ok()?;
+        let (r, c) = body.split_once(';')?;
+        let (r, c) = (r.parse::<u16>().ok()?, c.parse::<u16>().ok()?);
+        (r > 0 && c > 0).then_some((r, c))
+    };
+    (0..b.len().saturating_sub(1))
+        .filter(|&i| b[i] == 0x1b && b[i + 1] == b'[')
+        .find_map(|i| one(&b[i + 2..]))
+}
+
+/// Writes the size query and reads the answer from stdin within
+/// `SIZE_WAIT_MS` (raw mode must be on). Keys typed meanwhile are lost.
+pub fn ask_size() -> Option<(u16, u16)> {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    out.write_all(SIZE_QUERY).ok()?;
+    out.flush().ok()?;
+    let end = sys::mono_ns() + SIZE_WAIT_MS * 1_000_000;
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    while n < buf.len() {
+        let now = sys::mono_ns();
+        if now >= end {
+            return None;
+        }
+        let ms = ((end - now) / 1_000_000 + 1) as i32;
+        if !sys::poll_readable(0, ms) {
+            continue;
+        }
+        let got = sys::read_fd(0, &mut buf[n..]);
+        if got == 0 {
+            return None;
+        }
+        n += got;
+        if let Some(size) = parse_cpr(&buf[..n]) {
+            return Some(size);
+        }
+    }
+    None
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     Char(u8),
@@ -90,6 +144,24 @@ pub fn parse_keys(b: &[u8], mut f: impl FnMut(Key)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursor_position_reports() {
+        assert_eq!(parse_cpr(b"\x1b[24;80R"), Some((24, 80)));
+        assert_eq!(parse_cpr(b"q\x1b[50;132Rx"), Some((50, 132)));
+        assert_eq!(parse_cpr(b"\x1b[24;80"), None, "incomplete");
+        assert_eq!(parse_cpr(b"\x1b[0;0R"), None);
+        assert_eq!(parse_cpr(b"\x1b[A"), None);
+        assert_eq!(
+            parse_cpr(b"\x1b[A\x1b[30;100R"),
+            Some((30, 100)),
+            "after a key"
+        );
+        // A late report reaching the key parser is swallowed whole.
+        let mut v = Vec::new();
+        parse_keys(b"\x1b[24;80R", |k| v.push(k));
+        assert!(v.is_empty());
+    }
 
     #[test]
     fn keys_and_escape_sequences() {

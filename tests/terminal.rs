@@ -335,27 +335,56 @@ fn a_panic_restores_the_terminal_and_the_sysctls() {
 }
 
 #[test]
-fn zero_size_tty_falls_back_and_draws() {
-    if !netns_ok("zero_size_tty_falls_back_and_draws") {
+fn zero_size_tty_asks_the_terminal_and_draws() {
+    if !netns_ok("zero_size_tty_asks_the_terminal_and_draws") {
         return;
     }
     let bed = Bed::up();
     let _tr = with_traffic(&bed);
     let t = Tmux::new("zero", 100, 30);
-    // A serial console reports 0x0: nftop must assume 80x24, not overflow.
+    // A serial console reports 0x0 and sends no SIGWINCH: nftop asks the
+    // terminal itself (a cursor position report; tmux answers like any
+    // VT100) instead of guessing, and says so in the help.
     t.keys("stty rows 0 cols 0");
     t.enter();
     run_nftop(&t, &bed, "-t 0 -w");
-    // (At 80 columns the wide row keeps both addresses and SUM: IN/OUT
-    // and TX/RX give way.)
-    let s = t.wait("first screen", |s| s.contains("[2001:db8:ff::200]"));
-    assert!(s.lines().all(|l| l.len() <= 80), "fallback width 80:\n{s}");
+    let s = t.wait("first screen", |s| s.contains("203.0.113.200:8/0"));
+    assert!(s.lines().all(|l| l.len() <= 100), "{s}");
+    assert!(
+        s.lines().any(|l| l.len() > 80),
+        "the terminal's 100 columns are used:\n{s}"
+    );
     // -w: one line per connection, a DESTINATION column.
     assert!(
         s.contains(" DESTINATION ") && !s.contains("SOURCE / DESTINATION"),
         "{s}"
     );
     assert!(s.lines().next().unwrap().starts_with("nftop"), "{s}");
+    t.keys("h");
+    t.wait("the size in the help", |s| {
+        s.contains("terminal 100x30 (the tty says 0x0: asked the terminal)")
+    });
+    t.keys("h");
+    // The terminal grows (tmux tells the tty; zero it again, as a serial
+    // line would stay): the old answer stands until Ctrl-L asks again.
+    t.resize(120, 30);
+    let tty = t.cmd(&["display-message", "-p", "-t", "t", "#{pane_tty}"]);
+    let z = Command::new("stty")
+        .args(["-F", tty.trim(), "rows", "0", "cols", "0"])
+        .status()
+        .unwrap();
+    assert!(z.success());
+    t.keys("h");
+    t.wait("the old size", |s| {
+        s.contains("terminal 100x30 (the tty says 0x0")
+    });
+    t.keys("h");
+    t.cmd(&["send-keys", "-t", "t", "C-l"]);
+    t.keys("h");
+    t.wait("the new size", |s| {
+        s.contains("terminal 120x30 (the tty says 0x0")
+    });
+    t.keys("h");
     t.keys("q");
     t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
 }

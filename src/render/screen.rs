@@ -136,7 +136,7 @@ impl Screen {
         if ui.dev && !ui.help {
             self.devices(&mut row, &mut line, t, ctx);
         } else if ui.help {
-            self.help_text(&mut row, &mut line, o);
+            self.help_text(&mut row, &mut line, ui);
         } else {
             self.connections(&mut row, &mut line, t, ctx);
         }
@@ -301,12 +301,16 @@ impl Screen {
     }
 
     /// The keys (from the usage text).
-    fn help_text(&mut self, row: &mut usize, line: &mut Line, o: &super::Opts) {
+    fn help_text(&mut self, row: &mut usize, line: &mut Line, ui: &Ui) {
+        let o = &ui.opts;
         for text in crate::keys::HELP.lines() {
             line.clear();
             line.push_str(text);
             self.put(row, line, b"", o.color);
         }
+        line.clear();
+        line.push_str(ui.size_note.as_str());
+        self.put(row, line, b"", o.color);
         line.clear();
         line.push_str("press h to return");
         self.put(row, line, b"", o.color);
