@@ -385,3 +385,112 @@ fn fill() {
     .join()
     .unwrap();
 }
+
+/// Bytes the screen writes per refresh on a serial console: a steady 80x24
+/// screen whose five connections change rate every refresh (only changed
+/// lines are sent). Printed by `make bench`; no kernel needed.
+#[test]
+#[ignore = "benchmark: run with make bench"]
+fn bench_serial_bytes_per_refresh() {
+    use nftop::conntrack::{Conn, Tuple};
+    use nftop::render::screen::Screen;
+    use nftop::render::{Ctx, Opts, Tick, Warnings};
+    let c = crate::render::cfg(&["-t", "0"]);
+    let mut table = nftop::flows::FlowTable::new(64, 1);
+    let mut view = nftop::view::View::new(64);
+    let net = nftop::route::Net::new();
+    let filter = nftop::view::Filter::from_config(&c);
+    let names = nftop::names::Names::new("/nonexistent", "/nonexistent", false, false);
+    let mut opts = Opts::from_config(&c);
+    opts.color = false;
+    let ui = nftop::keys::Ui::new(&c, opts.clone());
+    let mut scr = Screen::new(24, 80);
+    let warnings = Warnings::default();
+    let conn = |i: u8, k: u64| {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[192, 0, 2, 10 + i]);
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&[203, 0, 113, 200]);
+        // Rates that change every refresh, as live traffic does.
+        let step = 100_000 * (i as u64 + 1) + (k * 7919 * (i as u64 + 3)) % 50_000;
+        Conn {
+            family: 4,
+            id: i as u32 + 1,
+            has_counters: true,
+            state: 3,
+            orig: Tuple {
+                src: a,
+                sport: 40000 + i as u16,
+                dst: b,
+                dport: 443,
+                proto: 6,
+            },
+            reply: Tuple {
+                src: b,
+                sport: 443,
+                dst: a,
+                dport: 40000 + i as u16,
+                proto: 6,
+            },
+            orig_bytes: step * k,
+            reply_bytes: step * k / 3,
+            ..Conn::default()
+        }
+    };
+    let mut sizes = Vec::new();
+    for k in 1..=12u64 {
+        table.begin();
+        for i in 0..5 {
+            table.observe(&conn(i, k));
+        }
+        table.finish(
+            k * 1_000_000_000,
+            1_700_000_000_000_000_000 + k * 1_000_000_000,
+        );
+        let cap = scr.capacity(false, 0, &net.links);
+        view.build(
+            table.flows_mut(),
+            &net,
+            &filter,
+            (k * 1_000_000_000, 0),
+            Some(cap),
+        );
+        let ctx = Ctx {
+            o: &opts,
+            names: &names,
+            links: &net.links,
+            now_s: k,
+        };
+        let tick = Tick {
+            seq: k,
+            real_ns: 1_700_000_000_000_000_000 + k * 1_000_000_000,
+            interval: 1.0,
+            interval_requested: 1.0,
+            cpu_budget: 25,
+            flows: table.flows(),
+            view: &view,
+            table_len: table.len(),
+            table_cap: table.capacity(),
+            ct_count: 5,
+            ct_max: 65536,
+            warnings: &warnings,
+            events: None,
+            closed_total: 0,
+            credited: 0,
+        };
+        let mut out = Vec::new();
+        scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
+        sizes.push(out.len());
+    }
+    // The first frame paints everything; the steady ones after it.
+    let steady = sizes[3..].iter().sum::<usize>() as f64 / (sizes.len() - 3) as f64;
+    println!(
+        "serial console: first 80x24 frame {} bytes, then {:.0} bytes per refresh with 5 changing rates",
+        sizes[0], steady
+    );
+    println!(
+        "  115200 baud (11520 B/s): {:.1} % of the line at -u 1; 9600 baud (960 B/s): {:.0} % at -u 2",
+        steady / 11_520.0 * 100.0,
+        steady / 2.0 / 960.0 * 100.0
+    );
+}
