@@ -250,6 +250,7 @@ impl App {
         self.view.build(
             self.table.flows_mut(),
             &self.router.net,
+            &self.names,
             &self.ui.filter,
             (self.mono, self.real),
             limit,

@@ -39,6 +39,10 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         (suffix k, M, G allowed); -t 0 shows idle ones;
                         default: hide idle connections
   -u, --update SECONDS  refresh interval, fractions allowed (default 1)
+  -f, --filter EXPR     only connections matching EXPR: terms ANDed, not
+                        or ! negates: host NAME|ADDR|CIDR, port N, sport N,
+                        dport N, proto P, in IF, out IF, state S, mark
+                        N[/MASK], zone N, nat, closed, or a name word
   -i, --in IF           only connections entering through IF
   -o, --out IF          only connections leaving through IF
                         (IF may end in + to match a prefix: wwan+)
@@ -167,6 +171,8 @@ pub struct Config {
     pub record: Option<String>,
     /// Seconds a closed connection stays visible.
     pub linger: u32,
+    /// `-f EXPR`: the filter expression, parsed.
+    pub filter: Option<crate::filter::Expr>,
     /// CPU budget in percent of one core; 0 = none.
     pub cpu: u32,
     /// Read conntrack DESTROY events (credit connections that end between
@@ -213,6 +219,7 @@ impl Default for Config {
             color: true,
             record: None,
             linger: 5,
+            filter: None,
             cpu: 25,
             events: true,
             event_buffer: crate::events::DEFAULT_BUFFER,
@@ -276,6 +283,7 @@ where
             Long("record") => c.record = Some(value(&mut p)?),
             Long("linger") => c.linger = parse_linger(&value(&mut p)?)?,
             Long("cpu") => c.cpu = parse_cpu(&value(&mut p)?)?,
+            Short('f') | Long("filter") => c.filter = crate::filter::Expr::parse(&value(&mut p)?)?,
             Long("no-events") => c.events = false,
             Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
             Long("enable-acct") => c.enable_acct = true,
@@ -373,7 +381,7 @@ pub fn parse_interval(s: &str) -> Result<f64> {
     }
 }
 
-fn parse_if(s: &str, flag: &str) -> Result<IfMatch> {
+pub fn parse_if(s: &str, flag: &str) -> Result<IfMatch> {
     let (name, prefix) = match s.strip_suffix('+') {
         Some(n) => (n, true),
         None => (s, false),

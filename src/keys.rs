@@ -19,6 +19,7 @@ display   w  one line per connection        a    age column: off, s, d h:m:s
           n N  numeric local / remote (no names)
 filter    4 6 0  IPv4, IPv6, both           l    loopback connections
           t  threshold (prompt)             u    refresh interval (prompt)
+          /  filter expression (prompt; empty clears; nftop -h has the terms)
 order     < > (or , . or Left Right)  sort column        !  reverse order
 terminal  Ctrl-L  repaint everything        Ctrl-Z  suspend (fg resumes)
 prompts   Enter accepts, Esc cancels, Backspace deletes
@@ -28,6 +29,7 @@ prompts   Enter accepts, Esc cancels, Backspace deletes
 pub enum PromptKind {
     Interval,
     Threshold,
+    Filter,
 }
 
 /// What the user can change while nftop runs.
@@ -110,6 +112,11 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
                         Ok(v) => ui.filter.threshold = Some(v),
                         Err(e) => ui.message.push_str(&e.msg),
                     },
+                    // A bad expression keeps the filter in force.
+                    PromptKind::Filter => match crate::filter::Expr::parse(value) {
+                        Ok(e) => ui.filter.expr = e,
+                        Err(e) => ui.message.push_str(&e.msg),
+                    },
                 }
             }
             _ => {}
@@ -157,6 +164,13 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
         Key::Char(b'0') => (f.ipv4, f.ipv6) = (true, true),
         Key::Char(b'u') => ui.prompt = Some((PromptKind::Interval, Line::new())),
         Key::Char(b't') => ui.prompt = Some((PromptKind::Threshold, Line::new())),
+        Key::Char(b'/') => {
+            let mut l = Line::new();
+            if let Some(e) = &ui.filter.expr {
+                l.push_str(&e.text);
+            }
+            ui.prompt = Some((PromptKind::Filter, l));
+        }
         Key::Char(b'<') | Key::Char(b',') | Key::Left => f.sort = step_sort(f.sort, -1),
         Key::Char(b'>') | Key::Char(b'.') | Key::Right => f.sort = step_sort(f.sort, 1),
         Key::Char(b'!') => f.ascending = !f.ascending,
@@ -195,7 +209,7 @@ mod tests {
     /// Every key the handler acts on is in the help.
     #[test]
     fn the_help_names_every_key() {
-        for k in "qphdwabBSVIrRnNl460ut<>!,.".bytes() {
+        for k in "qphdwabBSVIrRnNl460ut<>!,./".bytes() {
             let mut u = ui();
             assert_ne!(handle(&mut u, Key::Char(k)), Outcome::None, "{}", k as char);
             assert!(
@@ -222,6 +236,33 @@ mod tests {
         assert_eq!(handle(&mut u, Key::Redraw), Outcome::Repaint);
         assert_eq!(handle(&mut u, Key::Char(b'q')), Outcome::Quit);
         assert_eq!(handle(&mut u, Key::Char(b'Z')), Outcome::None);
+    }
+
+    #[test]
+    fn the_filter_prompt_keeps_the_filter_on_a_bad_expression() {
+        let mut u = ui();
+        handle(&mut u, Key::Char(b'/'));
+        assert_eq!(typed(&mut u, "dport 443"), Outcome::Redraw);
+        assert_eq!(u.filter.expr.as_ref().unwrap().text, "dport 443");
+        handle(&mut u, Key::Char(b'/'));
+        // The prompt starts from the filter in force.
+        assert_eq!(u.prompt.as_ref().unwrap().1.as_str(), "dport 443");
+        for _ in 0..9 {
+            handle(&mut u, Key::Backspace);
+        }
+        typed(&mut u, "port x");
+        assert_eq!(u.filter.expr.as_ref().unwrap().text, "dport 443", "kept");
+        assert!(
+            u.message.as_str().contains("'port x'"),
+            "{}",
+            u.message.as_str()
+        );
+        handle(&mut u, Key::Char(b'/'));
+        for _ in 0..9 {
+            handle(&mut u, Key::Backspace);
+        }
+        typed(&mut u, "");
+        assert!(u.filter.expr.is_none(), "empty clears");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod conntrack;
 pub mod error;
 pub mod events;
+pub mod filter;
 pub mod flows;
 pub mod health;
 pub mod kernel;

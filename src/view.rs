@@ -13,6 +13,7 @@
 use crate::cli::{Config, SortCol};
 use crate::conntrack::Conn;
 use crate::flows::{Flow, Life, RateState};
+use crate::names::Names;
 use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
 use std::cmp::Ordering;
 
@@ -53,6 +54,8 @@ pub struct Filter {
     pub out_if: Option<crate::cli::IfMatch>,
     pub sort: SortCol,
     pub ascending: bool,
+    /// `-f` / `/` (filter.rs).
+    pub expr: Option<crate::filter::Expr>,
 }
 
 impl Filter {
@@ -66,6 +69,7 @@ impl Filter {
             out_if: c.out_if.clone(),
             sort: c.sort,
             ascending: c.ascending,
+            expr: c.filter.clone(),
         }
     }
 }
@@ -156,6 +160,7 @@ impl View {
         &mut self,
         flows: &mut [Flow],
         net: &Net,
+        names: &Names,
         f: &Filter,
         (now_mono, now_real): (u64, u64),
         limit: Option<usize>,
@@ -176,7 +181,7 @@ impl View {
             self.all.conns += usize::from(fl.life == Life::Live);
             self.all.tx_bps += tx;
             self.all.rx_bps += rx;
-            if !passes(fl, f, links) {
+            if !passes(fl, f, links, names, now_mono / 1_000_000_000) {
                 continue;
             }
             self.shown.push(i as u32);
@@ -215,7 +220,7 @@ impl View {
     }
 }
 
-fn passes(fl: &Flow, f: &Filter, links: &Links) -> bool {
+fn passes(fl: &Flow, f: &Filter, links: &Links, names: &Names, now_s: u64) -> bool {
     let c = &fl.conn;
     if (c.family == 4 && !f.ipv4) || (c.family == 6 && !f.ipv6) {
         return false;
@@ -247,6 +252,11 @@ fn passes(fl: &Flow, f: &Filter, links: &Links) -> bool {
     }
     if let Some(want) = &f.out_if {
         if !links.name(fl.out_if).is_some_and(|n| want.matches(n)) {
+            return false;
+        }
+    }
+    if let Some(e) = &f.expr {
+        if !e.matches(fl, links, names, now_s) {
             return false;
         }
     }

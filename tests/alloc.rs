@@ -42,6 +42,7 @@ fn refresh_pipeline_allocates_nothing() {
         view.build(
             table.flows_mut(),
             &net,
+            &names,
             &filter,
             ((k + 1) * 1_000_000_000, 0),
             None,

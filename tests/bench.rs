@@ -451,6 +451,7 @@ fn bench_serial_bytes_per_refresh() {
         view.build(
             table.flows_mut(),
             &net,
+            &names,
             &filter,
             (k * 1_000_000_000, 0),
             Some(cap),

@@ -192,9 +192,11 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
     let mut warnings = Warnings::default();
     warnings.push(Warning::NoTimestamps);
     let mut scr = screen.map(|(r, cols)| Screen::new(r, cols));
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
         table.flows_mut(),
         &net,
+        &names,
         &filter,
         (3_000_000_000, REAL),
         scr.as_ref()

@@ -193,9 +193,11 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
     let mut warnings = Warnings::default();
     warnings.push(Warning::NoCounters(3));
     warnings.push(Warning::NoTimestamps);
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
         table.flows_mut(),
         &net,
+        &names,
         &filter,
         (3_000_000_000, 1_700_000_000_000_000_000),
         Some(scr.capacity(c.wide, warnings.len(), &net.links)),
@@ -381,9 +383,11 @@ fn help_fits_80x24_with_every_group() {
     let mut scr = Screen::new(24, 80);
     let warnings = Warnings::default();
     let filter = Filter::from_config(&c);
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
         table.flows_mut(),
         &net,
+        &names,
         &filter,
         (3_000_000_000, 0),
         Some(10),

@@ -508,3 +508,98 @@ fn lookups_grow_with_routes_not_addresses() {
         assert_eq!(out, want, "2001:db8:{net:x}::1");
     }
 }
+
+/// `-f`: every term kind on the bed's traffic, in JSON, and a bad term.
+#[test]
+fn filter_expressions_on_the_bed() {
+    if !netns_ok("filter_expressions_on_the_bed") {
+        return;
+    }
+    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "60mbit")]);
+    let _t = traffic(&bed);
+    let run = |expr: &str| -> Vec<J> {
+        conns(
+            &bed.nftop_output(&[
+                "--json", "-u", "0.5", "--count", "2", "-t", "0", "-L", "-f", expr,
+            ]),
+            2,
+        )
+    };
+    let all = run("");
+    let count = |pred: &dyn Fn(&J) -> bool| all.iter().filter(|c| pred(c)).count();
+    for (expr, pred) in [
+        (
+            "dport 5201",
+            &(|c: &J| c.get("dport").num() == 5201.0) as &dyn Fn(&J) -> bool,
+        ),
+        ("port 8022", &|c: &J| {
+            c.get("dport").num() == 2222.0 || c.get("nat_dport").num() == 8022.0
+        }),
+        ("proto icmp", &|c: &J| c.get("proto").str() == "icmp"),
+        ("not proto icmp", &|c: &J| c.get("proto").str() != "icmp"),
+        ("host 2001:db8::/32", &|c: &J| {
+            c.get("family").str() == "ipv6"
+        }),
+        ("in lan0 out wan1", &|c: &J| {
+            c.get("in").str() == "lan0" && c.get("out").str() == "wan1"
+        }),
+        ("out wan+", &|c: &J| c.get("out").str().starts_with("wan")),
+        ("mark 2", &|c: &J| c.get("mark").num() == 2.0),
+        ("!mark 2 nat", &|c: &J| {
+            c.get("mark").num() != 2.0
+                && (*c.get("nat_src") != J::Null || *c.get("nat_dst") != J::Null)
+        }),
+        ("state established", &|c: &J| {
+            c.get("state").str() == "ESTABLISHED"
+        }),
+        ("zone 0 dport 9000", &|c: &J| c.get("dport").num() == 9000.0),
+    ] {
+        let got = run(expr);
+        assert!(got.iter().all(pred), "{expr}: {got:#?}");
+        // The same connections as the unfiltered run holds (give or take a
+        // connection that began or ended between the two runs).
+        let want = count(pred);
+        assert!(
+            got.len() + 2 >= want && want + 2 >= got.len(),
+            "{expr}: {} of {want}",
+            got.len()
+        );
+    }
+    assert!(!run("dport 5201").is_empty() && !run("in lan0 out wan1").is_empty());
+    assert!(!run("zone 0 dport 9000").is_empty());
+    // Names from a hosts file: `host NAME` and a bare word.
+    let hosts = std::env::temp_dir().join(format!("nftop-hosts-{}", std::process::id()));
+    std::fs::write(&hosts, "192.0.2.2 laptop-kitchen\n").unwrap();
+    let h = hosts.to_str().unwrap();
+    for expr in ["host laptop-kitchen", "kitchen", "KITCHEN dport 5201"] {
+        let out = bed.nftop_output(&[
+            "--json", "-u", "0.5", "--count", "2", "-t", "0", "--hosts", h, "-f", expr,
+        ]);
+        let got = conns(&out, 2);
+        assert!(!got.is_empty(), "{expr}");
+        assert!(
+            got.iter().all(|c| ["src", "dst", "nat_src", "nat_dst"]
+                .iter()
+                .any(|k| c.get(k).str() == "192.0.2.2")),
+            "{expr}: {got:#?}"
+        );
+    }
+    std::fs::remove_file(&hosts).unwrap();
+    let o = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &bed.ns("rtr"),
+            crate::common::bin(),
+            "-f",
+            "dport http8",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'dport http8'") && err.lines().count() == 1,
+        "{err}"
+    );
+}

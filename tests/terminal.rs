@@ -587,3 +587,55 @@ fn ctrl_l_repaints_the_whole_screen() {
     t.keys("q");
     exited_restored(&t, 0, "q after Ctrl-L");
 }
+
+/// `/` sets a filter on the screen; a bad one is a message and the filter
+/// in force stays; an empty one clears it.
+#[test]
+fn the_filter_prompt() {
+    if !netns_ok("the_filter_prompt") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    let t = Tmux::new("filter", 110, 25);
+    run_nftop(&t, &bed, "-t 0");
+    t.wait("connections", |s| {
+        s.contains("2001:db8:ff::200") && s.contains("203.0.113.200")
+    });
+    t.keys("/proto icmp");
+    t.enter();
+    let s = t.wait("the filter", |s| {
+        s.lines()
+            .next()
+            .unwrap_or("")
+            .contains("filter: proto icmp")
+            && !s.contains("2001:db8:ff::200")
+    });
+    assert!(s.contains("203.0.113.200"), "{s}");
+    // A bad expression: one line naming it; the filter stays.
+    t.keys("/");
+    t.cmd(&["send-keys", "-t", "t", "C-u"]);
+    for _ in 0..10 {
+        t.cmd(&["send-keys", "-t", "t", "BSpace"]);
+    }
+    t.keys("port x");
+    t.enter();
+    let s = t.wait("the message", |s| {
+        s.contains("invalid filter term 'port x'")
+    });
+    assert!(
+        s.lines().next().unwrap().contains("filter: proto icmp"),
+        "{s}"
+    );
+    // Empty clears.
+    t.keys("/");
+    for _ in 0..12 {
+        t.cmd(&["send-keys", "-t", "t", "BSpace"]);
+    }
+    t.enter();
+    t.wait("no filter", |s| {
+        !s.lines().next().unwrap_or("").contains("filter:") && s.contains("2001:db8:ff::200")
+    });
+    t.keys("q");
+    exited_restored(&t, 0, "q after filtering");
+}

@@ -160,6 +160,7 @@ impl Screen {
                     PromptKind::Threshold => {
                         "threshold in bits/s (k, M, G allowed; 0 shows idle): "
                     }
+                    PromptKind::Filter => "filter (empty clears): ",
                 });
                 line.push_str(input.as_str());
             } else {
@@ -201,6 +202,10 @@ impl Screen {
         );
         if t.table_len * 10 >= t.table_cap * 9 {
             let _ = write!(line, "  flows {}/{}", t.table_len, t.table_cap);
+        }
+        if let Some(e) = &f.expr {
+            line.push_str("  filter: ");
+            line.push_str(&e.text);
         }
         if ui.paused {
             line.push_str("  PAUSED");
