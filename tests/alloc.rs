@@ -8,7 +8,7 @@ use nftop::flows::FlowTable;
 use nftop::names::Names;
 use nftop::netlink::{parse_datagram, DumpStats};
 use nftop::render::screen::Screen;
-use nftop::render::{self, Ctx, Line, Opts, Tick, Warnings};
+use nftop::render::{self, Ctx, Line, Opts, Warnings};
 use nftop::route::Net;
 use nftop::view::{Filter, View};
 
@@ -53,23 +53,7 @@ fn refresh_pipeline_allocates_nothing() {
             links: &net.links,
             now_s: k,
         };
-        let tick = Tick {
-            seq: k,
-            real_ns: 1_700_000_000_000_000_000,
-            interval: 1.0,
-            interval_requested: 1.0,
-            cpu_budget: 25,
-            flows: table.flows(),
-            view: &view,
-            table_len: table.len(),
-            table_cap: table.capacity(),
-            ct_count: 1,
-            ct_max: 2,
-            warnings: &warnings,
-            events: None,
-            closed_total: 0,
-            credited: 0,
-        };
+        let tick = crate::render::tick(&table, &view, &warnings, k, 1_700_000_000_000_000_000);
         render::json::write_json(&mut sink, &tick, &ctx, &mut line, false).unwrap();
         render::plain::write_continuous(&mut sink, &tick, &ctx, &mut line).unwrap();
         render::plain::write_machine(&mut sink, &tick, &ctx, &mut line).unwrap();

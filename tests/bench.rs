@@ -394,7 +394,7 @@ fn fill() {
 fn bench_serial_bytes_per_refresh() {
     use nftop::conntrack::{Conn, Tuple};
     use nftop::render::screen::Screen;
-    use nftop::render::{Ctx, Opts, Tick, Warnings};
+    use nftop::render::{Ctx, Opts, Warnings};
     let c = crate::render::cfg(&["-t", "0"]);
     let mut table = nftop::flows::FlowTable::new(64, 1);
     let mut view = nftop::view::View::new(64);
@@ -462,23 +462,13 @@ fn bench_serial_bytes_per_refresh() {
             links: &net.links,
             now_s: k,
         };
-        let tick = Tick {
-            seq: k,
-            real_ns: 1_700_000_000_000_000_000 + k * 1_000_000_000,
-            interval: 1.0,
-            interval_requested: 1.0,
-            cpu_budget: 25,
-            flows: table.flows(),
-            view: &view,
-            table_len: table.len(),
-            table_cap: table.capacity(),
-            ct_count: 5,
-            ct_max: 65536,
-            warnings: &warnings,
-            events: None,
-            closed_total: 0,
-            credited: 0,
-        };
+        let tick = crate::render::tick(
+            &table,
+            &view,
+            &warnings,
+            k,
+            1_700_000_000_000_000_000 + k * 1_000_000_000,
+        );
         let mut out = Vec::new();
         scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
         sizes.push(out.len());

@@ -12,7 +12,7 @@ use nftop::conntrack::{Conn, Tuple};
 use nftop::flows::FlowTable;
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::render::{json, plain, Ctx, Line, Opts, Tick, Warning, Warnings};
+use nftop::render::{json, plain, Ctx, Line, Opts, Warning, Warnings};
 use nftop::route::wire::{LinkMsg, IFF_RUNNING, IFF_UP};
 use nftop::route::{Net, LOCAL_IF};
 use nftop::view::{Filter, View};
@@ -213,23 +213,8 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
         links: &net.links,
         now_s: 3,
     };
-    let tick = Tick {
-        seq: 2,
-        real_ns: REAL,
-        interval: 1.0,
-        interval_requested: 1.0,
-        cpu_budget: 25,
-        flows: table.flows(),
-        view: &view,
-        table_len: table.len(),
-        table_cap: table.capacity(),
-        ct_count: 8,
-        ct_max: 65536,
-        warnings: &warnings,
-        events: Some((5, 0)),
-        closed_total: 0,
-        credited: 0,
-    };
+    let mut tick = crate::render::tick(&table, &view, &warnings, 2, REAL);
+    tick.events = Some((5, 0));
     let mut out = Vec::new();
     let mut line = Line::new();
     let dev = c.dev;

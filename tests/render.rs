@@ -78,6 +78,34 @@ pub fn sample_table() -> FlowTable {
     t
 }
 
+/// One refresh's summary for a renderer, from a table and its view; what
+/// a test does not look at is fixed (interval 1 s, no events).
+pub fn tick<'a>(
+    table: &'a FlowTable,
+    view: &'a View,
+    warnings: &'a Warnings,
+    seq: u64,
+    real_ns: u64,
+) -> Tick<'a> {
+    Tick {
+        seq,
+        real_ns,
+        interval: 1.0,
+        interval_requested: 1.0,
+        cpu_budget: 25,
+        flows: table.flows(),
+        view,
+        table_len: table.len(),
+        table_cap: table.capacity(),
+        ct_count: table.len() as u64,
+        ct_max: 65536,
+        warnings,
+        events: None,
+        closed_total: 0,
+        credited: 0,
+    }
+}
+
 /// A terminal of `rows` x `cols` that interprets what nftop writes and
 /// panics if anything is written past the right edge or the bottom.
 pub struct Vt {
@@ -212,23 +240,7 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
         links: &net.links,
         now_s: 3,
     };
-    let tick = Tick {
-        seq: 2,
-        real_ns: 1_700_000_000_000_000_000,
-        interval: 1.0,
-        interval_requested: 1.0,
-        cpu_budget: 25,
-        flows: table.flows(),
-        view: &view,
-        table_len: table.len(),
-        table_cap: table.capacity(),
-        ct_count: 60,
-        ct_max: 65536,
-        warnings: &warnings,
-        events: None,
-        closed_total: 0,
-        credited: 0,
-    };
+    let tick = crate::render::tick(&table, &view, &warnings, 2, 1_700_000_000_000_000_000);
     let mut out = Vec::new();
     scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
     let first = out.len();
@@ -402,23 +414,7 @@ fn help_fits_80x24_with_every_group() {
         links: &net.links,
         now_s: 3,
     };
-    let tick = Tick {
-        seq: 2,
-        real_ns: 1_700_000_000_000_000_000,
-        interval: 1.0,
-        interval_requested: 1.0,
-        cpu_budget: 25,
-        flows: table.flows(),
-        view: &view,
-        table_len: table.len(),
-        table_cap: table.capacity(),
-        ct_count: 60,
-        ct_max: 65536,
-        warnings: &warnings,
-        events: None,
-        closed_total: 0,
-        credited: 0,
-    };
+    let tick = crate::render::tick(&table, &view, &warnings, 2, 1_700_000_000_000_000_000);
     let mut out = Vec::new();
     scr.draw(&mut out, &tick, &ctx, &ui).unwrap();
     let mut vt = Vt::new(24, 80);
