@@ -67,6 +67,16 @@ fn inject(n: usize) {
 /// Creates `n` UDP entries `addrs(i)` = (source, destination, source
 /// port) to port 53, IPv4 or IPv6 by the addresses' length.
 pub(crate) fn inject_with(n: usize, addrs: impl Fn(usize) -> (Vec<u8>, Vec<u8>, u16)) {
+    inject_tuples(n, |i| {
+        let (src, dst, sport) = addrs(i);
+        [(src.clone(), dst.clone(), sport, 53), (dst, src, 53, sport)]
+    });
+}
+
+/// Creates `n` UDP entries with the given original and reply tuples
+/// (address, address, port, port each): a reply that is not the inverse
+/// of the original is what NAT leaves.
+pub(crate) fn inject_tuples(n: usize, tuples: impl Fn(usize) -> [(Vec<u8>, Vec<u8>, u16, u16); 2]) {
     let mut sock = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_NETFILTER).unwrap();
     sock.bind_auto().unwrap();
     sock.connect(&netlink_sys::SocketAddr::new(0, 0)).unwrap();
@@ -78,16 +88,16 @@ pub(crate) fn inject_with(n: usize, addrs: impl Fn(usize) -> (Vec<u8>, Vec<u8>, 
         let mut count = 0;
         while count < 256 && i < n {
             let start = batch.len();
-            let (src, dst, sport) = addrs(i);
-            let family = if src.len() == 16 {
+            let [o, r] = tuples(i);
+            let family = if o.0.len() == 16 {
                 libc::AF_INET6
             } else {
                 libc::AF_INET
             };
             batch.extend_from_slice(&[0u8; 16]);
             batch.extend_from_slice(&[family as u8, 0, 0, 0]);
-            tuple(&mut batch, 1, &src, &dst, sport, 53);
-            tuple(&mut batch, 2, &dst, &src, 53, sport);
+            tuple(&mut batch, 1, &o.0, &o.1, o.2, o.3);
+            tuple(&mut batch, 2, &r.0, &r.1, r.2, r.3);
             nla(&mut batch, 7, &3600u32.to_be_bytes());
             let len = (batch.len() - start) as u32;
             batch[start..start + 4].copy_from_slice(&len.to_ne_bytes());

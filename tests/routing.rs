@@ -603,3 +603,102 @@ fn filter_expressions_on_the_bed() {
         "{err}"
     );
 }
+
+/// A forwarding lookup that strict rp_filter refuses (EINVAL) is asked
+/// again as an output lookup, not taken for "no route". Here: a port
+/// forward to the router's address on d0 from a host that the routes
+/// put behind d1; nftop takes d0 as the ingress (the address it was sent
+/// to), and the kernel refuses a forwarding question with iif d0 for it.
+/// Also: source NAT to an address on lo (a router-wide address) names no
+/// egress; the routes do.
+#[test]
+fn a_refused_forwarding_lookup_is_not_no_route() {
+    if !netns_ok("a_refused_forwarding_lookup_is_not_no_route") {
+        return;
+    }
+    let name = format!("ntrp{}", std::process::id());
+    struct Gone(String);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    assert!(Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap()
+        .success());
+    let _gone = Gone(name.clone());
+    let setup = "ip link set lo up && for d in d0 d1 d2; do ip link add $d type veth peer name ${d}p && ip link set $d up && ip link set ${d}p up; done \
+        && ip addr add 198.51.100.254/24 dev d0 && ip addr add 203.0.113.2/25 dev d1 && ip addr add 192.0.2.254/24 dev d2 \
+        && ip addr add 198.51.100.200/32 dev lo \
+        && ip route add default via 203.0.113.1 dev d1 onlink && sysctl -qw net.ipv4.ip_forward=1 \
+        && for i in all default d0 d1 d2; do sysctl -qw net.ipv4.conf.$i.rp_filter=1; done";
+    let ok = Command::new("ip")
+        .args(["netns", "exec", &name, "sh", "-c", setup])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // The kernel does refuse the question as the ingress would ask it.
+    let refused = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &name,
+            "ip",
+            "route",
+            "get",
+            "192.0.2.9",
+            "from",
+            "203.0.113.200",
+            "iif",
+            "d0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("Invalid argument"),
+        "{refused:?}"
+    );
+    let ns = name.clone();
+    let (refused_flow, snat_flow) = std::thread::spawn(move || {
+        crate::bench::enter(&ns);
+        let a = |b: [u8; 4]| b.to_vec();
+        // 203.0.113.200:5000 -> 198.51.100.254:2222, forwarded to 192.0.2.9:8022.
+        // 192.0.2.9:6000 -> 203.0.113.200:443, SNAT to 198.51.100.200 (lo).
+        crate::bench::inject_tuples(2, |i| match i {
+            0 => [
+                (a([203, 0, 113, 200]), a([198, 51, 100, 254]), 5000, 2222),
+                (a([192, 0, 2, 9]), a([203, 0, 113, 200]), 8022, 5000),
+            ],
+            _ => [
+                (a([192, 0, 2, 9]), a([203, 0, 113, 200]), 6000, 443),
+                (a([203, 0, 113, 200]), a([198, 51, 100, 200]), 443, 6000),
+            ],
+        });
+        let mut ct = nftop::netlink::CtSocket::open().unwrap();
+        let mut table = nftop::flows::FlowTable::new(16, 1);
+        let mut router = nftop::route::Router::open(None).unwrap();
+        table.begin();
+        ct.dump(|c| table.observe(c)).unwrap();
+        table.finish(1, 1);
+        router.refresh(1).unwrap();
+        router.attribute(table.flows_mut()).unwrap();
+        let links = &router.net.links;
+        let name = |i| links.name(i).unwrap_or("-").to_string();
+        let by_dport = |p: u16| {
+            let f = table
+                .flows()
+                .iter()
+                .find(|f| f.conn.orig.dport == p)
+                .unwrap();
+            (name(f.in_if), name(f.out_if), f.no_route)
+        };
+        (by_dport(2222), by_dport(443))
+    })
+    .join()
+    .unwrap();
+    assert_eq!(refused_flow, ("d0".into(), "d2".into(), false));
+    assert_eq!(snat_flow, ("d2".into(), "d1".into(), false));
+}

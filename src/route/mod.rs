@@ -438,7 +438,9 @@ impl Router {
             return None;
         }
         if nat != src {
-            if let Some(o) = local.owner(nat) {
+            // An address on a loopback or dummy device (a router-wide
+            // SNAT address) names no egress: ask the routes instead.
+            if let Some(o) = local.owner(nat).filter(|&o| !self.net.links.is_loopback(o)) {
                 (f.out_if, f.no_route) = (o, !self.net.links.is_up(o));
                 return None;
             }
