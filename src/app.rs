@@ -188,7 +188,7 @@ impl App {
         self.table.finish(self.mono, self.real);
         self.stats = stats;
         self.router.refresh(self.mono)?;
-        self.router.attribute(self.table.flows_mut())?;
+        self.router.attribute_table(&mut self.table)?;
         let (links, c) = (&self.router.net.links, &mut self.check);
         c.devs.build(self.table.flows(), links, &c.all);
         c.found.clear();
@@ -247,8 +247,9 @@ impl App {
                 &self.router.net.links,
             )
         });
+        let (flows, spills) = self.table.parts_mut();
         self.view.build(
-            self.table.flows_mut(),
+            (flows, spills),
             &self.router.net,
             &self.names,
             &self.ui.filter,
@@ -268,6 +269,7 @@ impl App {
             interval_requested: self.ui.interval,
             cpu_budget: self.budget.pct,
             flows: self.table.flows(),
+            spills: self.table.spills(),
             view: &self.view,
             table_len: self.table.len(),
             table_cap: self.table.capacity(),
@@ -332,7 +334,7 @@ impl App {
                 .table
                 .flows()
                 .iter()
-                .any(|f| f.rate == crate::flows::RateState::Unknown)
+                .any(|f| f.rate() == crate::flows::RateState::Unknown)
         {
             // Without kernel timestamps the first screen has no rates: take
             // the second sample sooner.

@@ -197,11 +197,11 @@ impl Expr {
         }))
     }
 
-    /// Whether a flow matches every term.
-    pub fn matches(&self, f: &Flow, links: &Links, names: &Names, now_s: u64) -> bool {
+    /// Whether flow `f` (whose entry is `c`) matches every term.
+    pub fn matches(&self, f: &Flow, c: &Conn, links: &Links, names: &Names, now_s: u64) -> bool {
         self.terms
             .iter()
-            .all(|t| t.not != term_matches(&t.what, f, links, names, now_s))
+            .all(|t| t.not != term_matches(&t.what, f, c, links, names, now_s))
     }
 }
 
@@ -233,8 +233,7 @@ fn ends(c: &Conn) -> [&[u8]; 4] {
     ]
 }
 
-fn term_matches(w: &What, f: &Flow, links: &Links, names: &Names, now_s: u64) -> bool {
-    let c = &f.conn;
+fn term_matches(w: &What, f: &Flow, c: &Conn, links: &Links, names: &Names, now_s: u64) -> bool {
     let name_matches = |p: &dyn Fn(&str) -> bool| {
         ends(c)
             .iter()
@@ -331,7 +330,7 @@ mod tests {
             Expr::parse(s)
                 .unwrap()
                 .unwrap()
-                .matches(&f, &links, &names, 0)
+                .matches(&f, &t.conn(&f), &links, &names, 0)
         };
         assert!(m("host 192.0.2.0/24"));
         assert!(m("host 198.51.100.1"), "the NAT view counts");

@@ -1,159 +1,48 @@
-//! The flow table: every conntrack entry of the last dump with its previous
-//! counters and its rates, in memory allocated once.
+//! The flow table: every conntrack entry of the last dump with its rates,
+//! in memory allocated once (the record itself is flow.rs).
 //!
-//! Layout: a dense `Vec<Flow>` (capacity fixed at start, never grown) and an
+//! Layout: a dense `Vec<Flow>` (capacity fixed at start, never grown), a
+//! spill pool for addresses that do not fit a record (flow.rs), and an
 //! open-addressing index of `u32` slots (linear probing, backward-shift
-//! deletion, no tombstones) at a load factor of at most 1/2. A refresh
-//! costs O(entries), not O(capacity), and allocates nothing.
+//! deletion, no tombstones). A slot holds the flow's dense index + 1 in its
+//! low `idx_bits` and spare hash bits (a tag) above, so a probe that meets
+//! another flow's slot rejects it without reading that flow: at a million
+//! flows each such read is a cache miss, and a new entry makes several. The
+//! index is reserved for the full capacity
+//! but only a power-of-two prefix of it is used, at a load of at most
+//! 0.7, doubled in place (rehashing from the dense array) as the table
+//! grows: untouched pages cost no RSS, so memory follows the flows, not
+//! `nf_conntrack_max`. A refresh costs O(entries) and allocates nothing.
 //!
-//! Key: conntrack id + start timestamp + a fingerprint of the original
-//! tuple and zone. The id alone is reused by the kernel; (id, start) is
-//! unique when timestamps are on, and the tuple covers the case when they
-//! are off (CTA_ID is a 32-bit value the kernel reuses).
+//! Key: conntrack id + start timestamp + the original tuple and zone. The
+//! id alone is reused by the kernel; (id, start) is unique when timestamps
+//! are on, and the tuple covers the case when they are off (CTA_ID is a
+//! 32-bit value the kernel reuses). The hash covers the inline part only
+//! (id, start, ports, protocol, zone), so no IPv6 address is read to hash.
 //!
-//! Full-table policy: when `capacity` flows are tracked, new entries are
-//! not tracked; `dropped` counts them per refresh and the header shows it.
-//! Nothing is evicted, so rates of tracked flows stay exact.
+//! Full-table policy: when `capacity` flows are tracked (or the spill pool
+//! is full), new entries are not tracked; `dropped` counts them per
+//! refresh and the header shows it. Nothing is evicted, so rates of
+//! tracked flows stay exact.
 //!
-//! Time is a parameter: `finish(now_mono_ns, now_real_ns)` is given the
-//! clock reading taken when the dump completed.
+//! Counters: `observe` keeps the latest counters and the change since the
+//! last refresh as a pending delta; `finish(now_mono_ns, now_real_ns)` is
+//! given the clock reading taken when the dump completed and turns deltas
+//! into rates.
 
 use crate::conntrack::Conn;
+pub use crate::flow::{Flow, Life, RateState, Spills};
+use crate::flow::{FRESH, NEW, PENDING, RESET, SEEN};
 
-/// The index has at least this many slots per tracked flow.
-const SLOTS_PER_FLOW: usize = 2;
+/// Largest index load, in tenths.
+const MAX_LOAD_TENTHS: usize = 7;
+/// The smallest index prefix.
+const MIN_SLOTS: usize = 1024;
 /// Below this age a first-seen entry's bytes/age rate is noise.
 const MIN_AGE_NS: u64 = 1_000_000;
 
-/// Where a flow is in its life, as far as nftop knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Life {
-    /// In the last dump.
-    Live,
-    /// Missing from the last dump, no DESTROY event yet: kept (hidden, not
-    /// counted) up to `DEPART_WAIT_S` so that a late event (the kernel
-    /// reaps timed-out entries up to ~15 s late) finds its previous
-    /// counters and credits only what was not credited yet.
-    Departed,
-    /// A DESTROY event arrived since the last refresh: its final bytes are
-    /// rated in this refresh.
-    Closing,
-    /// Ended and credited; shown as closed until `linger` passes.
-    Closed,
-}
-
 /// How long a departed flow waits for its DESTROY event.
 pub const DEPART_WAIT_S: u32 = 30;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateState {
-    /// First seen in the very first dump without a kernel timestamp: no
-    /// rate until the next refresh.
-    Unknown,
-    /// Rated from counter deltas (or, when first seen, as below).
-    Known,
-}
-
-/// One tracked connection: the last dump's entry, its rates, and the
-/// per-refresh facts the view derives (direction, interfaces). Kept small:
-/// at 100k connections every byte here is 100 kB of router RAM.
-#[derive(Debug, Clone, Copy)]
-pub struct Flow {
-    pub conn: Conn,
-    prev_orig: u64,
-    prev_reply: u64,
-    /// Bits per second in the original and reply directions (f32: 24 bits
-    /// of mantissa are far below the 3 % anyone can see).
-    pub orig_bps: f32,
-    pub reply_bps: f32,
-    /// Seconds of CLOCK_MONOTONIC when first seen (for ages without kernel
-    /// timestamps).
-    pub first_seen_s: u32,
-    gen: u32,
-    /// Ingress and egress interface index (0 unknown, route::LOCAL_IF the
-    /// router itself, route::is_multi a multipath set); set by the router
-    /// (route/mod.rs) when the flow is new and after routing changes.
-    pub in_if: u32,
-    pub out_if: u32,
-    /// Routing generation the interfaces were found under (route.rs).
-    pub route_gen: u32,
-    pub rate: RateState,
-    /// First seen in the last dump.
-    pub new: bool,
-    /// Counters went down since the previous dump (nlbwmon's CTRZERO).
-    pub reset: bool,
-    /// tx is the original direction (see view.rs); set by the view.
-    pub tx_is_orig: bool,
-    /// Both ends are the router itself; set by the view.
-    pub loopback: bool,
-    /// Inserted by the running dump; finish() gives it its first rate.
-    fresh: bool,
-    /// The egress lookup found no route (the uplink is gone).
-    pub no_route: bool,
-    pub life: Life,
-    /// Monotonic second when it departed or ended (the DESTROY event's
-    /// stop timestamp, not the event's arrival).
-    pub end_s: u32,
-}
-
-impl Flow {
-    /// A flow entering the table: fresh (finish() gives it its first rate).
-    fn fresh(conn: Conn, gen: u32, life: Life, end_s: u32) -> Flow {
-        Flow {
-            conn,
-            prev_orig: 0,
-            prev_reply: 0,
-            orig_bps: 0.0,
-            reply_bps: 0.0,
-            first_seen_s: end_s,
-            gen,
-            in_if: 0,
-            out_if: 0,
-            route_gen: 0,
-            rate: RateState::Unknown,
-            new: true,
-            reset: false,
-            tx_is_orig: true,
-            loopback: false,
-            fresh: true,
-            no_route: false,
-            life,
-            end_s,
-        }
-    }
-
-    pub fn tx_bps(&self) -> f64 {
-        (if self.tx_is_orig {
-            self.orig_bps
-        } else {
-            self.reply_bps
-        }) as f64
-    }
-    pub fn rx_bps(&self) -> f64 {
-        (if self.tx_is_orig {
-            self.reply_bps
-        } else {
-            self.orig_bps
-        }) as f64
-    }
-    pub fn sum_bps(&self) -> f64 {
-        self.orig_bps as f64 + self.reply_bps as f64
-    }
-    pub fn tx_bytes(&self) -> u64 {
-        if self.tx_is_orig {
-            self.conn.orig_bytes
-        } else {
-            self.conn.reply_bytes
-        }
-    }
-    pub fn rx_bytes(&self) -> u64 {
-        if self.tx_is_orig {
-            self.conn.reply_bytes
-        } else {
-            self.conn.orig_bytes
-        }
-    }
-}
 
 /// What the flow table counted: in the last refresh, and since start.
 /// Health turns them into findings; JSON ticks print some.
@@ -194,12 +83,12 @@ enum Settled {
 /// not hold then. A flow that some dump missed (the kernel can skip entries
 /// while the table changes during a dump) is credited whole too.
 fn first_span(f: &Flow, real: u64, dt_ns: u64, first_dump: bool, first_real: u64) -> u64 {
-    let age = if f.conn.start != 0 && real > f.conn.start {
-        real - f.conn.start
+    let age = if f.kernel_start() != 0 && real > f.kernel_start() {
+        real - f.kernel_start()
     } else {
         0
     };
-    let predates_us = f.conn.start != 0 && f.conn.start <= first_real;
+    let predates_us = f.kernel_start() != 0 && f.kernel_start() <= first_real;
     if first_dump || (predates_us && age > dt_ns && dt_ns > 0) {
         age
     } else {
@@ -208,11 +97,14 @@ fn first_span(f: &Flow, real: u64, dt_ns: u64, first_dump: bool, first_real: u64
 }
 
 pub struct FlowTable {
+    /// Reserved for the capacity; `mask + 1` of them in use.
     slots: Vec<u32>,
     mask: usize,
+    /// Bits of a slot that hold the dense index + 1; the rest is the tag.
+    idx_bits: u32,
     flows: Vec<Flow>,
+    spills: Spills,
     cap: usize,
-    gen: u32,
     seed: u64,
     /// Where the next entry of the running dump probably is (see observe).
     cursor: usize,
@@ -233,16 +125,20 @@ pub struct FlowTable {
 impl FlowTable {
     /// `capacity` flows; the memory is reserved now and never grows. Pages
     /// are touched only as flows arrive, so a large capacity costs address
-    /// space, not RSS.
+    /// space, not RSS. The spill pool has a slot per flow and an eighth
+    /// more (IPv6 flows take one, two when NATed).
     pub fn new(capacity: usize, seed: u64) -> FlowTable {
         let cap = capacity.max(1);
-        let nslots = (cap * SLOTS_PER_FLOW).next_power_of_two().max(16);
+        let nslots = (cap * 10 / MAX_LOAD_TENTHS + 1)
+            .next_power_of_two()
+            .max(MIN_SLOTS);
         FlowTable {
             slots: vec![0; nslots],
-            mask: nslots - 1,
+            mask: MIN_SLOTS.min(nslots) - 1,
+            idx_bits: (u64::BITS - (cap as u64).leading_zeros()).min(32),
             flows: Vec::with_capacity(cap),
+            spills: Spills::new(cap + cap / 8 + 2),
             cap,
-            gen: 1,
             seed: seed | 1,
             cursor: 0,
             last_t: 0,
@@ -270,10 +166,25 @@ impl FlowTable {
         &self.flows
     }
 
+    /// The addresses the records do not hold (`Spills::conn`).
+    pub fn spills(&self) -> &Spills {
+        &self.spills
+    }
+
+    /// The flows, for the per-refresh facts the router and the view write,
+    /// with the spill pool to read their addresses.
+    pub fn parts_mut(&mut self) -> (&mut [Flow], &Spills) {
+        (&mut self.flows, &self.spills)
+    }
+
+    /// The entry of flow `f` as the kernel sent it.
+    pub fn conn(&self, f: &Flow) -> Conn {
+        self.spills.conn(f)
+    }
+
     /// Starts a new dump: entries observed from now on belong to it.
     pub fn begin(&mut self) {
         self.cursor = 0;
-        self.gen = self.gen.wrapping_add(1).max(1);
         self.counts.dropped = 0;
         self.counts.no_counters = 0;
         self.counts.no_timestamp = 0;
@@ -296,33 +207,60 @@ impl FlowTable {
         // one found is usually the next one dumped. Checking it first turns
         // a random index lookup (a cache miss per entry at 100k entries)
         // into a sequential walk.
-        if let Some(f) = self.flows.get_mut(self.cursor) {
-            if same_key(&f.conn, c) {
-                f.conn = *c;
-                f.gen = self.gen;
-                self.cursor += 1;
-                return;
-            }
-        }
-        let slot = match self.find(c) {
-            Ok(i) => {
-                // Seen twice in one dump (NLM_F_DUMP_INTR): the newer
-                // counters win; rates are computed once, in finish().
-                let f = &mut self.flows[i];
-                f.conn = *c;
-                f.gen = self.gen;
-                self.cursor = i + 1;
-                return;
-            }
-            Err(slot) => slot,
+        let i = match self.flows.get(self.cursor) {
+            Some(f) if self.same_key(f, c) => self.cursor,
+            _ => match self.find(c) {
+                Ok(i) => i,
+                Err(slot) => {
+                    self.insert(slot, c, Life::Live, 0);
+                    self.cursor = self.flows.len();
+                    return;
+                }
+            },
         };
+        let f = &mut self.flows[i];
+        credit(f, c.orig_bytes, c.reply_bytes);
+        f.update(c);
+        f.set(SEEN, true);
+        self.cursor = i + 1;
+    }
+
+    /// Adds a flow at the free index slot `slot` (from `find`); counts it
+    /// as dropped when the table or the spill pool is full.
+    fn insert(&mut self, slot: usize, c: &Conn, life: Life, end_s: u32) -> bool {
         if self.flows.len() >= self.cap {
             self.counts.dropped += 1;
+            return false;
+        }
+        let Some(f) = Flow::fresh(c, life, end_s, &mut self.spills) else {
+            self.counts.dropped += 1;
+            return false;
+        };
+        self.flows.push(f);
+        self.slots[slot] = self.tag(self.hash(c)) | self.flows.len() as u32;
+        if self.flows.len() * 10 > (self.mask + 1) * MAX_LOAD_TENTHS {
+            self.grow();
+        }
+        true
+    }
+
+    /// Doubles the index prefix in use, if there is more of it, and
+    /// rehashes every flow into it.
+    fn grow(&mut self) {
+        let n = (self.mask + 1) * 2;
+        if n > self.slots.len() {
             return;
         }
-        self.flows.push(Flow::fresh(*c, self.gen, Life::Live, 0));
-        self.slots[slot] = self.flows.len() as u32;
-        self.cursor = self.flows.len();
+        self.slots[..n].fill(0);
+        self.mask = n - 1;
+        for i in 0..self.flows.len() {
+            let h = self.flow_hash(&self.flows[i]);
+            let mut s = h as usize & self.mask;
+            while self.slots[s] != 0 {
+                s = (s + 1) & self.mask;
+            }
+            self.slots[s] = self.tag(h) | (i as u32 + 1);
+        }
     }
 
     /// A DESTROY event: `c` holds the final counters, `stop` the kernel's
@@ -340,8 +278,9 @@ impl FlowTable {
             Ok(i) => {
                 let f = &mut self.flows[i];
                 if !matches!(f.life, Life::Closing | Life::Closed) {
-                    // Final counters; prev_* still hold what was credited.
-                    f.conn = *c;
+                    // Final counters: what the last dump did not see.
+                    credit(f, c.orig_bytes, c.reply_bytes);
+                    f.update(c);
                     f.life = Life::Closing;
                     f.end_s = end_s;
                 }
@@ -349,10 +288,6 @@ impl FlowTable {
             }
             Err(slot) => slot,
         };
-        if self.flows.len() >= self.cap {
-            self.counts.dropped += 1;
-            return;
-        }
         // Not in the table: never dumped (it lived between two dumps, or
         // expired and was evicted by the last dump itself, which sends
         // its event one refresh late), so all its bytes are new. Unless
@@ -362,32 +297,81 @@ impl FlowTable {
         let wait_ns = self.depart_wait_s as u64 * 1_000_000_000;
         let credit_all =
             c.start == 0 || (c.start > self.first_real && real.saturating_sub(c.start) < wait_ns);
-        let (po, pr) = if credit_all {
-            (0, 0)
-        } else {
-            (c.orig_bytes, c.reply_bytes)
-        };
-        let mut f = Flow::fresh(*c, self.gen, Life::Closing, end_s);
-        (f.prev_orig, f.prev_reply) = (po, pr);
-        self.flows.push(f);
-        self.slots[slot] = self.flows.len() as u32;
+        if self.insert(slot, c, Life::Closing, end_s) && !credit_all {
+            let f = self.flows.last_mut().expect("just inserted");
+            f.orig_bps = 0.0;
+            f.reply_bps = 0.0;
+        }
     }
 
     /// The flow with `c`'s key: Ok(dense index), or Err(the free slot
     /// where it would go).
     fn find(&self, c: &Conn) -> std::result::Result<usize, usize> {
-        let mut slot = key_hash(self.seed, c) as usize & self.mask;
+        let h = self.hash(c);
+        let tag = self.tag(h);
+        let mut slot = h as usize & self.mask;
         loop {
             match self.slots[slot] {
                 0 => return Err(slot),
-                v if same_key(&self.flows[v as usize - 1].conn, c) => return Ok(v as usize - 1),
+                v if v & !self.idx_mask() == tag
+                    && self.same_key(&self.flows[self.index(v)], c) =>
+                {
+                    return Ok(self.index(v))
+                }
                 _ => slot = (slot + 1) & self.mask,
             }
         }
     }
 
+    fn idx_mask(&self) -> u32 {
+        u32::MAX.checked_shr(32 - self.idx_bits).unwrap_or(0)
+    }
+
+    /// The dense index a used slot points to.
+    fn index(&self, v: u32) -> usize {
+        (v & self.idx_mask()) as usize - 1
+    }
+
+    /// The tag bits of a slot for hash `h`: its top bits (the home slot
+    /// takes the bottom ones).
+    fn tag(&self, h: u64) -> u32 {
+        ((h >> 32) as u32) & !self.idx_mask()
+    }
+
+    fn same_key(&self, f: &Flow, c: &Conn) -> bool {
+        f.same_inline_key(c) && self.spills.same_addrs(f, c)
+    }
+
+    fn hash(&self, c: &Conn) -> u64 {
+        key_hash(
+            self.seed,
+            c.id,
+            c.start,
+            c.orig.sport,
+            c.orig.dport,
+            c.orig.proto,
+            c.zone,
+        )
+    }
+
+    fn home(&self, f: &Flow) -> usize {
+        self.flow_hash(f) as usize & self.mask
+    }
+
+    fn flow_hash(&self, f: &Flow) -> u64 {
+        key_hash(
+            self.seed,
+            f.id,
+            f.kernel_start(),
+            f.sport(),
+            f.dport(),
+            f.proto,
+            f.zone,
+        )
+    }
+
     /// Per-refresh derived facts (direction, interfaces) are written by the
-    /// view through this.
+    /// view and the router through this.
     pub fn flows_mut(&mut self) -> &mut [Flow] {
         &mut self.flows
     }
@@ -422,10 +406,10 @@ impl FlowTable {
                 Settled::Idle => {}
                 Settled::Counted => {
                     let f = &mut self.flows[i];
-                    let fresh = f.fresh;
+                    let fresh = f.has(FRESH);
                     let span = if fresh {
-                        f.fresh = false;
-                        f.first_seen_s = now_s;
+                        f.set(FRESH, false);
+                        f.set_mono_start(now);
                         first_span(f, real, dt_ns, first_dump, self.first_real)
                     } else {
                         dt_ns
@@ -433,6 +417,9 @@ impl FlowTable {
                     self.rate(i, span, fresh);
                 }
             }
+            let f = &mut self.flows[i];
+            f.set(SEEN, false);
+            f.set(PENDING, false);
             i += 1;
         }
         self.last_t = now;
@@ -446,13 +433,13 @@ impl FlowTable {
     /// missing and waiting for its DESTROY event: no rate this refresh),
     /// or counted (in this dump, or ended with its final counters now).
     fn settle(&mut self, i: usize, now_s: u32) -> Settled {
-        let seen = self.flows[i].gen == self.gen;
         let f = &mut self.flows[i];
+        let seen = f.has(SEEN);
         match f.life {
             Life::Closed => {
                 f.orig_bps = 0.0;
                 f.reply_bps = 0.0;
-                f.new = false;
+                f.set(NEW, false);
                 if now_s.saturating_sub(f.end_s) >= self.linger_s {
                     self.remove(i);
                     return Settled::Removed;
@@ -474,7 +461,7 @@ impl FlowTable {
                 }
                 f.orig_bps = 0.0;
                 f.reply_bps = 0.0;
-                f.new = false;
+                f.set(NEW, false);
                 Settled::Idle
             }
             Life::Departed => {
@@ -490,51 +477,47 @@ impl FlowTable {
         }
     }
 
-    /// Rates from the counters' change over `span` ns; the bytes of a
-    /// connection that ended are credited. A counter that went down was
-    /// reset (nlbwmon): what it holds is all new. A fresh flow's previous
-    /// counters are 0, except for an ended connection whose bytes must not
-    /// be credited (see destroy()).
+    /// Rates from the pending deltas over `span` ns; the bytes of a
+    /// connection that ended are credited.
     fn rate(&mut self, i: usize, span: u64, fresh: bool) {
         let f = &mut self.flows[i];
-        let (o, r) = (f.conn.orig_bytes, f.conn.reply_bytes);
-        f.reset = false;
-        let (d_o, d_r) = if fresh {
-            (
-                o.saturating_sub(f.prev_orig),
-                r.saturating_sub(f.prev_reply),
-            )
+        let (d_o, d_r) = if f.has(PENDING) {
+            (f.orig_bps as f64, f.reply_bps as f64)
         } else {
-            f.new = false;
-            if o < f.prev_orig || r < f.prev_reply {
-                f.reset = true;
+            (0.0, 0.0)
+        };
+        if !fresh {
+            f.set(NEW, false);
+            if f.reset() {
                 self.counts.resets += 1;
                 self.counts.resets_total += 1;
             }
-            let since = |now: u64, prev: u64| if now < prev { now } else { now - prev };
-            (since(o, f.prev_orig), since(r, f.prev_reply))
-        };
+        }
         if f.life == Life::Closed {
-            self.counts.credited += d_o + d_r;
+            self.counts.credited += (d_o + d_r) as u64;
         }
         let measurable = if fresh {
-            span >= MIN_AGE_NS && f.conn.has_counters
+            span >= MIN_AGE_NS && f.has_counters()
         } else {
             span > 0
         };
         if measurable {
             f.orig_bps = bps(d_o, span);
             f.reply_bps = bps(d_r, span);
-            f.rate = RateState::Known;
+            f.set_rate(RateState::Known);
         } else if fresh {
             f.orig_bps = 0.0;
             f.reply_bps = 0.0;
-            f.rate = RateState::Unknown;
-        } else if f.life == Life::Closed {
-            f.rate = RateState::Known;
+            f.set_rate(RateState::Unknown);
+        } else {
+            // No interval to rate over (the clock did not move): no rate
+            // this time; an ended connection counts as rated.
+            f.orig_bps = 0.0;
+            f.reply_bps = 0.0;
+            if f.life == Life::Closed {
+                f.set_rate(RateState::Known);
+            }
         }
-        f.prev_orig = o;
-        f.prev_reply = r;
     }
 
     /// Removes the flow at dense index `i`, keeping the index consistent.
@@ -544,16 +527,17 @@ impl FlowTable {
         let last = self.flows.len() - 1;
         if i != last {
             let moved = self.slot_of(last);
-            self.slots[moved] = i as u32 + 1;
+            self.slots[moved] = self.slots[moved] & !self.idx_mask() | (i as u32 + 1);
         }
+        self.spills.release(&self.flows[i]);
         self.flows.swap_remove(i);
     }
 
     fn slot_of(&self, i: usize) -> usize {
         let want = i as u32 + 1;
-        let mut s = key_hash(self.seed, &self.flows[i].conn) as usize & self.mask;
+        let mut s = self.home(&self.flows[i]);
         // Terminates: the flow is in the index, and the index has free slots.
-        while self.slots[s] != want {
+        while self.slots[s] & self.idx_mask() != want {
             s = (s + 1) & self.mask;
         }
         s
@@ -570,7 +554,7 @@ impl FlowTable {
             if v == 0 {
                 return;
             }
-            let home = key_hash(self.seed, &self.flows[v as usize - 1].conn) as usize & self.mask;
+            let home = self.home(&self.flows[self.index(v)]);
             // Distance from home to j versus from hole to j, cyclically.
             let d_home = j.wrapping_sub(home) & self.mask;
             let d_hole = j.wrapping_sub(hole) & self.mask;
@@ -584,48 +568,44 @@ impl FlowTable {
 
     #[cfg(test)]
     fn check_index(&self) {
-        let used = self.slots.iter().filter(|&&v| v != 0).count();
+        let used = self.slots[..=self.mask].iter().filter(|&&v| v != 0).count();
         assert_eq!(used, self.flows.len());
+        assert!(self.slots[self.mask + 1..].iter().all(|&v| v == 0));
         for i in 0..self.flows.len() {
             let _ = self.slot_of(i);
         }
     }
 }
 
-fn bps(bytes: u64, ns: u64) -> f32 {
-    (bytes as f64 * 8e9 / ns as f64) as f32
-}
-
-/// The flow key: id, start timestamp, original tuple, zone (see the module
-/// doc for why the id alone is not enough).
-fn same_key(a: &Conn, b: &Conn) -> bool {
-    a.id == b.id
-        && a.start == b.start
-        && a.orig == b.orig
-        && a.zone == b.zone
-        && a.family == b.family
-}
-
-/// Hash of the key, over 64-bit words (no per-byte loop: this runs once
-/// per entry per refresh).
-fn key_hash(seed: u64, c: &Conn) -> u32 {
-    let w = |b: &[u8; 16], i: usize| {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(&b[i..i + 8]);
-        u64::from_ne_bytes(x)
-    };
-    let t = &c.orig;
-    let mut h = seed ^ (c.id as u64) ^ c.start.rotate_left(23);
-    for x in [
-        w(&t.src, 0),
-        w(&t.src, 8),
-        w(&t.dst, 0),
-        w(&t.dst, 8),
-        (t.sport as u64) << 32 | (t.dport as u64) << 16 | (t.proto as u64) << 8 | c.zone as u64,
-    ] {
-        h = mix(h ^ x);
+/// Adds the change from the flow's counters to `o`/`r` to its pending
+/// deltas. A counter that went down was reset (nlbwmon): what it holds is
+/// all new.
+fn credit(f: &mut Flow, o: u64, r: u64) {
+    let since = |now: u64, prev: u64| if now < prev { now } else { now - prev };
+    let (d_o, d_r) = (since(o, f.orig_bytes), since(r, f.reply_bytes));
+    if !f.has(PENDING) {
+        f.orig_bps = 0.0;
+        f.reply_bps = 0.0;
+        f.set(RESET, false);
+        f.set(PENDING, true);
     }
-    h as u32
+    if o < f.orig_bytes || r < f.reply_bytes {
+        f.set(RESET, true);
+    }
+    f.orig_bps += d_o as f32;
+    f.reply_bps += d_r as f32;
+}
+
+fn bps(bytes: f64, ns: u64) -> f32 {
+    (bytes * 8e9 / ns as f64) as f32
+}
+
+/// Hash of the inline key (module doc).
+fn key_hash(seed: u64, id: u32, start: u64, sport: u16, dport: u16, proto: u8, zone: u16) -> u64 {
+    let h = mix(seed ^ (id as u64) ^ start.rotate_left(23));
+    mix(h
+        ^ ((sport as u64) << 32 | (dport as u64) << 16 | (proto as u64) << 8)
+        ^ (zone as u64) << 56)
 }
 
 /// splitmix64's finaliser.
@@ -674,7 +654,7 @@ mod tests {
     }
 
     fn get(t: &FlowTable, id: u32) -> Flow {
-        *t.flows().iter().find(|f| f.conn.id == id).unwrap()
+        *t.flows().iter().find(|f| f.id == id).unwrap()
     }
 
     #[test]
@@ -682,7 +662,7 @@ mod tests {
         let mut t = FlowTable::new(64, 7);
         tick(&mut t, 10 * S, 0, &[conn(1, 0, 1000, 5000, 0)]);
         assert_eq!(
-            get(&t, 1).rate,
+            get(&t, 1).rate(),
             RateState::Unknown,
             "no timestamp: no first rate"
         );
@@ -694,7 +674,7 @@ mod tests {
             &[conn(1, 0, 1000, 130_000, 250)],
         );
         let f = get(&t, 1);
-        assert_eq!(f.rate, RateState::Known);
+        assert_eq!(f.rate(), RateState::Known);
         assert!((f.orig_bps - 800_000.0).abs() < 1e-6, "{}", f.orig_bps);
         assert!((f.reply_bps - 1600.0).abs() < 1e-6);
     }
@@ -711,7 +691,7 @@ mod tests {
             &[conn(9, real - 4 * S, 1, 1_000_000, 0)],
         );
         let f = get(&t, 9);
-        assert_eq!(f.rate, RateState::Known);
+        assert_eq!(f.rate(), RateState::Known);
         assert!((f.orig_bps - 2_000_000.0).abs() < 1e-6);
     }
 
@@ -721,11 +701,11 @@ mod tests {
         tick(&mut t, 10 * S, 0, &[]);
         tick(&mut t, 12 * S, 0, &[conn(3, 0, 5, 250_000, 0)]);
         let f = get(&t, 3);
-        assert!(f.new);
-        assert_eq!(f.rate, RateState::Known);
+        assert!(f.is_new());
+        assert_eq!(f.rate(), RateState::Known);
         assert!((f.orig_bps - 1_000_000.0).abs() < 1e-6);
         tick(&mut t, 13 * S, 0, &[conn(3, 0, 5, 250_000, 0)]);
-        assert!(!get(&t, 3).new);
+        assert!(!get(&t, 3).is_new());
         assert_eq!(get(&t, 3).orig_bps, 0.0);
     }
 
@@ -737,13 +717,13 @@ mod tests {
         // nlbwmon zeroed the counters; 10 kB came after the zeroing.
         tick(&mut t, 3 * S, 0, &[conn(1, 0, 1, 10_000, 0)]);
         let f = get(&t, 1);
-        assert!(f.reset);
+        assert!(f.reset());
         assert_eq!(t.counts.resets, 1);
         assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
         assert_eq!(f.reply_bps, 0.0);
         tick(&mut t, 4 * S, 0, &[conn(1, 0, 1, 20_000, 0)]);
         let f = get(&t, 1);
-        assert!(!f.reset);
+        assert!(!f.reset());
         assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
         assert_eq!(t.counts.resets_total, 1);
     }
@@ -757,12 +737,12 @@ mod tests {
         tick(&mut t, 2 * S, 0, &[conn(1, 0, 2000, 100, 0)]);
         assert_eq!(t.len(), 1);
         let f = get(&t, 1);
-        assert!(f.new && !f.reset);
+        assert!(f.is_new() && !f.reset());
         assert!((f.orig_bps - 800.0).abs() < 1e-6);
         // Same id and tuple, other start timestamp: also new.
         let real = 100 * S;
         tick(&mut t, 3 * S, real, &[conn(1, real - S / 2, 2000, 50, 0)]);
-        assert!(get(&t, 1).new);
+        assert!(get(&t, 1).is_new());
     }
 
     #[test]
@@ -776,7 +756,7 @@ mod tests {
         tick(&mut t, 2 * S, 0, &some);
         assert_eq!(t.len(), some.len());
         for c in &some {
-            assert!(!get(&t, c.id).new, "id {} was re-found", c.id);
+            assert!(!get(&t, c.id).is_new(), "id {} was re-found", c.id);
         }
         tick(&mut t, 3 * S, 0, &[]);
         assert!(t.is_empty());
@@ -875,7 +855,7 @@ mod tests {
         );
         let f = get(&t, 5);
         assert_eq!(f.life, Life::Closed);
-        assert!(f.new);
+        assert!(f.is_new());
         assert_eq!(t.counts.credited, 31_000);
         assert!((f.orig_bps - 30_000.0 * 8.0 / 2.0).abs() < 1e-3);
     }

@@ -11,6 +11,7 @@ pub mod conntrack;
 pub mod error;
 pub mod events;
 pub mod filter;
+pub mod flow;
 pub mod flows;
 pub mod health;
 pub mod kernel;

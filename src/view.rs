@@ -12,7 +12,7 @@
 
 use crate::cli::{Config, SortCol};
 use crate::conntrack::Conn;
-use crate::flows::{Flow, Life, RateState};
+use crate::flows::{Flow, Life, RateState, Spills};
 use crate::names::Names;
 use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
 use std::cmp::Ordering;
@@ -96,7 +96,7 @@ pub struct View {
 /// LAN host: tx = reply); any other was started inside (tx = original).
 /// Loopback: either interface has the kernel's loopback flag. Without
 /// interfaces, the same rule from the router's own addresses.
-pub fn direction(f: &Flow, local: &LocalAddrs, links: &Links) -> (bool, bool) {
+pub fn direction(f: &Flow, spills: &Spills, local: &LocalAddrs, links: &Links) -> (bool, bool) {
     let loop_if = links.is_loopback(f.in_if) || links.is_loopback(f.out_if);
     if f.out_if == LOCAL_IF {
         return (f.in_if == LOCAL_IF, loop_if || f.in_if == LOCAL_IF);
@@ -107,7 +107,7 @@ pub fn direction(f: &Flow, local: &LocalAddrs, links: &Links) -> (bool, bool) {
     if f.in_if != 0 {
         return (!links.is_uplink(f.in_if), loop_if);
     }
-    let c: &Conn = &f.conn;
+    let c: &Conn = &spills.conn(f);
     let n = c.addr_len();
     let src_local = local.contains(&c.orig.src[..n]);
     let dst_local = local.contains(&c.reply.src[..n]);
@@ -115,11 +115,11 @@ pub fn direction(f: &Flow, local: &LocalAddrs, links: &Links) -> (bool, bool) {
 }
 
 fn age(f: &Flow, now_mono: u64, now_real: u64) -> (u64, bool) {
-    if f.conn.start != 0 && now_real > f.conn.start {
-        (now_real - f.conn.start, true)
+    let start = f.kernel_start();
+    if start != 0 && now_real > start {
+        (now_real - start, true)
     } else {
-        let seen = f.first_seen_s as u64 * 1_000_000_000;
-        (now_mono.saturating_sub(seen), false)
+        (now_mono.saturating_sub(f.mono_start()), false)
     }
 }
 
@@ -144,8 +144,8 @@ impl View {
             rx_bps: f.rx_bps(),
             tx_bytes: f.tx_bytes(),
             rx_bytes: f.rx_bytes(),
-            tx_is_orig: f.tx_is_orig,
-            loopback: f.loopback,
+            tx_is_orig: f.tx_is_orig(),
+            loopback: f.loopback(),
             in_if: f.in_if,
             out_if: f.out_if,
             age_ns,
@@ -158,7 +158,7 @@ impl View {
     /// (screen mode).
     pub fn build(
         &mut self,
-        flows: &mut [Flow],
+        (flows, spills): (&mut [Flow], &Spills),
         net: &Net,
         names: &Names,
         f: &Filter,
@@ -175,13 +175,14 @@ impl View {
             if fl.life == Life::Departed {
                 continue;
             }
-            (fl.tx_is_orig, fl.loopback) = direction(fl, local, links);
+            let (tx_is_orig, loopback) = direction(fl, spills, local, links);
+            fl.set_direction(tx_is_orig, loopback);
             let (tx, rx) = (fl.tx_bps(), fl.rx_bps());
             // Ended connections add their last bytes, not a connection.
             self.all.conns += usize::from(fl.life == Life::Live);
             self.all.tx_bps += tx;
             self.all.rx_bps += rx;
-            if !passes(fl, f, links, names, now_mono / 1_000_000_000) {
+            if !passes(fl, spills, f, links, names, now_mono / 1_000_000_000) {
                 continue;
             }
             self.shown.push(i as u32);
@@ -220,12 +221,18 @@ impl View {
     }
 }
 
-fn passes(fl: &Flow, f: &Filter, links: &Links, names: &Names, now_s: u64) -> bool {
-    let c = &fl.conn;
-    if (c.family == 4 && !f.ipv4) || (c.family == 6 && !f.ipv6) {
+fn passes(
+    fl: &Flow,
+    spills: &Spills,
+    f: &Filter,
+    links: &Links,
+    names: &Names,
+    now_s: u64,
+) -> bool {
+    if (fl.is_v6() && !f.ipv6) || (!fl.is_v6() && !f.ipv4) {
         return false;
     }
-    if fl.loopback && !f.loopback {
+    if fl.loopback() && !f.loopback {
         return false;
     }
     let sum = fl.sum_bps();
@@ -235,12 +242,12 @@ fn passes(fl: &Flow, f: &Filter, links: &Links, names: &Names, now_s: u64) -> bo
         // threshold asks for busy connections only.
         None if closed => {}
         None => {
-            if fl.rate == RateState::Unknown || sum <= 0.0 {
+            if fl.rate() == RateState::Unknown || sum <= 0.0 {
                 return false;
             }
         }
         Some(t) => {
-            if t > 0 && (fl.rate == RateState::Unknown || sum < t as f64) {
+            if t > 0 && (fl.rate() == RateState::Unknown || sum < t as f64) {
                 return false;
             }
         }
@@ -256,7 +263,7 @@ fn passes(fl: &Flow, f: &Filter, links: &Links, names: &Names, now_s: u64) -> bo
         }
     }
     if let Some(e) = &f.expr {
-        if !e.matches(fl, links, names, now_s) {
+        if !e.matches(fl, &spills.conn(fl), links, names, now_s) {
             return false;
         }
     }
@@ -264,10 +271,9 @@ fn passes(fl: &Flow, f: &Filter, links: &Links, names: &Names, now_s: u64) -> bo
 }
 
 fn compare(a: &Flow, b: &Flow, f: &Filter, links: &Links, now: (u64, u64)) -> Ordering {
-    let (ca, cb) = (&a.conn, &b.conn);
     let fcmp = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(Ordering::Equal);
     let o = match f.sort {
-        SortCol::Id => ca.id.cmp(&cb.id),
+        SortCol::Id => a.id.cmp(&b.id),
         SortCol::In => links
             .name(a.in_if)
             .unwrap_or("")
@@ -276,17 +282,17 @@ fn compare(a: &Flow, b: &Flow, f: &Filter, links: &Links, now: (u64, u64)) -> Or
             .name(a.out_if)
             .unwrap_or("")
             .cmp(links.name(b.out_if).unwrap_or("")),
-        SortCol::Sport => ca.orig.sport.cmp(&cb.orig.sport),
-        SortCol::Dport => ca.orig.dport.cmp(&cb.orig.dport),
+        SortCol::Sport => a.sport().cmp(&b.sport()),
+        SortCol::Dport => a.dport().cmp(&b.dport()),
         SortCol::Rx => fcmp(a.rx_bps(), b.rx_bps()),
         SortCol::Tx => fcmp(a.tx_bps(), b.tx_bps()),
         SortCol::Sum => fcmp(a.sum_bps(), b.sum_bps()),
         SortCol::Age => age(a, now.0, now.1).0.cmp(&age(b, now.0, now.1).0),
-        SortCol::Proto => ca.orig.proto.cmp(&cb.orig.proto),
+        SortCol::Proto => a.proto.cmp(&b.proto),
     };
     let o = if f.ascending { o } else { o.reverse() };
     // Ties: by id, so rows do not jump between refreshes.
-    o.then(ca.id.cmp(&cb.id))
+    o.then(a.id.cmp(&b.id))
 }
 
 /// One row of the device table: traffic through an interface as seen in
@@ -346,11 +352,10 @@ impl Devices {
             }
         };
         for fl in flows {
-            let c = &fl.conn;
             if fl.life == Life::Departed
-                || (c.family == 4 && !f.ipv4)
-                || (c.family == 6 && !f.ipv6)
-                || (fl.loopback && !f.loopback)
+                || (!fl.is_v6() && !f.ipv4)
+                || (fl.is_v6() && !f.ipv6)
+                || (fl.loopback() && !f.loopback)
             {
                 continue;
             }
@@ -358,9 +363,7 @@ impl Devices {
             // connection of the interface.
             let live = u32::from(fl.life != Life::Closed);
             let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
-            let off = u32::from(
-                c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0,
-            );
+            let off = u32::from(fl.offloaded());
             if let Some(k) = row(fl.in_if) {
                 let d = &mut self.rows[k];
                 d.rx_bps += o;

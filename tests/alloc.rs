@@ -40,7 +40,7 @@ fn refresh_pipeline_allocates_nothing() {
         }
         table.finish((k + 1) * 1_000_000_000, 1_700_000_000_000_000_000 + k);
         view.build(
-            table.flows_mut(),
+            table.parts_mut(),
             &net,
             &names,
             &filter,

@@ -366,7 +366,7 @@ fn offload_status_bit_from_recorded_message_warns() {
     let f = table
         .flows()
         .iter()
-        .find(|f| f.conn.status & nftop::conntrack::IPS_OFFLOAD != 0)
+        .find(|f| f.status as u32 & nftop::conntrack::IPS_OFFLOAD != 0)
         .unwrap();
     let mut flags = nftop::render::Line::new();
     nftop::render::flags(&mut flags, f, b' ');

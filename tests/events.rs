@@ -78,7 +78,7 @@ fn short_flows(
 /// packets after this hook, and each segment carries its own headers,
 /// while conntrack and nft see one super-packet. That left too little of
 /// the 5 % margin for the event timing these tests are about.)
-fn count_wan0_egress(bed: &Bed) {
+pub(crate) fn count_wan0_egress(bed: &Bed) {
     bed.sh(
         "rtr",
         "nft add table inet nftop_wan && \
@@ -88,7 +88,7 @@ fn count_wan0_egress(bed: &Bed) {
 }
 
 /// Bytes counted by `count_wan0_egress` so far.
-fn wan0_l3_tx(bed: &Bed) -> u64 {
+pub(crate) fn wan0_l3_tx(bed: &Bed) -> u64 {
     let out = bed.sh("rtr", "nft list chain inet nftop_wan post");
     out.split_whitespace()
         .skip_while(|w| *w != "bytes")

@@ -175,7 +175,7 @@ fn table() -> FlowTable {
         (2, 3),
     ];
     for f in t.flows_mut() {
-        let (i, o) = io[f.conn.id as usize - 1];
+        let (i, o) = io[f.id as usize - 1];
         f.in_if = i;
         f.out_if = o;
     }
@@ -194,7 +194,7 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
     let mut scr = screen.map(|(r, cols)| Screen::new(r, cols));
     let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
-        table.flows_mut(),
+        table.parts_mut(),
         &net,
         &names,
         &filter,

@@ -90,6 +90,7 @@ pub fn tick<'a>(
     Tick {
         seq,
         real_ns,
+        spills: table.spills(),
         interval: 1.0,
         interval_requested: 1.0,
         cpu_budget: 25,
@@ -223,7 +224,7 @@ fn draw(rows: usize, cols: usize, args: &[&str]) -> String {
     warnings.push(Warning::NoTimestamps);
     let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
-        table.flows_mut(),
+        table.parts_mut(),
         &net,
         &names,
         &filter,
@@ -397,7 +398,7 @@ fn help_fits_80x24_with_every_group() {
     let filter = Filter::from_config(&c);
     let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
-        table.flows_mut(),
+        table.parts_mut(),
         &net,
         &names,
         &filter,

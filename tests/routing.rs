@@ -466,7 +466,7 @@ fn lookups_grow_with_routes_not_addresses() {
         ct.dump(|c| table.observe(c)).unwrap();
         table.finish(1, 1);
         router.refresh(1).unwrap();
-        router.attribute(table.flows_mut()).unwrap();
+        router.attribute_table(&mut table).unwrap();
         let first = router.lookups;
         assert_eq!(table.len(), 3000);
         // A more specific route for one remote network, via the LAN side.
@@ -486,13 +486,14 @@ fn lookups_grow_with_routes_not_addresses() {
         assert!(s.success());
         std::thread::sleep(Duration::from_millis(50));
         router.refresh(2).unwrap();
-        router.attribute(table.flows_mut()).unwrap();
+        router.attribute_table(&mut table).unwrap();
         let links = &router.net.links;
         let outs: Vec<(u16, String)> = table
             .flows()
             .iter()
             .map(|f| {
-                let net = u16::from_be_bytes([f.conn.orig.dst[4], f.conn.orig.dst[5]]);
+                let dst = table.conn(f).orig.dst;
+                let net = u16::from_be_bytes([dst[4], dst[5]]);
                 (net, links.name(f.out_if).unwrap_or("-").to_string())
             })
             .collect();
@@ -684,16 +685,12 @@ fn a_refused_forwarding_lookup_is_not_no_route() {
         ct.dump(|c| table.observe(c)).unwrap();
         table.finish(1, 1);
         router.refresh(1).unwrap();
-        router.attribute(table.flows_mut()).unwrap();
+        router.attribute_table(&mut table).unwrap();
         let links = &router.net.links;
         let name = |i| links.name(i).unwrap_or("-").to_string();
         let by_dport = |p: u16| {
-            let f = table
-                .flows()
-                .iter()
-                .find(|f| f.conn.orig.dport == p)
-                .unwrap();
-            (name(f.in_if), name(f.out_if), f.no_route)
+            let f = table.flows().iter().find(|f| f.dport() == p).unwrap();
+            (name(f.in_if), name(f.out_if), f.no_route())
         };
         (by_dport(2222), by_dport(443))
     })

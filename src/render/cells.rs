@@ -89,9 +89,8 @@ impl Ctx<'_> {
 
 /// State column text: protocol state plus nftop's markers.
 pub fn fmt_state(out: &mut Line, f: &Flow) {
-    let c = &f.conn;
-    out.push_str(conntrack::state_name(c.orig.proto, c.state));
-    if c.status & (conntrack::IPS_OFFLOAD | conntrack::IPS_HW_OFFLOAD) != 0 {
+    out.push_str(conntrack::state_name(f.proto, f.state));
+    if f.offloaded() {
         out.push_str(",OFFLOAD");
     }
 }
@@ -100,11 +99,11 @@ pub fn fmt_state(out: &mut Line, f: &Flow) {
 pub fn marker(f: &Flow) -> u8 {
     if f.life == crate::flows::Life::Closed {
         b'x'
-    } else if f.rate == RateState::Unknown {
+    } else if f.rate() == RateState::Unknown {
         b'?'
-    } else if f.reset {
+    } else if f.reset() {
         b'!'
-    } else if f.new {
+    } else if f.is_new() {
         b'*'
     } else {
         b' '
@@ -114,8 +113,7 @@ pub fn marker(f: &Flow) -> u8 {
 /// Appends the NAT view: "via ADDR:PORT" for source NAT (what the far side
 /// sees), "to ADDR:PORT" for a port forward (the inside host). Address and
 /// port always come from the same (reply) tuple.
-pub fn nat(line: &mut Line, ctx: &Ctx, f: &Flow, m: &Meta, numeric_only: bool) {
-    let c = &f.conn;
+pub fn nat(line: &mut Line, ctx: &Ctx, c: &Conn, m: &Meta, numeric_only: bool) {
     if let Some((a, p)) = c.nat_src() {
         line.push_str(" via ");
         // The translated source is the router's outside address: local.
@@ -157,17 +155,17 @@ pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
         line.push_str(s);
     };
     for (bit, name) in crate::conntrack::STATUS_NAMES.iter().enumerate() {
-        if f.conn.status & (1 << bit) != 0 {
+        if f.status & (1 << bit) != 0 {
             put(line, name);
         }
     }
-    if f.new {
+    if f.is_new() {
         put(line, "new");
     }
-    if f.reset {
+    if f.reset() {
         put(line, "reset");
     }
-    if f.no_route {
+    if f.no_route() {
         put(line, "no_route");
     }
     if crate::route::is_multi(f.out_if) || crate::route::is_multi(f.in_if) {

@@ -10,6 +10,7 @@
 
 use super::{fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Opts};
 use crate::cli::AgeFmt;
+use crate::conntrack::Conn;
 use crate::flows::{Flow, RateState};
 use crate::view::Meta;
 use std::fmt::Write as _;
@@ -117,13 +118,15 @@ pub fn title(c: &Column, o: &Opts) -> &'static str {
 pub struct Row<'a> {
     pub ctx: &'a Ctx<'a>,
     pub f: &'a Flow,
+    /// The flow's entry (`Spills::conn`).
+    pub c: &'a Conn,
     pub m: &'a Meta,
 }
 
 /// Writes the cell of column `c` (unpadded) into `out`.
 pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) {
     let (ctx, f, m) = (r.ctx, r.f, r.m);
-    let conn = &f.conn;
+    let conn = r.c;
     let n = conn.addr_len();
     let numeric = style == Style::Machine;
     match c {
@@ -146,7 +149,7 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) {
         Col::Sport => ctx.port(out, conn, false, false),
         Col::Dport => ctx.port(out, conn, true, false),
         Col::Tx | Col::Rx | Col::Sum => {
-            if f.rate == RateState::Unknown {
+            if f.rate() == RateState::Unknown {
                 out.push(if style == Style::Screen { b'?' } else { b'-' });
             } else {
                 let v = match c {
@@ -169,7 +172,7 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) {
             let _ = write!(out, "{}", conn.id);
         }
         Col::In => out.push_str(ctx.ifname(m.in_if)),
-        Col::Out if f.no_route && !numeric => out.push_str("noroute"),
+        Col::Out if f.no_route() && !numeric => out.push_str("noroute"),
         Col::Out => out.push_str(ctx.ifname(m.out_if)),
     }
 }

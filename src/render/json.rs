@@ -60,7 +60,7 @@ pub fn write_json(
     for &i in shown {
         let f = &t.flows[i as usize];
         let m = &t.view.meta(f);
-        let c = &f.conn;
+        let c = &t.spills.conn(f);
         let n = c.addr_len();
         line.clear();
         head(line, t, "conn");
@@ -124,7 +124,7 @@ pub fn write_json(
             }
         }
         let _ = write!(line, ",\"mark\":{},\"zone\":{}", c.mark, c.zone);
-        if f.rate == RateState::Unknown {
+        if f.rate() == RateState::Unknown {
             line.push_str(",\"tx_bps\":null,\"rx_bps\":null,\"sum_bps\":null");
         } else {
             num(line, "tx_bps", m.tx_bps);

@@ -75,6 +75,8 @@ pub struct Tick<'a> {
     pub interval_requested: f64,
     pub cpu_budget: u32,
     pub flows: &'a [Flow],
+    /// The flows' addresses (`Spills::conn`).
+    pub spills: &'a crate::flows::Spills,
     pub view: &'a View,
     pub table_len: usize,
     pub table_cap: usize,

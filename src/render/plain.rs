@@ -24,7 +24,8 @@ pub fn write_continuous(
     for &i in &t.view.shown {
         let f = &t.flows[i as usize];
         let m = &t.view.meta(f);
-        let row = Row { ctx, f, m };
+        let c = &t.spills.conn(f);
+        let row = Row { ctx, f, c, m };
         line.clear();
         for (k, c) in columns(o).enumerate() {
             if k > 0 {
@@ -34,7 +35,7 @@ pub fn write_continuous(
             columns::cell(&mut cell, c.col, &row, Style::Plain);
             line.cell_min(cell.as_str(), c.plain);
         }
-        nat(line, ctx, f, m, false);
+        nat(line, ctx, c, m, false);
         trim_end(line);
         line.push(b'\n');
         w.write_all(line.as_bytes())?;
@@ -54,10 +55,10 @@ pub fn write_machine(
     for &i in &t.view.shown {
         let f = &t.flows[i as usize];
         let m = &t.view.meta(f);
-        let c = &f.conn;
+        let c = &t.spills.conn(f);
         line.clear();
         let _ = write!(line, "{secs}.{ms:03}");
-        let row = Row { ctx, f, m };
+        let row = Row { ctx, f, c, m };
         // Every column, whatever the display options: a fixed field order.
         for c in COLUMNS.iter().filter(|c| c.col != Col::Marker) {
             line.push(b' ');

@@ -7,7 +7,8 @@
 
 use super::columns::{self, columns, dev_cell, dev_value, Col, DevCol, Row, Style, DEV_COLUMNS};
 use super::{dst_is_local, fmt_rate, nat, shows_port, src_is_local, Ctx, Line, Tick};
-use crate::flows::{Flow, RateState};
+use crate::conntrack::Conn;
+use crate::flows::RateState;
 use crate::keys::{PromptKind, Ui};
 use crate::route::Links;
 use crate::view::Meta;
@@ -354,7 +355,13 @@ impl Screen {
             }
             let fl = &t.flows[i as usize];
             let m = &t.view.meta(fl);
-            let r = Row { ctx, f: fl, m };
+            let conn = &t.spills.conn(fl);
+            let r = Row {
+                ctx,
+                f: fl,
+                c: conn,
+                m,
+            };
             line.clear();
             for (k, c) in columns(o).filter(|c| lay.keeps(c.col)).enumerate() {
                 match c.col {
@@ -366,8 +373,8 @@ impl Screen {
                     line.push(b' ');
                 }
                 match c.col {
-                    Col::Src => endpoint(line, &mut cell, ctx, fl, m, true, aw, lay.ports()),
-                    Col::Dst => endpoint(line, &mut cell, ctx, fl, m, false, aw, lay.ports()),
+                    Col::Src => endpoint(line, &mut cell, ctx, conn, m, true, aw, lay.ports()),
+                    Col::Dst => endpoint(line, &mut cell, ctx, conn, m, false, aw, lay.ports()),
                     _ => {
                         cell.clear();
                         columns::cell(&mut cell, c.col, &r, Style::Screen);
@@ -376,23 +383,23 @@ impl Screen {
                 }
             }
             if o.wide && lay.nat() {
-                nat(line, ctx, fl, m, false);
+                nat(line, ctx, conn, m, false);
             }
             self.put(row, line, b"", o.color);
             if !o.wide {
                 // The destination under the source.
                 line.clear();
                 line.spaces(10);
-                endpoint(line, &mut cell, ctx, fl, m, false, aw, lay.ports());
+                endpoint(line, &mut cell, ctx, conn, m, false, aw, lay.ports());
                 if lay.nat() {
-                    nat(line, ctx, fl, m, false);
+                    nat(line, ctx, conn, m, false);
                 }
                 self.put(row, line, b"", o.color);
             }
         }
         if t.view.shown.is_empty() {
             line.clear();
-            if t.flows.iter().all(|f| f.rate == RateState::Unknown) && !t.flows.is_empty() {
+            if t.flows.iter().all(|f| f.rate() == RateState::Unknown) && !t.flows.is_empty() {
                 line.push_str("  measuring: rates appear at the next refresh");
             } else {
                 line.push_str("  no connection above the threshold (t 0 shows idle ones)");
@@ -486,13 +493,12 @@ fn endpoint(
     line: &mut Line,
     cell: &mut Line,
     ctx: &Ctx,
-    f: &Flow,
+    c: &Conn,
     m: &Meta,
     src: bool,
     w: usize,
     ports: bool,
 ) {
-    let c = &f.conn;
     let (addr, local) = if src {
         (&c.orig.src, src_is_local(m))
     } else {

@@ -21,8 +21,8 @@ pub const MAX_PREFIXES: usize = 65536;
 
 #[derive(Default)]
 pub struct Classes {
-    /// (family 4/6, prefix length, masked address), sorted.
-    prefixes: Vec<(u8, u8, [u8; 16])>,
+    /// (family 4/6, prefix length, masked address as an integer), sorted.
+    prefixes: Vec<(u8, u8, u128)>,
     /// Distinct lengths per family, longest first: [IPv4, IPv6].
     lens: [Vec<u8>; 2],
     /// More prefixes than MAX_PREFIXES: classing is off.
@@ -65,7 +65,8 @@ impl Classes {
             self.overflow = true;
             return;
         }
-        self.prefixes.push((family, len, mask(a, len)));
+        self.prefixes
+            .push((family, len, u128::from_be_bytes(mask(a, len))));
     }
 
     /// Sorts what was added; call once after the last `add`.
@@ -90,10 +91,11 @@ impl Classes {
         if self.overflow {
             return None;
         }
+        let x = u128::from_be_bytes(*a);
         for &len in &self.lens[usize::from(family == 6)] {
-            let m = mask(a, len);
+            let m = x & u128::MAX.checked_shl(128 - len as u32).unwrap_or(0);
             if self.prefixes.binary_search(&(family, len, m)).is_ok() {
-                return Some((len, m));
+                return Some((len, m.to_be_bytes()));
             }
         }
         Some((0, [0; 16]))

@@ -55,13 +55,14 @@ pub mod socket;
 pub mod wire;
 
 pub use addrs::LocalAddrs;
+use addrs::{Facts, Memo};
 pub use cache::{Answer, RouteCache};
 pub use links::{is_multi, IfMatch, Link, Links, LOCAL_IF, MAX_LINKS};
 pub use socket::BATCH;
 
 use crate::conntrack::Conn;
 use crate::error::Result;
-use crate::flows::Flow;
+use crate::flows::{Flow, Spills};
 use classes::Classes;
 use socket::{Dump, RtSocket, Watcher};
 use wire::{Query, RouteMsg, Selectors};
@@ -152,6 +153,11 @@ pub fn keep_ingress(links: &Links, old: u32, new: u32) -> u32 {
 #[derive(Clone, Copy)]
 struct Plan {
     flow: u32,
+    /// The flow's entry, rebuilt once (`Spills::conn`).
+    c: Conn,
+    /// Facts of its original source and destination, reply source and
+    /// destination.
+    fx: [Facts; 4],
     /// Reverse lookups for the ingress (marked, plain).
     rev: [Option<Query>; 2],
     dst_owner: Option<u32>,
@@ -174,6 +180,8 @@ pub struct Router {
     sel: Selectors,
     default_ifs: Vec<u32>,
     plans: Vec<Plan>,
+    /// Address facts for attribution (addrs.rs).
+    memo: Memo,
     qs: Vec<Query>,
     /// The cache key of each question in `qs`.
     keys: Vec<Query>,
@@ -195,6 +203,7 @@ impl Router {
             sel: Selectors::default(),
             default_ifs: Vec::with_capacity(16),
             plans: Vec::with_capacity(BATCH),
+            memo: Memo::new(),
             qs: Vec::with_capacity(2 * BATCH),
             keys: Vec::with_capacity(2 * BATCH),
             replies: vec![Err(0); BATCH],
@@ -210,6 +219,7 @@ impl Router {
             self.gen = self.gen.wrapping_add(1).max(1);
             self.cache.clear();
             self.net.links.clear_multi();
+            self.memo.clear();
             let local = &mut self.net.local;
             local.clear();
             self.rt.dump(Dump::Addr, |kind, p| {
@@ -322,16 +332,29 @@ impl Router {
         self.cache.get(&self.key(q)).unwrap_or(Answer::NoRoute)
     }
 
+    /// `attribute` for every flow of the table.
+    pub fn attribute_table(&mut self, table: &mut crate::flows::FlowTable) -> Result<()> {
+        let (flows, spills) = table.parts_mut();
+        self.attribute(flows, spills)
+    }
+
     /// Gives every flow not yet attributed under the current generation
     /// its in/out interfaces.
-    pub fn attribute(&mut self, flows: &mut [Flow]) -> Result<()> {
-        let gen = self.gen;
+    pub fn attribute(&mut self, flows: &mut [Flow], spills: &Spills) -> Result<()> {
+        // A flow keeps the generation in a byte: every flow is planned
+        // again at each change, so a cycle of 255 cannot alias.
+        let gen = (self.gen % 255) as u8 + 1;
         let mut i = 0;
         while i < flows.len() {
             self.plans.clear();
             while i < flows.len() && self.plans.len() < BATCH {
                 if flows[i].route_gen != gen {
-                    let p = self.plan(i as u32, &mut flows[i]);
+                    let c = spills.conn(&flows[i]);
+                    let n = c.addr_len();
+                    let local = &self.net.local;
+                    let fx = [c.orig.src, c.orig.dst, c.reply.src, c.reply.dst]
+                        .map(|a| self.memo.get(local, &a[..n]));
+                    let p = self.plan(i as u32, &mut flows[i], c, fx);
                     self.plans.push(p);
                 }
                 i += 1;
@@ -352,7 +375,7 @@ impl Router {
                     let new = pick_ingress(Some(marked), plain, p.dst_owner);
                     f.in_if = keep_ingress(&self.net.links, f.in_if, new);
                 }
-                self.plans[k].fwd = self.egress_query(f);
+                self.plans[k].fwd = self.egress_query(f, &p.c, &p.fx);
             }
             // Egress lookups, then output lookups for the refused ones.
             for retry in [false, true] {
@@ -369,16 +392,18 @@ impl Router {
                     let f = &mut flows[self.plans[k].flow as usize];
                     let a = self.cached(&q);
                     if a == Answer::Refused && !retry {
-                        self.plans[k].fwd = Some(self.output_query(&f.conn));
+                        self.plans[k].fwd = Some(self.output_query(&self.plans[k].c));
                         continue;
                     }
-                    (f.out_if, f.no_route) = match a {
+                    let no_route;
+                    (f.out_if, no_route) = match a {
                         Answer::Via { oif, .. } => (oif, !self.net.links.is_up(oif)),
                         Answer::Multi { index, .. } => (index, false),
                         Answer::Local { oif } if f.in_if == LOCAL_IF => (oif, false),
                         Answer::Local { .. } => (LOCAL_IF, false),
                         Answer::NoRoute | Answer::Refused => (0, true),
                     };
+                    f.set_no_route(no_route);
                 }
             }
             for p in &self.plans {
@@ -390,58 +415,55 @@ impl Router {
 
     /// Everything decided without a lookup, and the reverse lookups the
     /// ingress needs (module doc).
-    fn plan(&self, flow: u32, f: &mut Flow) -> Plan {
-        let c = &f.conn;
+    fn plan(&self, flow: u32, f: &mut Flow, c: Conn, fx: [Facts; 4]) -> Plan {
         let n = c.addr_len();
-        let src = &c.orig.src[..n];
-        let dst = &c.reply.src[..n];
-        let local = &self.net.local;
         let mut p = Plan {
             flow,
+            c,
+            fx,
             rev: [None, None],
             dst_owner: None,
             fwd: None,
         };
-        let new_in = if local.contains(src) {
+        let (src, dst) = (&c.orig.src[..n], &c.reply.src[..n]);
+        let new_in = if fx[0].local {
             Some(LOCAL_IF)
         } else {
-            local.connected(src)
+            fx[0].connected
         };
         match new_in {
             Some(ifi) => f.in_if = keep_ingress(&self.net.links, f.in_if, ifi),
             None => {
-                let dst_local = local.contains(dst);
+                let dst_local = fx[2].local;
                 let rev_src = dst_local.then_some(dst);
                 let ports = (c.reply.sport, c.orig.sport);
-                let marked = self.query(false, c, src, rev_src, 0, c.mark, ports);
+                let marked = self.query(false, &c, src, rev_src, 0, c.mark, ports);
                 p.rev[0] = Some(marked);
                 if self.sel.mark && c.mark != 0 {
-                    p.rev[1] = Some(self.query(false, c, src, rev_src, 0, 0, ports));
+                    p.rev[1] = Some(self.query(false, &c, src, rev_src, 0, 0, ports));
                 }
-                p.dst_owner = local
-                    .owner(&c.orig.dst[..n])
-                    .filter(|&o| !self.net.links.is_loopback(o));
+                p.dst_owner = fx[1].owner.filter(|&o| !self.net.links.is_loopback(o));
             }
         }
         p
     }
 
     /// Egress steps 1 and 2, or the lookup for step 3.
-    fn egress_query(&self, f: &mut Flow) -> Option<Query> {
-        let c = &f.conn;
+    fn egress_query(&self, f: &mut Flow, c: &Conn, fx: &[Facts; 4]) -> Option<Query> {
         let n = c.addr_len();
         let (src, dst, nat) = (&c.orig.src[..n], &c.reply.src[..n], &c.reply.dst[..n]);
-        let local = &self.net.local;
         let src_local = f.in_if == LOCAL_IF;
-        if local.contains(dst) && !src_local {
-            (f.out_if, f.no_route) = (LOCAL_IF, false);
+        if fx[2].local && !src_local {
+            f.out_if = LOCAL_IF;
+            f.set_no_route(false);
             return None;
         }
         if nat != src {
             // An address on a loopback or dummy device (a router-wide
             // SNAT address) names no egress: ask the routes instead.
-            if let Some(o) = local.owner(nat).filter(|&o| !self.net.links.is_loopback(o)) {
-                (f.out_if, f.no_route) = (o, !self.net.links.is_up(o));
+            if let Some(o) = fx[3].owner.filter(|&o| !self.net.links.is_loopback(o)) {
+                f.out_if = o;
+                f.set_no_route(!self.net.links.is_up(o));
                 return None;
             }
         }
