@@ -257,6 +257,16 @@ impl Spills {
         }
     }
 
+    /// The reply's source: the original destination, unless destination
+    /// NAT changed it (without rebuilding the whole entry).
+    pub fn reply_src(&self, f: &Flow) -> [u8; 16] {
+        match f.nat() {
+            Nat::Dst if !f.is_v6() => v4(f.addr[2]),
+            Nat::Dst | Nat::Full => self.get(if f.is_v6() { f.addr[1] } else { f.addr[2] }).a,
+            Nat::None | Nat::Src => self.pair(f).1,
+        }
+    }
+
     /// Packs an entry's addresses: None when the pool is full.
     fn pack(&mut self, c: &Conn) -> Option<([u32; 3], [u16; 3], Nat)> {
         let o = &c.orig;
@@ -637,6 +647,8 @@ mod tests {
         let mut sp = Spills::new(8);
         let f = Flow::fresh(&c, Life::Live, 0, &mut sp).unwrap();
         assert_eq!(sp.conn(&f), c, "rebuilt exactly");
+        assert_eq!(sp.reply_src(&f), c.reply.src);
+        assert_eq!(sp.pair(&f), (c.orig.src, c.orig.dst));
         assert_eq!(sp.used(), spills_used, "{c:?}");
         sp.release(&f);
         assert_eq!(sp.used(), 0);

@@ -11,7 +11,6 @@
 //! the reply direction.
 
 use crate::cli::{Config, SortCol};
-use crate::conntrack::Conn;
 use crate::flows::{Flow, Life, RateState, Spills};
 use crate::names::Names;
 use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
@@ -107,10 +106,9 @@ pub fn direction(f: &Flow, spills: &Spills, local: &LocalAddrs, links: &Links) -
     if f.in_if != 0 {
         return (!links.is_uplink(f.in_if), loop_if);
     }
-    let c: &Conn = &spills.conn(f);
-    let n = c.addr_len();
-    let src_local = local.contains(&c.orig.src[..n]);
-    let dst_local = local.contains(&c.reply.src[..n]);
+    let n = f.addr_len();
+    let src_local = local.contains(&spills.pair(f).0[..n]);
+    let dst_local = local.contains(&spills.reply_src(f)[..n]);
     (src_local || !dst_local, src_local && dst_local)
 }
 

@@ -352,10 +352,28 @@ impl Router {
                     let c = spills.conn(&flows[i]);
                     let n = c.addr_len();
                     let local = &self.net.local;
-                    let fx = [c.orig.src, c.orig.dst, c.reply.src, c.reply.dst]
-                        .map(|a| self.memo.get(local, &a[..n]));
+                    // Without NAT the reply's ends are the original's.
+                    let src = self.memo.get(local, &c.orig.src[..n]);
+                    let rsrc = self.memo.get(local, &c.reply.src[..n]);
+                    let dst = if c.orig.dst == c.reply.src {
+                        rsrc
+                    } else {
+                        self.memo.get(local, &c.orig.dst[..n])
+                    };
+                    let rdst = if c.reply.dst == c.orig.src {
+                        src
+                    } else {
+                        self.memo.get(local, &c.reply.dst[..n])
+                    };
+                    let fx = [src, dst, rsrc, rdst];
                     let p = self.plan(i as u32, &mut flows[i], c, fx);
-                    self.plans.push(p);
+                    // Most flows (a LAN host, a NAT address) need no
+                    // lookup at all: done here, never queued.
+                    if p.rev[0].is_none() && self.egress_query(&mut flows[i], &c, &fx).is_none() {
+                        flows[i].route_gen = gen;
+                    } else {
+                        self.plans.push(p);
+                    }
                 }
                 i += 1;
             }
@@ -367,7 +385,7 @@ impl Router {
             }
             self.ask()?;
             for k in 0..self.plans.len() {
-                let p = self.plans[k];
+                let p = &self.plans[k];
                 let f = &mut flows[p.flow as usize];
                 if let Some(q) = p.rev[0] {
                     let marked = self.cached(&q);
@@ -375,7 +393,8 @@ impl Router {
                     let new = pick_ingress(Some(marked), plain, p.dst_owner);
                     f.in_if = keep_ingress(&self.net.links, f.in_if, new);
                 }
-                self.plans[k].fwd = self.egress_query(f, &p.c, &p.fx);
+                let fwd = self.egress_query(f, &p.c, &p.fx);
+                self.plans[k].fwd = fwd;
             }
             // Egress lookups, then output lookups for the refused ones.
             for retry in [false, true] {
