@@ -154,6 +154,7 @@ impl Spills {
     }
 
     /// Slots in use.
+    #[cfg(test)]
     pub fn used(&self) -> usize {
         let mut free = 0;
         let mut i = self.free;
@@ -197,7 +198,8 @@ impl Spills {
     }
 
     /// The flow's entry as the kernel sent it (counters and status of the
-    /// last dump).
+    /// last dump). Not inlined: a dozen callers, and flash is scarce.
+    #[inline(never)]
     pub fn conn(&self, f: &Flow) -> Conn {
         let mut c = Conn {
             family: if f.is_v6() { 6 } else { 4 },
@@ -370,6 +372,7 @@ fn icmp_answer(proto: u8, t: u8) -> u8 {
 }
 
 /// The reply tuple of a NAT shape (see `Nat`).
+#[inline(never)]
 fn reply_of(o: &Tuple, kind: Nat, nat: &[u8; 16], port: u16) -> Tuple {
     let mut r = Tuple {
         src: o.dst,

@@ -167,7 +167,7 @@ impl Names {
         if let Ok(text) = std::fs::read_to_string(hosts_path) {
             hosts_dropped = parse_hosts(&text, &mut hosts);
         }
-        hosts.sort_by_key(|e| e.0);
+        sort_stable_by(&mut hosts, |e| e.0);
         hosts.dedup_by(|a, b| a.0 == b.0);
         let mut svc = Vec::new();
         if services {
@@ -420,8 +420,22 @@ fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
             out.push((port, proto, Name::clean(name.as_bytes())));
         }
     }
-    out.sort_by_key(|e| (e.0, e.1));
+    sort_stable_by(out, |e| (e.0, e.1));
     out.dedup_by_key(|e| (e.0, e.1));
+}
+
+/// Sorts by key keeping file order among equals (the dedup after it keeps
+/// the first), through the view's one index sort: a stable sort per
+/// element type cost 4 KB of flash each. Runs when a file is read.
+fn sort_stable_by<T: Copy, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    let mut idx: Vec<u32> = (0..v.len() as u32).collect();
+    crate::view::sort_indices(&mut idx, &|&a, &b| {
+        key(&v[a as usize])
+            .cmp(&key(&v[b as usize]))
+            .then(a.cmp(&b))
+    });
+    let sorted: Vec<T> = idx.iter().map(|&i| v[i as usize]).collect();
+    *v = sorted;
 }
 
 #[cfg(test)]

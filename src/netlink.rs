@@ -100,6 +100,39 @@ pub struct DumpStats {
     pub interrupted: bool,
 }
 
+/// The flag bits of nla_type (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// A checked walk over netlink attributes, yielding (type, value). A
+/// header that does not fit, or a length that is too short or runs past
+/// the buffer, is an error and ends the walk.
+pub struct Attrs<'a>(pub &'a [u8]);
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = std::result::Result<(u16, &'a [u8]), conntrack::Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.0;
+        if b.is_empty() {
+            return None;
+        }
+        let Some(&[l0, l1, t0, t1]) = b.first_chunk::<4>() else {
+            self.0 = &[];
+            return Some(Err(conntrack::Malformed));
+        };
+        let len = u16::from_ne_bytes([l0, l1]) as usize;
+        if len < 4 || len > b.len() {
+            self.0 = &[];
+            return Some(Err(conntrack::Malformed));
+        }
+        self.0 = b.get((len + 3) & !3..).unwrap_or(&[]);
+        Some(Ok((
+            u16::from_ne_bytes([t0, t1]) & NLA_TYPE_MASK,
+            &b[4..len],
+        )))
+    }
+}
+
 /// Progress of parsing one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

@@ -204,10 +204,10 @@ impl View {
                 } else {
                     self.shown.select_nth_unstable_by(n - 1, cmp);
                     self.shown.truncate(n);
-                    self.shown.sort_unstable_by(cmp);
+                    sort_indices(&mut self.shown, &cmp);
                 }
             }
-            _ => self.shown.sort_unstable_by(cmp),
+            _ => sort_indices(&mut self.shown, &cmp),
         }
         // What the header calls "shown": the rows kept, after the top N.
         for &i in &self.shown {
@@ -217,6 +217,13 @@ impl View {
             self.visible.rx_bps += fl.rx_bps();
         }
     }
+}
+
+/// The one sort of index lists (rows, devices): each comparator type would
+/// otherwise get its own copy of the sort, 4 KB of flash each.
+#[inline(never)]
+pub(crate) fn sort_indices(v: &mut [u32], cmp: &dyn Fn(&u32, &u32) -> Ordering) {
+    v.sort_unstable_by(cmp);
 }
 
 fn passes(
@@ -313,7 +320,7 @@ pub struct Devices {
     /// Parallel to `Links::all()`, plus one last row for `local`.
     pub rows: Vec<DevRow>,
     /// Row indices sorted by sum, descending.
-    pub order: Vec<u16>,
+    pub order: Vec<u32>,
 }
 
 impl Devices {
@@ -380,9 +387,9 @@ impl Devices {
             }
         }
         self.order.clear();
-        self.order.extend(0..self.rows.len() as u16);
+        self.order.extend(0..self.rows.len() as u32);
         let rows = &self.rows;
-        self.order.sort_unstable_by(|&a, &b| {
+        sort_indices(&mut self.order, &|&a, &b| {
             let (x, y) = (&rows[a as usize], &rows[b as usize]);
             (y.tx_bps + y.rx_bps)
                 .partial_cmp(&(x.tx_bps + x.rx_bps))

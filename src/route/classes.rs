@@ -73,14 +73,13 @@ impl Classes {
     pub fn finish(&mut self) {
         self.prefixes.sort_unstable();
         self.prefixes.dedup();
+        // Longest first, each length once: inserted in place (at most 129
+        // lengths; a generic sort costs 2 KB of flash).
         for &(family, len, _) in &self.prefixes {
             let l = &mut self.lens[usize::from(family == 6)];
-            if !l.contains(&len) {
-                l.push(len);
+            if let Err(at) = l.binary_search_by(|x| len.cmp(x)) {
+                l.insert(at, len);
             }
-        }
-        for l in &mut self.lens {
-            l.sort_unstable_by(|a, b| b.cmp(a));
         }
     }
 

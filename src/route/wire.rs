@@ -8,7 +8,8 @@
 //! Integers in rtnetlink headers and attributes are in host byte order,
 //! except ports (`RTA_SPORT`/`RTA_DPORT`), which are big-endian.
 
-use netlink_packet_core::{NlasIterator, NLM_F_DUMP, NLM_F_REQUEST};
+use crate::netlink::Attrs;
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use std::ops::Range;
 
 pub const NLMSG_ERROR: u16 = 2;
@@ -134,9 +135,8 @@ pub fn parse_link(p: &[u8]) -> Option<LinkMsg> {
         rx_bytes: 0,
         tx_bytes: 0,
     };
-    for nla in NlasIterator::new(&p[ifinfomsg::LEN..]).flatten() {
-        let v = nla.value();
-        match nla.kind() {
+    for (kind, v) in Attrs(&p[ifinfomsg::LEN..]).flatten() {
+        match kind {
             IFLA_IFNAME => {
                 let n = v
                     .iter()
@@ -189,12 +189,11 @@ pub fn parse_addr(p: &[u8]) -> Option<AddrMsg> {
         network: [0; 16],
     };
     let (mut has_local, mut has_addr) = (false, false);
-    for nla in NlasIterator::new(&p[ifaddrmsg::LEN..]).flatten() {
-        let v = nla.value();
+    for (kind, v) in Attrs(&p[ifaddrmsg::LEN..]).flatten() {
         if v.len() != alen {
             continue;
         }
-        match nla.kind() {
+        match kind {
             IFA_LOCAL => {
                 a.local[..alen].copy_from_slice(v);
                 has_local = true;
@@ -250,9 +249,8 @@ pub fn parse_route(p: &[u8]) -> Option<RouteMsg> {
         nexthops: [0; MAX_NEXTHOPS],
         n_nexthops: 0,
     };
-    for nla in NlasIterator::new(&p[rtmsg::LEN..]).flatten() {
-        let v = nla.value();
-        match nla.kind() {
+    for (kind, v) in Attrs(&p[rtmsg::LEN..]).flatten() {
+        match kind {
             RTA_DST if v.len() == 4 || v.len() == 16 => r.dst[..v.len()].copy_from_slice(v),
             RTA_TABLE => r.table = u32_of(v).unwrap_or(r.table),
             RTA_OIF => r.oif = u32_of(v).unwrap_or(0),
@@ -330,9 +328,8 @@ pub fn parse_rule(p: &[u8]) -> Option<RuleMsg> {
         dst: ([0; 16], p[fib_rule_hdr::DST_LEN]),
         src: ([0; 16], p[fib_rule_hdr::SRC_LEN]),
     };
-    for nla in NlasIterator::new(&p[fib_rule_hdr::LEN..]).flatten() {
-        let v = nla.value();
-        match nla.kind() {
+    for (kind, v) in Attrs(&p[fib_rule_hdr::LEN..]).flatten() {
+        match kind {
             FRA_FWMARK | FRA_FWMASK => r.sel.mark |= u32_of(v).is_some_and(|m| m != 0),
             FRA_IP_PROTO | FRA_SPORT_RANGE | FRA_DPORT_RANGE => r.sel.l4 = true,
             FRA_DST if v.len() == 4 || v.len() == 16 => r.dst.0[..v.len()].copy_from_slice(v),
@@ -503,7 +500,7 @@ mod tests {
         assert_eq!((h.len, h.kind, h.seq), (b.len(), RTM_GETROUTE, 42));
         assert_eq!(&b[16..20], &[libc::AF_INET as u8, 32, 32, 0]);
         assert_eq!(&b[24..28], &RTM_F_FIB_MATCH.to_ne_bytes());
-        let kinds: Vec<(u16, Vec<u8>)> = NlasIterator::new(&b[28..])
+        let kinds: Vec<(u16, Vec<u8>)> = netlink_packet_core::NlasIterator::new(&b[28..])
             .flatten()
             .map(|n| (n.kind(), n.value().to_vec()))
             .collect();
