@@ -198,8 +198,7 @@ impl Spills {
     }
 
     /// The flow's entry as the kernel sent it (counters and status of the
-    /// last dump). Not inlined: a dozen callers, and flash is scarce.
-    #[inline(never)]
+    /// last dump).
     pub fn conn(&self, f: &Flow) -> Conn {
         let mut c = Conn {
             family: if f.is_v6() { 6 } else { 4 },
@@ -372,7 +371,6 @@ fn icmp_answer(proto: u8, t: u8) -> u8 {
 }
 
 /// The reply tuple of a NAT shape (see `Nat`).
-#[inline(never)]
 fn reply_of(o: &Tuple, kind: Nat, nat: &[u8; 16], port: u16) -> Tuple {
     let mut r = Tuple {
         src: o.dst,
@@ -490,14 +488,6 @@ impl Flow {
         self.flags & V6 != 0
     }
 
-    pub fn family(&self) -> u8 {
-        if self.is_v6() {
-            6
-        } else {
-            4
-        }
-    }
-
     pub fn addr_len(&self) -> usize {
         if self.is_v6() {
             16
@@ -512,10 +502,6 @@ impl Flow {
 
     pub fn dport(&self) -> u16 {
         self.ports[1]
-    }
-
-    pub fn has_ports(&self) -> bool {
-        conntrack::has_ports(self.proto)
     }
 
     /// CTA_TIMESTAMP_START, 0 when the kernel gave none.

@@ -211,8 +211,8 @@ impl FlowTable {
             Some(f) if self.same_key(f, c) => self.cursor,
             _ => match self.find(c) {
                 Ok(i) => i,
-                Err(slot) => {
-                    self.insert(slot, c, Life::Live, 0);
+                Err(free) => {
+                    self.insert(free, c, Life::Live, 0);
                     self.cursor = self.flows.len();
                     return;
                 }
@@ -225,9 +225,10 @@ impl FlowTable {
         self.cursor = i + 1;
     }
 
-    /// Adds a flow at the free index slot `slot` (from `find`); counts it
-    /// as dropped when the table or the spill pool is full.
-    fn insert(&mut self, slot: usize, c: &Conn, life: Life, end_s: u32) -> bool {
+    /// Adds a flow at the free index slot `slot` with tag `tag` (both from
+    /// `find`); counts it as dropped when the table or the spill pool is
+    /// full.
+    fn insert(&mut self, (slot, tag): (usize, u32), c: &Conn, life: Life, end_s: u32) -> bool {
         if self.flows.len() >= self.cap {
             self.counts.dropped += 1;
             return false;
@@ -237,7 +238,7 @@ impl FlowTable {
             return false;
         };
         self.flows.push(f);
-        self.slots[slot] = self.tag(self.hash(c)) | self.flows.len() as u32;
+        self.slots[slot] = tag | self.flows.len() as u32;
         if self.flows.len() * 10 > (self.mask + 1) * MAX_LOAD_TENTHS {
             self.grow();
         }
@@ -274,7 +275,7 @@ impl FlowTable {
             now
         };
         let end_s = (end / 1_000_000_000) as u32;
-        let slot = match self.find(c) {
+        let free = match self.find(c) {
             Ok(i) => {
                 let f = &mut self.flows[i];
                 if !matches!(f.life, Life::Closing | Life::Closed) {
@@ -286,7 +287,7 @@ impl FlowTable {
                 }
                 return;
             }
-            Err(slot) => slot,
+            Err(free) => free,
         };
         // Not in the table: never dumped (it lived between two dumps, or
         // expired and was evicted by the last dump itself, which sends
@@ -297,7 +298,7 @@ impl FlowTable {
         let wait_ns = self.depart_wait_s as u64 * 1_000_000_000;
         let credit_all =
             c.start == 0 || (c.start > self.first_real && real.saturating_sub(c.start) < wait_ns);
-        if self.insert(slot, c, Life::Closing, end_s) && !credit_all {
+        if self.insert(free, c, Life::Closing, end_s) && !credit_all {
             let f = self.flows.last_mut().expect("just inserted");
             f.orig_bps = 0.0;
             f.reply_bps = 0.0;
@@ -305,14 +306,14 @@ impl FlowTable {
     }
 
     /// The flow with `c`'s key: Ok(dense index), or Err(the free slot
-    /// where it would go).
-    fn find(&self, c: &Conn) -> std::result::Result<usize, usize> {
+    /// where it would go, and its tag).
+    fn find(&self, c: &Conn) -> std::result::Result<usize, (usize, u32)> {
         let h = self.hash(c);
         let tag = self.tag(h);
         let mut slot = h as usize & self.mask;
         loop {
             match self.slots[slot] {
-                0 => return Err(slot),
+                0 => return Err((slot, tag)),
                 v if v & !self.idx_mask() == tag
                     && self.same_key(&self.flows[self.index(v)], c) =>
                 {
@@ -787,6 +788,35 @@ mod tests {
             assert!(t.len() <= 100);
         }
         assert_eq!(t.flows.capacity(), cap_before);
+    }
+
+    #[test]
+    fn a_full_spill_pool_drops_and_counts_and_slots_come_back() {
+        // 8 flows, 8 + 1 + 2 spill slots; an IPv6 flow whose reply no NAT
+        // shape explains takes two.
+        let mut t = FlowTable::new(8, 5);
+        let six = |id: u32| {
+            let mut c = conn(id, 0, id as u16, 10, 10);
+            c.family = 6;
+            c.orig.src = [
+                0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, id as u8,
+            ];
+            c.reply.proto = 6;
+            c
+        };
+        for round in 0..3u32 {
+            let batch: Vec<Conn> = (0..8).map(|i| six(round * 100 + i)).collect();
+            tick(&mut t, (2 * round as u64 + 1) * S, 0, &batch);
+            assert_eq!(t.len(), 5, "round {round}");
+            assert_eq!(t.counts.dropped, 3, "counted, never silent");
+            for f in t.flows() {
+                let c = batch.iter().find(|c| c.id == f.id).unwrap();
+                assert_eq!(t.conn(f), *c);
+            }
+            // All gone (no events): their slots serve the next round.
+            tick(&mut t, (2 * round as u64 + 2) * S, 0, &[]);
+            assert!(t.is_empty());
+        }
     }
 
     fn tick_ev(t: &mut FlowTable, now: u64, real: u64, dump: &[Conn], ended: &[(Conn, u64)]) {

@@ -245,14 +245,19 @@ pub(crate) fn enter(ns: &str) {
     assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
 }
 
-fn thread_cpu() -> f64 {
+/// Seconds on clock `id`.
+fn clock(id: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(id, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn thread_cpu() -> f64 {
+    clock(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// Runs a command to completion and returns (cpu seconds, peak RSS KiB)
@@ -324,13 +329,7 @@ impl Drop for CtMax {
 }
 
 fn wall() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    clock(libc::CLOCK_MONOTONIC)
 }
 
 fn median(v: &mut [f64]) -> f64 {
