@@ -9,12 +9,7 @@
 
 use crate::conntrack::{self, Conn};
 use crate::error::{Error, Result};
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
-};
-use netlink_packet_netfilter::{
-    conntrack::ConntrackMessage, NetfilterHeader, NetfilterMessage, NetfilterProtoFamily,
-};
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
 pub const RECV_BUF: usize = 64 * 1024;
@@ -239,28 +234,19 @@ fn kernel_error(errno: i32) -> Error {
     }
 }
 
-/// Builds a conntrack request once (netlink-packet-netfilter does the
-/// layout); the sequence number is patched in place before each send.
+/// Builds a conntrack request once: nlmsghdr (host order) and nfgenmsg
+/// (family AF_UNSPEC, version NFNETLINK_V0, res_id 0), no attributes. The
+/// sequence number is patched in place before each send. By hand, like
+/// the rtnetlink requests: netlink-packet-netfilter's builders cost 6.5
+/// KB of the mipsel binary for these 20 bytes (a test compares them).
 pub fn build_request(msg_type: u8, flags: u16) -> Vec<u8> {
-    let mut hdr = NetlinkHeader::default();
-    hdr.flags = flags;
-    let ct = match msg_type {
-        IPCTNL_MSG_CT_GET => ConntrackMessage::Get(vec![]),
-        t => ConntrackMessage::Other {
-            message_type: t,
-            attributes: vec![],
-        },
-    };
-    let mut packet = NetlinkMessage::new(
-        hdr,
-        NetlinkPayload::from(NetfilterMessage::new(
-            NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, 0),
-            ct,
-        )),
-    );
-    packet.finalize();
-    let mut buf = vec![0; packet.buffer_len()];
-    packet.serialize(&mut buf[..]);
+    let len = (NLMSG_HDRLEN + conntrack::NFGENMSG_LEN) as u32;
+    let mut buf = Vec::with_capacity(len as usize);
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&(NFNL_SUBSYS_CTNETLINK << 8 | msg_type as u16).to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
+    buf.extend_from_slice(&[0; 8]); // sequence, port id
+    buf.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
     buf
 }
 
@@ -359,6 +345,40 @@ impl CtSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-built requests are netlink-packet-netfilter's bytes.
+    #[test]
+    fn requests_are_the_crates_bytes() {
+        use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+        use netlink_packet_netfilter::conntrack::ConntrackMessage;
+        use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
+        for t in [IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_GET_CTRZERO] {
+            let mut hdr = NetlinkHeader::default();
+            hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+            let ct = match t {
+                IPCTNL_MSG_CT_GET => ConntrackMessage::Get(vec![]),
+                t => ConntrackMessage::Other {
+                    message_type: t,
+                    attributes: vec![],
+                },
+            };
+            let mut packet = NetlinkMessage::new(
+                hdr,
+                NetlinkPayload::from(NetfilterMessage::new(
+                    NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, 0),
+                    ct,
+                )),
+            );
+            packet.finalize();
+            let mut want = vec![0; packet.buffer_len()];
+            packet.serialize(&mut want[..]);
+            assert_eq!(
+                build_request(t, NLM_F_REQUEST | NLM_F_DUMP),
+                want,
+                "type {t}"
+            );
+        }
+    }
 
     /// Fuzzing's reproducer: one NLMSG_ERROR carrying error = i32::MIN
     /// (little-endian bytes as recorded). Negating it overflowed.
