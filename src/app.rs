@@ -22,7 +22,7 @@ use crate::route::Router;
 use crate::settings::{self, Env, Settings};
 use crate::sys;
 use crate::term::{self, Term};
-use crate::view::{Devices, Filter, View};
+use crate::view::{Devices, View};
 use std::io::{BufWriter, Write};
 use std::sync::atomic::Ordering;
 
@@ -48,7 +48,8 @@ pub struct App {
     last_reset: u64,
     last_loss: u64,
     /// The attribution self-check: every flow's rates per interface
-    /// (unfiltered) against the links' own counters, once per refresh.
+    /// (unfiltered) against the links' own counters, once per refresh, on
+    /// the view's pass over the flows.
     check: Check,
     out: BufWriter<Box<dyn Write>>,
     line: Line,
@@ -67,9 +68,11 @@ pub struct App {
 
 struct Check {
     devs: Devices,
-    all: Filter,
     mismatch: health::Mismatch,
     found: Warnings,
+    /// The refresh it last checked (renders between refreshes repeat
+    /// the view, not the check).
+    seq: u64,
 }
 
 impl App {
@@ -130,17 +133,9 @@ impl App {
             last_loss: 0,
             check: Check {
                 devs: Devices::new(),
-                all: Filter {
-                    ipv4: true,
-                    ipv6: true,
-                    loopback: true,
-                    threshold: None,
-                    in_if: None,
-                    out_if: None,
-                    ..Filter::from_config(&cfg)
-                },
                 mismatch: health::Mismatch::default(),
                 found: Warnings::default(),
+                seq: 0,
             },
             out: BufWriter::with_capacity(64 * 1024, out),
             line: Line::new(),
@@ -173,26 +168,22 @@ impl App {
             }
         }
         let table = &mut self.table;
-        let stats = match &mut self.record {
-            Some(f) => self.ct.dump_with(
-                |d| {
+        let record = &mut self.record;
+        let stats = self.ct.dump_entries(
+            |d| {
+                if let Some(f) = record {
                     let _ = f.write_all(&(d.len() as u32).to_le_bytes());
                     let _ = f.write_all(d);
-                },
-                |c| table.observe(c),
-            )?,
-            None => self.ct.dump(|c| table.observe(c))?,
-        };
+                }
+            },
+            |c, reply| table.observe_lazy(c, reply),
+        )?;
         self.mono = sys::mono_ns();
         self.real = sys::real_ns();
         self.table.finish(self.mono, self.real);
         self.stats = stats;
         self.router.refresh(self.mono)?;
         self.router.attribute_table(&mut self.table)?;
-        let (links, c) = (&self.router.net.links, &mut self.check);
-        c.devs.build(self.table.flows(), links, &c.all);
-        c.found.clear();
-        c.mismatch.update(&c.devs.rows, links, &mut c.found);
         self.names.refresh();
         self.kernel.read(self.table.len());
         // Without events, a flow missing from a dump is gone for good.
@@ -239,6 +230,25 @@ impl App {
 
     /// Builds the view and writes one refresh in the current mode.
     pub fn render(&mut self) -> Result<()> {
+        let (flows, spills) = self.table.parts_mut();
+        let c = &mut self.check;
+        let check = c.seq != self.seq;
+        self.view.derive(
+            flows,
+            spills,
+            &self.router.net,
+            &self.names,
+            &self.ui.filter,
+            (self.mono, self.real),
+            check.then_some(&mut c.devs),
+        );
+        if check {
+            c.seq = self.seq;
+            c.found.clear();
+            c.mismatch
+                .update(&c.devs.rows, &self.router.net.links, &mut c.found);
+        }
+        // The warnings take screen lines: known before the rows are cut.
         self.health();
         let limit = self.screen.as_ref().map(|s| {
             s.capacity(
@@ -247,13 +257,10 @@ impl App {
                 &self.router.net.links,
             )
         });
-        let (flows, spills) = self.table.parts_mut();
-        self.view.build(
-            (flows, spills),
-            &self.router.net,
-            &self.names,
+        self.view.order(
+            self.table.flows(),
+            &self.router.net.links,
             &self.ui.filter,
-            (self.mono, self.real),
             limit,
         );
         let ctx = Ctx {

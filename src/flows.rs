@@ -30,7 +30,7 @@
 //! given the clock reading taken when the dump completed and turns deltas
 //! into rates.
 
-use crate::conntrack::Conn;
+use crate::conntrack::{Conn, Malformed};
 pub use crate::flow::{Flow, Life, RateState, Spills};
 use crate::flow::{FRESH, NEW, PENDING, RESET, SEEN};
 
@@ -193,6 +193,34 @@ impl FlowTable {
 
     /// Records one entry of the running dump.
     pub fn observe(&mut self, c: &Conn) {
+        match self.locate(c) {
+            Ok(i) => self.seen(i, c),
+            Err(free) => {
+                self.insert(free, c, Life::Live, 0);
+                self.cursor = self.flows.len();
+            }
+        }
+    }
+
+    /// `observe` for an entry whose reply tuple is still the undecoded
+    /// nest `reply` (`conntrack::decode_lazy`): it is decoded only when
+    /// the entry is new, since a known flow keeps its own. Err (the entry
+    /// is skipped) when that nest is malformed.
+    pub fn observe_lazy(&mut self, c: &mut Conn, reply: &[u8]) -> Result<(), Malformed> {
+        match self.locate(c) {
+            Ok(i) => self.seen(i, c),
+            Err(free) => {
+                crate::conntrack::decode_reply(reply, c)?;
+                self.insert(free, c, Life::Live, 0);
+                self.cursor = self.flows.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts an entry of the dump and finds its flow: Ok(dense index),
+    /// or Err(free slot, tag) as `find`.
+    fn locate(&mut self, c: &Conn) -> std::result::Result<usize, (usize, u32)> {
         if !c.has_counters {
             self.counts.no_counters += 1;
         }
@@ -207,17 +235,14 @@ impl FlowTable {
         // one found is usually the next one dumped. Checking it first turns
         // a random index lookup (a cache miss per entry at 100k entries)
         // into a sequential walk.
-        let i = match self.flows.get(self.cursor) {
-            Some(f) if self.same_key(f, c) => self.cursor,
-            _ => match self.find(c) {
-                Ok(i) => i,
-                Err(free) => {
-                    self.insert(free, c, Life::Live, 0);
-                    self.cursor = self.flows.len();
-                    return;
-                }
-            },
-        };
+        match self.flows.get(self.cursor) {
+            Some(f) if self.same_key(f, c) => Ok(self.cursor),
+            _ => self.find(c),
+        }
+    }
+
+    /// The dump holds flow `i` again, as `c`.
+    fn seen(&mut self, i: usize, c: &Conn) {
         let f = &mut self.flows[i];
         credit(f, c.orig_bytes, c.reply_bytes);
         f.update(c);
@@ -788,6 +813,31 @@ mod tests {
             assert!(t.len() <= 100);
         }
         assert_eq!(t.flows.capacity(), cap_before);
+    }
+
+    #[test]
+    fn a_reply_nest_is_decoded_only_for_a_new_entry() {
+        let mut t = FlowTable::new(8, 9);
+        let bad = [9u8, 0, 1];
+        let mut c = conn(1, 0, 1000, 100, 0);
+        t.begin();
+        assert!(t.observe_lazy(&mut c, &bad).is_err(), "new: decoded, refused");
+        assert!(t.is_empty());
+        // A well-formed nest: CTA_TUPLE_PROTO { CTA_PROTO_NUM 6 }.
+        let mut good = Vec::new();
+        for h in [12u16, 2 | 0x8000, 5, 1] {
+            good.extend_from_slice(&h.to_ne_bytes());
+        }
+        good.extend_from_slice(&[6, 0, 0, 0]);
+        assert!(t.observe_lazy(&mut c, &good).is_ok());
+        t.finish(S, 0);
+        assert_eq!(t.conn(&t.flows()[0]).reply.proto, 6);
+        // Known: the nest is not read again, the counters are.
+        let mut c2 = conn(1, 0, 1000, 900, 0);
+        t.begin();
+        assert!(t.observe_lazy(&mut c2, &bad).is_ok());
+        t.finish(2 * S, 0);
+        assert_eq!((t.len(), t.flows()[0].orig_bytes), (1, 900));
     }
 
     #[test]

@@ -146,6 +146,24 @@ pub fn parse_datagram(
     stats: &mut DumpStats,
     mut on_conn: impl FnMut(&Conn),
 ) -> Result<Step> {
+    parse_entries(data, seq, port, scratch, stats, |c, reply| {
+        conntrack::decode_reply(reply, c)?;
+        on_conn(c);
+        Ok(())
+    })
+}
+
+/// Like `parse_datagram`, handing each entry with its reply tuple still
+/// undecoded (`conntrack::decode_lazy`); `on_entry` completes it if it
+/// needs it, and an Err from it counts the entry as malformed.
+pub fn parse_entries(
+    data: &[u8],
+    seq: u32,
+    port: u32,
+    scratch: &mut Conn,
+    stats: &mut DumpStats,
+    mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), conntrack::Malformed>,
+) -> Result<Step> {
     let mut msgs = messages(data);
     for (h, payload) in msgs.by_ref() {
         if h.seq != seq || (port != 0 && h.port != port) {
@@ -166,11 +184,10 @@ pub fn parse_datagram(
             k if k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW)
                 || k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) =>
             {
-                match conntrack::decode(payload, scratch) {
-                    Ok(()) => {
-                        stats.entries += 1;
-                        on_conn(scratch);
-                    }
+                match conntrack::decode_lazy(payload, scratch)
+                    .and_then(|reply| on_entry(scratch, reply))
+                {
+                    Ok(()) => stats.entries += 1,
                     Err(_) => stats.malformed += 1,
                 }
             }
@@ -285,16 +302,24 @@ impl CtSocket {
     }
 
     /// One full dump, decoded. `on_conn` sees each entry once.
-    pub fn dump(&mut self, on_conn: impl FnMut(&Conn)) -> Result<DumpStats> {
-        self.dump_with(|_| {}, on_conn)
+    pub fn dump(&mut self, mut on_conn: impl FnMut(&Conn)) -> Result<DumpStats> {
+        self.dump_entries(
+            |_| {},
+            |c, reply| {
+                conntrack::decode_reply(reply, c)?;
+                on_conn(c);
+                Ok(())
+            },
+        )
     }
 
-    /// Like `dump`, and also shows every raw datagram to `on_datagram`
+    /// A dump whose entries come with their reply tuple undecoded (see
+    /// `parse_entries`); every raw datagram is shown to `on_datagram` too
     /// (how the test fixtures were recorded: `nftop --record FILE`).
-    pub fn dump_with(
+    pub fn dump_entries(
         &mut self,
         mut on_datagram: impl FnMut(&[u8]),
-        mut on_conn: impl FnMut(&Conn),
+        mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), conntrack::Malformed>,
     ) -> Result<DumpStats> {
         let mut stats = DumpStats::default();
         // The scratch entry lives on this stack frame: one Conn, reused for
@@ -302,7 +327,7 @@ impl CtSocket {
         let mut scratch = Conn::default();
         self.dump_datagrams(&mut stats, |data, seq, port, stats| {
             on_datagram(data);
-            parse_datagram(data, seq, port, &mut scratch, stats, &mut on_conn)
+            parse_entries(data, seq, port, &mut scratch, stats, &mut on_entry)
         })?;
         Ok(stats)
     }

@@ -156,12 +156,31 @@ impl View {
     /// (screen mode).
     pub fn build(
         &mut self,
-        (flows, spills): (&mut [Flow], &Spills),
+        flows: (&mut [Flow], &Spills),
+        net: &Net,
+        names: &Names,
+        f: &Filter,
+        now: (u64, u64),
+        limit: Option<usize>,
+    ) {
+        self.derive(flows.0, flows.1, net, names, f, now, None);
+        self.order(flows.0, &net.links, f, limit);
+    }
+
+    /// One pass over the flows: each one's direction, the totals, the rows
+    /// that pass the filter (unordered), the device table, and `all`, a
+    /// device table of every flow whatever the filter (the attribution
+    /// self-check's), so that no other pass walks the table.
+    #[allow(clippy::too_many_arguments)]
+    pub fn derive(
+        &mut self,
+        flows: &mut [Flow],
+        spills: &Spills,
         net: &Net,
         names: &Names,
         f: &Filter,
         (now_mono, now_real): (u64, u64),
-        limit: Option<usize>,
+        mut all: Option<&mut Devices>,
     ) {
         let (local, links) = (&net.local, &net.links);
         self.now_mono = now_mono;
@@ -169,34 +188,45 @@ impl View {
         self.shown.clear();
         self.all = Totals::default();
         self.visible = Totals::default();
+        self.devices.begin(links);
+        if let Some(d) = all.as_deref_mut() {
+            d.begin(links);
+        }
         for (i, fl) in flows.iter_mut().enumerate() {
             if fl.life == Life::Departed {
                 continue;
             }
             let (tx_is_orig, loopback) = direction(fl, spills, local, links);
             fl.set_direction(tx_is_orig, loopback);
-            let (tx, rx) = (fl.tx_bps(), fl.rx_bps());
+            if let Some(d) = all.as_deref_mut() {
+                d.add(fl, links);
+            }
             // Ended connections add their last bytes, not a connection.
             self.all.conns += usize::from(fl.life == Life::Live);
-            self.all.tx_bps += tx;
-            self.all.rx_bps += rx;
-            if !passes(fl, spills, f, links, names, now_mono / 1_000_000_000) {
+            self.all.tx_bps += fl.tx_bps();
+            self.all.rx_bps += fl.rx_bps();
+            if (fl.is_v6() && !f.ipv6) || (!fl.is_v6() && !f.ipv4) || (loopback && !f.loopback) {
                 continue;
             }
-            self.shown.push(i as u32);
+            // The device table accounts for all traffic: family and
+            // loopback filters only, not the threshold or the expression.
+            self.devices.add(fl, links);
+            if passes(fl, spills, f, links, names, now_mono / 1_000_000_000) {
+                self.shown.push(i as u32);
+            }
         }
         self.matched = self.shown.len();
-        self.devices.build(flows, links, f);
-        let ff: &[Flow] = flows;
-        let cmp = |a: &u32, b: &u32| {
-            compare(
-                &ff[*a as usize],
-                &ff[*b as usize],
-                f,
-                links,
-                (now_mono, now_real),
-            )
-        };
+        self.devices.finish();
+        if let Some(d) = all {
+            d.finish();
+        }
+    }
+
+    /// Sorts the rows `derive` kept; `limit` keeps only the top N.
+    pub fn order(&mut self, flows: &[Flow], links: &Links, f: &Filter, limit: Option<usize>) {
+        let now = (self.now_mono, self.now_real);
+        let cmp =
+            |a: &u32, b: &u32| compare(&flows[*a as usize], &flows[*b as usize], f, links, now);
         match limit {
             Some(n) if n < self.shown.len() => {
                 if n == 0 {
@@ -210,8 +240,9 @@ impl View {
             _ => sort_indices(&mut self.shown, &cmp),
         }
         // What the header calls "shown": the rows kept, after the top N.
+        self.visible = Totals::default();
         for &i in &self.shown {
-            let fl = &ff[i as usize];
+            let fl = &flows[i as usize];
             self.visible.conns += 1;
             self.visible.tx_bps += fl.tx_bps();
             self.visible.rx_bps += fl.rx_bps();
@@ -234,12 +265,7 @@ fn passes(
     names: &Names,
     now_s: u64,
 ) -> bool {
-    if (fl.is_v6() && !f.ipv6) || (!fl.is_v6() && !f.ipv4) {
-        return false;
-    }
-    if fl.loopback() && !f.loopback {
-        return false;
-    }
+    // Family and loopback: decided by the caller (derive).
     let sum = fl.sum_bps();
     let closed = fl.life == Life::Closed;
     match f.threshold {
@@ -332,11 +358,8 @@ impl Devices {
         }
     }
 
-    /// Sums every flow that passes the family and loopback filters (not
-    /// the threshold: the table accounts for all traffic). A connection
-    /// from A to B puts its original-direction bytes on A's rx and B's tx,
-    /// its reply bytes on B's rx and A's tx.
-    pub fn build(&mut self, flows: &[Flow], links: &Links, f: &Filter) {
+    /// Starts a table: a zero row per link, and `local` last.
+    pub fn begin(&mut self, links: &Links) {
         self.rows.clear();
         for l in links.all() {
             self.rows.push(DevRow {
@@ -348,44 +371,45 @@ impl Devices {
             ifindex: LOCAL_IF,
             ..DevRow::default()
         });
-        let local_row = self.rows.len() - 1;
-        let row = |ifi: u32| -> Option<usize> {
-            if ifi == LOCAL_IF {
-                Some(local_row)
-            } else {
-                links.position(ifi)
-            }
-        };
-        for fl in flows {
-            if fl.life == Life::Departed
-                || (!fl.is_v6() && !f.ipv4)
-                || (fl.is_v6() && !f.ipv6)
-                || (fl.loopback() && !f.loopback)
-            {
-                continue;
-            }
-            // A closed connection's last bytes count; it is no longer a
-            // connection of the interface.
-            let live = u32::from(fl.life != Life::Closed);
-            let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
-            let off = u32::from(fl.offloaded());
-            if let Some(k) = row(fl.in_if) {
+    }
+
+    fn row(&self, ifi: u32, links: &Links) -> Option<usize> {
+        if ifi == LOCAL_IF {
+            Some(self.rows.len() - 1)
+        } else {
+            links.position(ifi)
+        }
+    }
+
+    /// Adds one flow (not a departed one). A connection from A to B puts
+    /// its original-direction bytes on A's rx and B's tx, its reply bytes
+    /// on B's rx and A's tx.
+    pub fn add(&mut self, fl: &Flow, links: &Links) {
+        // A closed connection's last bytes count; it is no longer a
+        // connection of the interface.
+        let live = u32::from(fl.life != Life::Closed);
+        let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
+        let off = u32::from(fl.offloaded());
+        if let Some(k) = self.row(fl.in_if, links) {
+            let d = &mut self.rows[k];
+            d.rx_bps += o;
+            d.tx_bps += r;
+            d.conns += live;
+            d.offloaded += off;
+        }
+        if fl.out_if != fl.in_if {
+            if let Some(k) = self.row(fl.out_if, links) {
                 let d = &mut self.rows[k];
-                d.rx_bps += o;
-                d.tx_bps += r;
+                d.tx_bps += o;
+                d.rx_bps += r;
                 d.conns += live;
                 d.offloaded += off;
             }
-            if fl.out_if != fl.in_if {
-                if let Some(k) = row(fl.out_if) {
-                    let d = &mut self.rows[k];
-                    d.tx_bps += o;
-                    d.rx_bps += r;
-                    d.conns += live;
-                    d.offloaded += off;
-                }
-            }
         }
+    }
+
+    /// Orders the rows by sum, descending.
+    pub fn finish(&mut self) {
         self.order.clear();
         self.order.extend(0..self.rows.len() as u32);
         let rows = &self.rows;
