@@ -821,7 +821,10 @@ mod tests {
         let bad = [9u8, 0, 1];
         let mut c = conn(1, 0, 1000, 100, 0);
         t.begin();
-        assert!(t.observe_lazy(&mut c, &bad).is_err(), "new: decoded, refused");
+        assert!(
+            t.observe_lazy(&mut c, &bad).is_err(),
+            "new: decoded, refused"
+        );
         assert!(t.is_empty());
         // A well-formed nest: CTA_TUPLE_PROTO { CTA_PROTO_NUM 6 }.
         let mut good = Vec::new();

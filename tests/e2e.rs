@@ -240,6 +240,63 @@ fn port_forward_and_router_service_directions() {
     );
 }
 
+/// NAT reflection, as OpenWrt's firewall sets up for every port forward
+/// (`option reflection 1`): a LAN host reaches the forward through the
+/// router's public address, so the kernel translates both ends (DNAT to
+/// the inside host, SNAT to the router's LAN address). Neither NAT shape
+/// of the compact flow record explains that reply tuple: it is kept whole
+/// (flow.rs), and must come back exactly as conntrack has it.
+#[test]
+fn nat_reflection_keeps_both_translations() {
+    if !netns_ok("nat_reflection_keeps_both_translations") {
+        return;
+    }
+    let bed = Bed::up();
+    bed.sh(
+        "rtr",
+        "nft add rule inet nftop_bed pre_nat iifname lan0 ip daddr 198.51.100.1 tcp dport 2222 dnat ip to 192.0.2.2:8022 && \
+         nft add rule inet nftop_bed post_nat oifname lan0 ip saddr 192.0.2.0/24 ip daddr 192.0.2.2 tcp dport 8022 snat ip to 192.0.2.1",
+    );
+    let _srv = bed.spawn(
+        "cli",
+        "socat -u TCP-LISTEN:8022,reuseaddr,fork OPEN:/dev/null",
+    );
+    bed.wait_for("cli", "ss -ltn | grep -q ':8022 '", 10);
+    bed.sh(
+        "cli",
+        "head -c 300000 /dev/zero | socat -u - TCP:198.51.100.1:2222,sourceport=41999",
+    );
+    // The kernel's view of the same entry: both tuples and both counters.
+    let ct = bed.sh(
+        "rtr",
+        "conntrack -L -p tcp --sport 41999 -o extended 2>/dev/null",
+    );
+    let fields: Vec<&str> = ct.split_whitespace().collect();
+    let all = |k: &str| -> Vec<&str> { fields.iter().filter_map(|f| f.strip_prefix(k)).collect() };
+    assert_eq!(all("src="), ["192.0.2.2", "192.0.2.2"], "{ct}");
+    assert_eq!(all("dst="), ["198.51.100.1", "192.0.2.1"], "{ct}");
+    assert_eq!(all("sport=")[1], "8022", "{ct}");
+    let snat_port: f64 = all("dport=")[1].parse().unwrap();
+    let bytes: Vec<u64> = all("bytes=").iter().map(|b| b.parse().unwrap()).collect();
+    assert!(bytes[0] > 300_000, "{ct}");
+    let out = bed.nftop_output(&["--json", "-t", "0", "--count", "1"]);
+    let c = out
+        .lines()
+        .map(json)
+        .find(|v| v.get("type").str() == "conn" && v.get("sport").num() == 41999.0)
+        .unwrap_or_else(|| panic!("the reflected connection is shown: {out}"));
+    assert_eq!(c.get("src").str(), "192.0.2.2");
+    assert_eq!(c.get("dst").str(), "198.51.100.1");
+    assert_eq!(c.get("nat_dst").str(), "192.0.2.2", "{c:?}");
+    assert_eq!(c.get("nat_dport").num(), 8022.0);
+    assert_eq!(c.get("nat_src").str(), "192.0.2.1", "{c:?}");
+    assert_eq!(c.get("nat_sport").num(), snat_port);
+    assert_eq!((c.get("in").str(), c.get("out").str()), ("lan0", "lan0"));
+    // Started on the LAN: tx is the original direction.
+    assert_eq!(c.get("tx_bytes").num() as u64, bytes[0], "{c:?}");
+    assert_eq!(c.get("rx_bytes").num() as u64, bytes[1], "{c:?}");
+}
+
 /// nftop in namespace `ns` (not a bed), to completion.
 fn nftop_in(ns: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new("ip")
