@@ -106,6 +106,7 @@ pub struct Attrs<'a>(pub &'a [u8]);
 impl<'a> Iterator for Attrs<'a> {
     type Item = std::result::Result<(u16, &'a [u8]), conntrack::Malformed>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let b = self.0;
         if b.is_empty() {
