@@ -8,6 +8,7 @@
 
 use crate::budget::CpuBudget;
 use crate::cli::{AgeFmt, Config, Mode};
+use crate::ctentry::{self, EntrySocket};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::flows::FlowTable;
@@ -64,6 +65,10 @@ pub struct App {
     /// and whether it was asked yet.
     asked: Option<(usize, usize)>,
     asked_once: bool,
+    /// Single-entry requests (detail pane, kill), opened at first use.
+    entries: Option<EntrySocket>,
+    /// The refresh the detail pane last asked the kernel about.
+    detail_seq: u64,
 }
 
 struct Check {
@@ -147,6 +152,8 @@ impl App {
             budget: CpuBudget::new(cfg.cpu),
             asked: None,
             asked_once: false,
+            entries: None,
+            detail_seq: u64::MAX,
             settings: st,
             cfg,
         })
@@ -250,19 +257,16 @@ impl App {
         }
         // The warnings take screen lines: known before the rows are cut.
         self.health();
-        let limit = self.screen.as_ref().map(|s| {
-            s.capacity(
-                self.ui.opts.wide,
-                self.warnings.len(),
-                &self.router.net.links,
-            )
-        });
+        let window = self.page();
         self.view.order(
             self.table.flows(),
             &self.router.net.links,
             &self.ui.filter,
-            limit,
+            window,
         );
+        if window.is_some() && !self.ui.dev {
+            self.select();
+        }
         let ctx = Ctx {
             o: &self.ui.opts,
             names: &self.names,
@@ -310,6 +314,92 @@ impl App {
             }
         };
         r.map_err(Error::output)
+    }
+
+    /// The screen's page of rows, (first, count), around the selected
+    /// connection; None (every row) for the other outputs.
+    fn page(&mut self) -> Option<(usize, usize)> {
+        let cap = self.screen.as_ref()?.capacity(
+            self.ui.opts.wide,
+            self.warnings.len(),
+            &self.router.net.links,
+        );
+        if self.ui.dev || self.ui.help {
+            return Some((0, cap));
+        }
+        if self.ui.sel.detail {
+            // The pane takes the screen: no rows are drawn.
+            return Some((0, 0));
+        }
+        let (flows, links, f) = (self.table.flows(), &self.router.net.links, &self.ui.filter);
+        let rank = (self.ui.sel.conn.as_ref())
+            .and_then(|c| self.table.index_of(c))
+            .and_then(|i| self.view.rank(flows, links, f, i));
+        Some(self.ui.sel.window(rank, self.view.matched, cap))
+    }
+
+    /// After the page is ordered: the selection is the row at its
+    /// position (with the pane open it stays on its connection, ended or
+    /// not); its rates go to the history, and with the pane open the
+    /// kernel is asked for the entry once per refresh.
+    fn select(&mut self) {
+        let sel = &mut self.ui.sel;
+        if sel.detail && sel.conn.is_some() {
+            sel.idx = sel.conn.as_ref().and_then(|c| self.table.index_of(c));
+        } else {
+            let at = sel
+                .pos
+                .checked_sub(self.view.first)
+                .and_then(|k| self.view.shown.get(k))
+                .map(|&i| (i, self.table.conn(&self.table.flows()[i as usize])));
+            sel.settle(at);
+        }
+        if let Some(i) = sel.idx {
+            let f = &self.table.flows()[i as usize];
+            sel.record(self.seq, f.tx_bps(), f.rx_bps());
+        }
+        let unasked = sel.answer.is_none() && sel.errno == 0;
+        if sel.detail && (self.detail_seq != self.seq || unasked) {
+            self.detail_seq = self.seq;
+            if let Some(c) = sel.conn {
+                let (errno, answer) = match self.entry_socket() {
+                    Ok(s) => s.ask(ctentry::CT_GET, &c),
+                    Err(_) => (libc::EIO, None),
+                };
+                let sel = &mut self.ui.sel;
+                (sel.errno, sel.answer) = (errno, answer);
+            }
+        }
+    }
+
+    /// The socket for single entries, opened at the first use.
+    fn entry_socket(&mut self) -> Result<&mut EntrySocket> {
+        if self.entries.is_none() {
+            self.entries = Some(EntrySocket::open()?);
+        }
+        Ok(self.entries.as_mut().expect("opened above"))
+    }
+
+    /// `y` to the delete question: the kernel deletes exactly that entry
+    /// (tuple, zone and id); its answer is the message.
+    fn kill(&mut self) {
+        let Some(c) = self.ui.confirm.take() else {
+            return;
+        };
+        let errno = match self.entry_socket() {
+            Ok(s) => s.ask(ctentry::CT_DELETE, &c).0,
+            Err(_) => libc::EIO,
+        };
+        let m = &mut self.ui.message;
+        m.clear();
+        m.push_str(if errno == 0 { "deleted " } else { "delete " });
+        render::fmt_proto(m, c.orig.proto);
+        m.push(b' ');
+        render::fmt_tuple(m, &c.orig, c.addr_len());
+        if errno != 0 {
+            m.push_str(": ");
+            ctentry::explain(m, errno);
+        }
     }
 
     /// Runs until q, a signal, or `--count` refreshes. Returns the exit
@@ -398,9 +488,10 @@ impl App {
                                     new_interval = true;
                                     redraw = true
                                 }
-                                Outcome::Redraw | Outcome::Relayout | Outcome::Repaint => {
-                                    redraw = true
-                                }
+                                Outcome::Redraw
+                                | Outcome::Relayout
+                                | Outcome::Repaint
+                                | Outcome::Kill => redraw = true,
                                 Outcome::None => {}
                             }
                         });
@@ -504,6 +595,7 @@ impl App {
                     s.invalidate();
                 }
             }
+            Outcome::Kill => self.kill(),
             Outcome::Interval => {
                 self.table.depart_wait_s = depart_wait(self.ui.interval);
                 if let Some(s) = &mut self.screen {

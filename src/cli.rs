@@ -71,11 +71,15 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         miss connections that end between refreshes)
   --enable-acct         turn net.netfilter.nf_conntrack_acct (and with -a
                         nf_conntrack_timestamp) on, restore them on exit
+  --read-only           the k key deletes nothing (nftop then never writes
+                        to the conntrack table)
 
 keys (screen mode): q quit, p pause, h help, d devices, w wide, a age,
   b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
   l loopback, 4/6/0 family, u interval, t threshold, < > sort column,
-  ! reverse sort, Ctrl-L repaint, Ctrl-Z suspend (fg resumes);
+  ! reverse sort, Up/Down/PgUp/PgDn/Home/End select, Enter details,
+  k delete the selected connection (asks y/N), Ctrl-L repaint,
+  Ctrl-Z suspend (fg resumes);
   grouped on the h screen
 ";
 
@@ -182,6 +186,8 @@ pub struct Config {
     pub event_buffer: usize,
     /// Turn accounting (and with -a, timestamps) on; restore on exit.
     pub enable_acct: bool,
+    /// `--read-only`: no deleting from the screen.
+    pub read_only: bool,
 }
 
 impl Default for Config {
@@ -224,6 +230,7 @@ impl Default for Config {
             events: true,
             event_buffer: crate::events::DEFAULT_BUFFER,
             enable_acct: false,
+            read_only: false,
         }
     }
 }
@@ -287,6 +294,7 @@ where
             Long("no-events") => c.events = false,
             Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
             Long("enable-acct") => c.enable_acct = true,
+            Long("read-only") => c.read_only = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -315,7 +323,7 @@ where
 fn value(p: &mut lexopt::Parser) -> Result<String> {
     let v = p.value()?;
     v.into_string()
-        .map_err(|v| Error::usage(format!("invalid value {v:?}: not valid UTF-8")))
+        .map_err(|v| lexopt::Error::NonUnicodeValue(v).into())
 }
 
 fn parse_age(s: &str) -> Result<AgeFmt> {
@@ -637,6 +645,7 @@ mod tests {
         assert_eq!(cfg(&[]).linger, 5);
         assert!(!cfg(&["--no-events"]).events);
         assert!(cfg(&["--enable-acct"]).enable_acct);
+        assert!(cfg(&["--read-only"]).read_only);
         assert_eq!(cfg(&["--event-buffer", "4096"]).event_buffer, 4096);
     }
 

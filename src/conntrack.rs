@@ -226,6 +226,38 @@ pub fn decode_reply(raw: &[u8], out: &mut Conn) -> Result<(), Malformed> {
     Ok(())
 }
 
+/// What only the detail pane shows, read again from the one entry it
+/// asked for (a dumped flow does not carry it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Extra {
+    /// Packets, original and reply direction.
+    pub packets: [u64; 2],
+    /// Seconds until the entry expires without traffic.
+    pub timeout: u32,
+}
+
+/// The `Extra` of a message that `decode` accepted.
+pub fn decode_extra(payload: &[u8]) -> Extra {
+    let mut x = Extra::default();
+    for (kind, v) in Attrs(payload.get(NFGENMSG_LEN..).unwrap_or(&[])).flatten() {
+        match kind {
+            CTA_TIMEOUT => x.timeout = be32(v).unwrap_or(0),
+            CTA_COUNTERS_ORIG | CTA_COUNTERS_REPLY => {
+                for (k, c) in Attrs(v).flatten() {
+                    let n = match k {
+                        CTA_COUNTERS_PACKETS => be64(c),
+                        CTA_COUNTERS32_PACKETS => be32(c).map(u64::from),
+                        _ => continue,
+                    };
+                    x.packets[usize::from(kind == CTA_COUNTERS_REPLY)] = n.unwrap_or(0);
+                }
+            }
+            _ => {}
+        }
+    }
+    x
+}
+
 /// Every attribute but the reply tuple's contents, which are returned as
 /// the nest's bytes, with CTA_TIMESTAMP_STOP.
 fn decode_top<'a>(payload: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {

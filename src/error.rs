@@ -78,8 +78,25 @@ impl fmt::Display for Error {
 }
 
 impl From<lexopt::Error> for Error {
+    /// lexopt's own messages, each quoting the input, but with values
+    /// shown as text: its Display quotes them with `{:?}`, and the Debug
+    /// formatting of strings costs 3 KB of the mipsel binary.
     fn from(e: lexopt::Error) -> Error {
-        // lexopt's messages already quote the input ("invalid option '--x'").
-        Error::usage(e.to_string())
+        use lexopt::Error as E;
+        let q = |v: &std::ffi::OsStr| v.to_string_lossy().into_owned();
+        Error::usage(match e {
+            E::MissingValue { option: Some(o) } => format!("missing argument for option '{o}'"),
+            E::MissingValue { option: None } => "missing argument".into(),
+            E::UnexpectedOption(o) => format!("invalid option '{o}'"),
+            E::UnexpectedArgument(v) => format!("unexpected argument '{}'", q(&v)),
+            E::UnexpectedValue { option, value } => {
+                format!("option '{option}' takes no value (got '{}')", q(&value))
+            }
+            E::NonUnicodeValue(v) => format!("argument '{}' is not valid UTF-8", q(&v)),
+            // nftop parses values itself (with messages naming the fix):
+            // lexopt never sees a parser or a custom error of ours.
+            E::ParsingFailed { value, .. } => format!("cannot parse '{value}'"),
+            E::Custom(_) => "invalid arguments".into(),
+        })
     }
 }

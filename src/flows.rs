@@ -330,6 +330,12 @@ impl FlowTable {
         }
     }
 
+    /// The index in `flows()` of the flow with `c`'s key (the screen's
+    /// selection follows its connection by key; indices move).
+    pub fn index_of(&self, c: &Conn) -> Option<u32> {
+        self.find(c).ok().map(|i| i as u32)
+    }
+
     /// The flow with `c`'s key: Ok(dense index), or Err(the free slot
     /// where it would go, and its tag).
     fn find(&self, c: &Conn) -> std::result::Result<usize, (usize, u32)> {

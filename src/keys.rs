@@ -3,7 +3,9 @@
 //! terminal or a socket.
 
 use crate::cli::{self, AgeFmt, Config, SORT_COLS};
+use crate::conntrack::Conn;
 use crate::render::{Line, Opts};
+use crate::select::{Move, Selection};
 use crate::term::Key;
 use crate::view::Filter;
 
@@ -21,6 +23,9 @@ filter    4 6 0  IPv4, IPv6, both           l    loopback connections
           t  threshold (prompt)             u    refresh interval (prompt)
           /  filter expression (prompt; empty clears; nftop -h has the terms)
 order     < > (or , . or Left Right)  sort column        !  reverse order
+select    Up Down PgUp PgDn Home End  move the highlight (it follows its row)
+          Enter  details of the selected connection (Esc returns)
+action    k  delete the selected connection from conntrack (asks y/N)
 terminal  Ctrl-L  repaint everything        Ctrl-Z  suspend (fg resumes)
 prompts   Enter accepts, Esc cancels, Backspace deletes
 ";
@@ -49,6 +54,12 @@ pub struct Ui {
     /// Which terminal size is used and where it came from (the help
     /// shows it: serial consoles report none).
     pub size_note: Line,
+    /// The highlighted row, its page and detail pane.
+    pub sel: Selection,
+    /// `k` asked to delete this connection: `y` confirms.
+    pub confirm: Option<Conn>,
+    /// `--read-only`: `k` deletes nothing.
+    pub read_only: bool,
 }
 
 impl Ui {
@@ -63,6 +74,9 @@ impl Ui {
             prompt: None,
             message: Line::new(),
             size_note: Line::new(),
+            sel: Selection::default(),
+            confirm: None,
+            read_only: cfg.read_only,
         }
     }
 }
@@ -80,11 +94,23 @@ pub enum Outcome {
     /// Ctrl-L: ask the terminal's size again where the tty has none, and
     /// paint everything.
     Repaint,
+    /// `y` to the delete question: `confirm` holds the connection.
+    Kill,
     Quit,
 }
 
 /// Applies one key to `ui`.
 pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
+    if ui.confirm.is_some() {
+        // Only y deletes; any other key (N, Esc, a slip) keeps it.
+        if k == Key::Char(b'y') || k == Key::Char(b'Y') {
+            return Outcome::Kill;
+        }
+        ui.confirm = None;
+        ui.message.clear();
+        ui.message.push_str("nothing deleted");
+        return Outcome::Redraw;
+    }
     if let Some((kind, input)) = &mut ui.prompt {
         match k {
             Key::Char(c) => input.push(c),
@@ -174,6 +200,30 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
         Key::Char(b'<') | Key::Char(b',') | Key::Left => f.sort = step_sort(f.sort, -1),
         Key::Char(b'>') | Key::Char(b'.') | Key::Right => f.sort = step_sort(f.sort, 1),
         Key::Char(b'!') => f.ascending = !f.ascending,
+        Key::Up => ui.sel.go(Move::Up),
+        Key::Down => ui.sel.go(Move::Down),
+        Key::PageUp => ui.sel.go(Move::PageUp),
+        Key::PageDown => ui.sel.go(Move::PageDown),
+        Key::Home => ui.sel.go(Move::Home),
+        Key::End => ui.sel.go(Move::End),
+        Key::Enter if !ui.dev => {
+            ui.sel.detail = true;
+            // Not asked yet: the pane asks the kernel at this draw.
+            (ui.sel.answer, ui.sel.errno) = (None, 0);
+            return Outcome::Relayout;
+        }
+        Key::Esc if ui.sel.detail => {
+            ui.sel.detail = false;
+            return Outcome::Relayout;
+        }
+        Key::Char(b'k') if ui.read_only => {
+            ui.message
+                .push_str("read-only (--read-only): k deletes nothing");
+        }
+        Key::Char(b'k') if !ui.dev => match ui.sel.conn {
+            Some(c) => ui.confirm = Some(c),
+            None => ui.message.push_str("no connection selected"),
+        },
         _ => return Outcome::None,
     }
     Outcome::Redraw
@@ -209,7 +259,7 @@ mod tests {
     /// Every key the handler acts on is in the help.
     #[test]
     fn the_help_names_every_key() {
-        for k in "qphdwabBSVIrRnNl460ut<>!,./".bytes() {
+        for k in "qphdwabBSVIrRnNl460ut<>!,./k".bytes() {
             let mut u = ui();
             assert_ne!(handle(&mut u, Key::Char(k)), Outcome::None, "{}", k as char);
             assert!(

@@ -315,6 +315,25 @@ pub fn set_rcvbuf(fd: i32, bytes: usize) -> usize {
     }
 }
 
+/// A receive timeout on a socket: a request's answer is waited for at
+/// most `secs` (then EAGAIN).
+pub fn set_rcvtimeo(fd: i32, secs: i64) {
+    let tv = libc::timeval {
+        tv_sec: secs as libc::time_t,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt with a timeval of the size given.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
+}
+
 /// Local calendar time of `secs` since the epoch: (year, month, day,
 /// hour, minute, second).
 pub fn localtime(secs: u64) -> (i32, u32, u32, u32, u32, u32) {

@@ -102,6 +102,10 @@ pub enum Key {
     Down,
     Left,
     Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
     /// Ctrl-L: paint the whole screen again.
     Redraw,
 }
@@ -119,11 +123,18 @@ pub fn parse_keys(b: &[u8], mut f: impl FnMut(Key)) {
                     while j < b.len() && !(0x40..=0x7e).contains(&b[j]) {
                         j += 1;
                     }
-                    match b.get(j) {
-                        Some(b'A') => f(Key::Up),
-                        Some(b'B') => f(Key::Down),
-                        Some(b'C') => f(Key::Right),
-                        Some(b'D') => f(Key::Left),
+                    // xterm sends Home/End as CSI H/F (or SS3 H/F), the
+                    // linux console and screen as CSI 1~/4~ (rxvt 7~/8~).
+                    let param = b.get(i + 2..j).unwrap_or(&[]);
+                    match (b.get(j), param) {
+                        (Some(b'A'), _) => f(Key::Up),
+                        (Some(b'B'), _) => f(Key::Down),
+                        (Some(b'C'), _) => f(Key::Right),
+                        (Some(b'D'), _) => f(Key::Left),
+                        (Some(b'H'), _) | (Some(b'~'), b"1" | b"7") => f(Key::Home),
+                        (Some(b'F'), _) | (Some(b'~'), b"4" | b"8") => f(Key::End),
+                        (Some(b'~'), b"5") => f(Key::PageUp),
+                        (Some(b'~'), b"6") => f(Key::PageDown),
                         _ => {}
                     }
                     i = j + 1;
@@ -179,6 +190,24 @@ mod tests {
                 Key::Char(b'<'),
                 Key::Redraw
             ]
+        );
+        v.clear();
+        parse_keys(
+            b"\x1b[5~\x1b[6~\x1b[H\x1b[F\x1b[1~\x1b[4~\x1bOH\x1b[3~",
+            |k| v.push(k),
+        );
+        assert_eq!(
+            v,
+            vec![
+                Key::PageUp,
+                Key::PageDown,
+                Key::Home,
+                Key::End,
+                Key::Home,
+                Key::End,
+                Key::Home
+            ],
+            "Delete (CSI 3~) is no key of ours"
         );
     }
 }

@@ -80,8 +80,10 @@ pub struct View {
     pub devices: Devices,
     pub all: Totals,
     pub visible: Totals,
-    /// Rows that pass the filter (before top-N).
+    /// Rows that pass the filter (before the page is cut).
     pub matched: usize,
+    /// The order's position of `shown[0]` (the page's first row).
+    pub first: usize,
     now_mono: u64,
     now_real: u64,
 }
@@ -129,6 +131,7 @@ impl View {
             all: Totals::default(),
             visible: Totals::default(),
             matched: 0,
+            first: 0,
             now_mono: 0,
             now_real: 0,
         }
@@ -164,7 +167,7 @@ impl View {
         limit: Option<usize>,
     ) {
         self.derive(flows.0, flows.1, net, names, f, now, None);
-        self.order(flows.0, &net.links, f, limit);
+        self.order(flows.0, &net.links, f, limit.map(|n| (0, n)));
     }
 
     /// One pass over the flows: each one's direction, the totals, the rows
@@ -222,24 +225,32 @@ impl View {
         }
     }
 
-    /// Sorts the rows `derive` kept; `limit` keeps only the top N.
-    pub fn order(&mut self, flows: &[Flow], links: &Links, f: &Filter, limit: Option<usize>) {
+    /// Sorts the rows `derive` kept; `window` (first, count) keeps only
+    /// those rows of the order (the screen's page), `None` all of them.
+    pub fn order(
+        &mut self,
+        flows: &[Flow],
+        links: &Links,
+        f: &Filter,
+        window: Option<(usize, usize)>,
+    ) {
         let now = (self.now_mono, self.now_real);
         let cmp =
             |a: &u32, b: &u32| compare(&flows[*a as usize], &flows[*b as usize], f, links, now);
-        match limit {
-            Some(n) if n < self.shown.len() => {
-                if n == 0 {
-                    self.shown.clear();
-                } else {
-                    self.shown.select_nth_unstable_by(n - 1, cmp);
-                    self.shown.truncate(n);
-                    sort_indices(&mut self.shown, &cmp);
-                }
-            }
-            _ => sort_indices(&mut self.shown, &cmp),
+        let (first, n) = window.unwrap_or((0, usize::MAX));
+        let first = first.min(self.shown.len());
+        let end = first.saturating_add(n);
+        if end == 0 {
+            self.shown.clear();
+        } else if end < self.shown.len() {
+            self.shown.select_nth_unstable_by(end - 1, cmp);
+            self.shown.truncate(end);
         }
-        // What the header calls "shown": the rows kept, after the top N.
+        sort_indices(&mut self.shown, &cmp);
+        // Rows above the page are not drawn: gone from the list.
+        self.shown.drain(..first);
+        self.first = first;
+        // What the header calls "shown": the rows kept, the page.
         self.visible = Totals::default();
         for &i in &self.shown {
             let fl = &flows[i as usize];
@@ -247,6 +258,20 @@ impl View {
             self.visible.tx_bps += fl.tx_bps();
             self.visible.rx_bps += fl.rx_bps();
         }
+    }
+
+    /// Where flow `idx` falls in the order `order` gives (rows before it),
+    /// or None when the filter does not keep it. One pass: the page is
+    /// found without sorting the rows above it.
+    pub fn rank(&self, flows: &[Flow], links: &Links, f: &Filter, idx: u32) -> Option<usize> {
+        let now = (self.now_mono, self.now_real);
+        let me = &flows[*self.shown.iter().find(|&&i| i == idx)? as usize];
+        Some(
+            self.shown
+                .iter()
+                .filter(|&&i| compare(&flows[i as usize], me, f, links, now) == Ordering::Less)
+                .count(),
+        )
     }
 }
 

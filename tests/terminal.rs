@@ -7,12 +7,12 @@ use crate::common::{bin, netns_ok, Bed};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Tmux {
+pub(crate) struct Tmux {
     sock: String,
 }
 
 impl Tmux {
-    fn new(tag: &str, cols: u16, rows: u16) -> Tmux {
+    pub(crate) fn new(tag: &str, cols: u16, rows: u16) -> Tmux {
         let sock = format!("nftop-{}-{}", tag, std::process::id());
         let t = Tmux { sock };
         t.cmd(&[
@@ -32,7 +32,7 @@ impl Tmux {
         t
     }
 
-    fn cmd(&self, args: &[&str]) -> String {
+    pub(crate) fn cmd(&self, args: &[&str]) -> String {
         let o = Command::new("tmux")
             .arg("-L")
             .arg(&self.sock)
@@ -42,20 +42,20 @@ impl Tmux {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
-    fn keys(&self, k: &str) {
+    pub(crate) fn keys(&self, k: &str) {
         self.cmd(&["send-keys", "-t", "t", "-l", k]);
     }
 
-    fn enter(&self) {
+    pub(crate) fn enter(&self) {
         self.cmd(&["send-keys", "-t", "t", "Enter"]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-p", "-t", "t"])
     }
 
     /// Polls the pane until `pred` holds (10 s at most).
-    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + Duration::from_secs(10);
         loop {
             let s = self.screen();
@@ -106,12 +106,12 @@ fn with_traffic(bed: &Bed) -> Vec<crate::common::Bg> {
     v
 }
 
-fn run_nftop(t: &Tmux, bed: &Bed, args: &str) {
+pub(crate) fn run_nftop(t: &Tmux, bed: &Bed, args: &str) {
     run_nftop_env(t, bed, "", args);
 }
 
 /// `env` is a prefix of VAR=value words for the shell.
-fn run_nftop_env(t: &Tmux, bed: &Bed, env: &str, args: &str) {
+pub(crate) fn run_nftop_env(t: &Tmux, bed: &Bed, env: &str, args: &str) {
     t.keys(&format!(
         "{env}ip netns exec {} {} {args}; echo EXITED:$?",
         bed.ns("rtr"),
@@ -122,7 +122,7 @@ fn run_nftop_env(t: &Tmux, bed: &Bed, env: &str, args: &str) {
 
 /// Waits for nftop to exit with `code`, then checks that it left the
 /// alternate screen and the tty in cooked mode. Returns the screen.
-fn exited_restored(t: &Tmux, code: i32, what: &str) -> String {
+pub(crate) fn exited_restored(t: &Tmux, code: i32, what: &str) -> String {
     let s = t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
     assert!(s.contains(&format!("EXITED:{code}")), "{what}:\n{s}");
     assert!(
@@ -431,9 +431,13 @@ fn colour_only_on_a_tty_and_never_with_no_color() {
         t.wait("first screen", |s| s.contains("203.0.113.200"));
         // -e keeps the escape sequences of colours and attributes.
         let raw = t.cmd(&["capture-pane", "-e", "-p", "-t", "t"]);
+        let titles = raw.lines().find(|l| l.contains("SOURCE")).unwrap_or("");
         let has_sgr =
-            raw.contains("\x1b[7m") || raw.contains("\x1b[1m") || raw.contains("\x1b[33m");
+            titles.contains("\x1b[7m") || raw.contains("\x1b[1m") || raw.contains("\x1b[33m");
         assert_eq!(has_sgr, want_colour, "{env:?}: {raw:?}");
+        // Reverse video is no colour: the selected row has it either way
+        // (k acts on it: it must be seen).
+        assert!(raw.contains("\x1b[7m"), "{env:?}: {raw:?}");
         t.keys("q");
         t.wait("exit", |s| s.lines().any(|l| l == "EXITED:0"));
     }

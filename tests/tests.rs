@@ -15,6 +15,7 @@ mod mwan;
 mod render;
 mod routing;
 mod scale;
+mod select;
 mod terminal;
 mod vm;
 

@@ -90,6 +90,32 @@ pub fn fmt_addr(out: &mut Line, a: &[u8]) {
     }
 }
 
+/// One direction of a connection, numeric, as `conntrack -L` would name
+/// it: `192.0.2.10:5201 -> 203.0.113.5:443` (IPv6 bracketed; ICMP shows
+/// `id N type T code C` after the addresses; other protocols no ports).
+pub fn fmt_tuple(out: &mut Line, t: &conntrack::Tuple, n: usize) {
+    for (a, p, arrow) in [(&t.src, t.sport, " -> "), (&t.dst, t.dport, "")] {
+        let ports = conntrack::has_ports(t.proto);
+        if ports && n == 16 {
+            out.push(b'[');
+        }
+        fmt_addr(out, &a[..n]);
+        if ports {
+            let _ = write!(out, "{}:{p}", if n == 16 { "]" } else { "" });
+        }
+        out.push_str(arrow);
+    }
+    if conntrack::is_icmp(t.proto) {
+        let _ = write!(
+            out,
+            " id {} type {} code {}",
+            t.sport,
+            t.dport >> 8,
+            t.dport & 0xff
+        );
+    }
+}
+
 pub fn fmt_age(out: &mut Line, m: &Meta, fmt: AgeFmt) {
     let s = m.age_ns / 1_000_000_000;
     if !m.age_kernel {

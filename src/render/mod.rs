@@ -9,6 +9,7 @@
 
 pub mod cells;
 pub mod columns;
+pub mod detail;
 pub mod fmt;
 pub mod json;
 pub mod line;

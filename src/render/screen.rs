@@ -134,12 +134,17 @@ impl Screen {
         let mut row = 0usize;
         let mut line = Line::new();
         self.header(&mut row, &mut line, t, ctx, ui);
-        if ui.dev && !ui.help {
-            self.devices(&mut row, &mut line, t, ctx);
-        } else if ui.help {
+        if ui.help {
             self.help_text(&mut row, &mut line, ui);
+        } else if ui.dev {
+            self.devices(&mut row, &mut line, t, ctx);
+        } else if ui.sel.detail {
+            let cols = self.cols;
+            super::detail::lines(t, ctx, &ui.sel, cols, &mut |l| {
+                self.put(&mut row, l, b"", false)
+            });
         } else {
-            self.connections(&mut row, &mut line, t, ctx);
+            self.connections(&mut row, &mut line, t, ctx, ui.sel.pos);
         }
 
         // Clear what the previous frame had below this one.
@@ -155,7 +160,13 @@ impl Screen {
         let last = self.rows - 1;
         if last >= used {
             line.clear();
-            if let Some((kind, input)) = &ui.prompt {
+            if let Some(c) = &ui.confirm {
+                line.push_str("delete ");
+                super::fmt_proto(&mut line, c.orig.proto);
+                line.push(b' ');
+                super::fmt_tuple(&mut line, &c.orig, c.addr_len());
+                line.push_str(" ? [y/N]");
+            } else if let Some((kind, input)) = &ui.prompt {
                 line.push_str(match kind {
                     PromptKind::Interval => "refresh interval in seconds: ",
                     PromptKind::Threshold => {
@@ -191,11 +202,18 @@ impl Screen {
         if t.interval > t.interval_requested {
             let _ = write!(line, " (cpu budget {}%)", t.cpu_budget);
         }
+        let v = t.view;
+        if ui.sel.detail {
+            let _ = write!(line, "  row {}", ui.sel.pos + 1);
+        } else if v.shown.is_empty() {
+            line.push_str("  rows 0");
+        } else {
+            let _ = write!(line, "  rows {}-{}", v.first + 1, v.first + v.shown.len());
+        }
         let _ = write!(
             line,
-            "  shown {} of {}  conntrack {}/{}  sort {}{}",
-            t.view.shown.len(),
-            t.view.all.conns,
+            " of {}  conntrack {}/{}  sort {}{}",
+            v.matched,
             t.ct_count,
             t.ct_max,
             if f.ascending { "+" } else { "" },
@@ -204,12 +222,15 @@ impl Screen {
         if t.table_len * 10 >= t.table_cap * 9 {
             let _ = write!(line, "  flows {}/{}", t.table_len, t.table_cap);
         }
+        if ui.paused {
+            line.push_str("  PAUSED");
+        }
+        if ui.read_only {
+            line.push_str("  read-only");
+        }
         if let Some(e) = &f.expr {
             line.push_str("  filter: ");
             line.push_str(&e.text);
-        }
-        if ui.paused {
-            line.push_str("  PAUSED");
         }
         self.put(row, line, b"\x1b[1m", o.color);
 
@@ -323,7 +344,9 @@ impl Screen {
     }
 
     /// Column titles and the connections, as many as fit.
-    fn connections(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx) {
+    /// Row `sel` of the order (the selection) is drawn in reverse video,
+    /// colour or not: an action acts on it, so it must always be seen.
+    fn connections(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, sel: usize) {
         let o = ctx.o;
         let mut cell = Line::new();
         // Column titles.
@@ -349,10 +372,15 @@ impl Screen {
         }
         self.put(row, line, b"\x1b[7m", o.color);
 
-        for &i in &t.view.shown {
+        for (k, &i) in t.view.shown.iter().enumerate() {
             if *row + if o.wide { 1 } else { 2 } >= self.rows {
                 break;
             }
+            let (hl, hl_on): (&[u8], bool) = if t.view.first + k == sel {
+                (b"\x1b[7m", true)
+            } else {
+                (b"", o.color)
+            };
             let fl = &t.flows[i as usize];
             let m = &t.view.meta(fl);
             let conn = &t.spills.conn(fl);
@@ -385,7 +413,7 @@ impl Screen {
             if o.wide && lay.nat() {
                 nat(line, ctx, conn, m, false);
             }
-            self.put(row, line, b"", o.color);
+            self.put(row, line, hl, hl_on);
             if !o.wide {
                 // The destination under the source.
                 line.clear();
@@ -394,7 +422,7 @@ impl Screen {
                 if lay.nat() {
                     nat(line, ctx, conn, m, false);
                 }
-                self.put(row, line, b"", o.color);
+                self.put(row, line, hl, hl_on);
             }
         }
         if t.view.shown.is_empty() {
