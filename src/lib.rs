@@ -9,6 +9,7 @@ pub mod budget;
 pub mod cli;
 pub mod conntrack;
 pub mod ctentry;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod filter;

@@ -326,7 +326,8 @@ fn new_dns() -> Arc<Dns> {
 }
 
 fn worker(d: &Dns) {
-    let mut out = [0u8; 256];
+    let mut out = Vec::with_capacity(256);
+    let mut resolver = crate::dns::Resolver::new("/etc/resolv.conf");
     loop {
         let addr = {
             let Ok(mut st) = d.state.lock() else { return };
@@ -342,8 +343,9 @@ fn worker(d: &Dns) {
             a
         };
         // The only blocking call, outside the lock.
-        let name = crate::sys::reverse_lookup(addr.bytes(), &mut out)
-            .map(|n| Name::clean(&out[..n]))
+        let name = resolver
+            .reverse(addr.bytes(), &mut out)
+            .map(|()| Name::clean(&out))
             .unwrap_or(Name::EMPTY);
         let now = crate::sys::mono_ns() / 1_000_000_000;
         let Ok(mut st) = d.state.lock() else { return };

@@ -1,5 +1,5 @@
 //! The only module with `unsafe`: clocks, termios, window size, poll,
-//! signals and getnameinfo.
+//! signals.
 //!
 //! Each function wraps one libc call and returns plain Rust values. The
 //! terminal state saved here is what the signal handlers and the panic hook
@@ -249,46 +249,6 @@ pub fn install_signal_handlers() {
     // kill us.
     // SAFETY: setting a disposition.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-}
-
-// ---------------------------------------------------------------------------
-// Reverse DNS.
-
-/// Reverse lookup of an address (4 or 16 bytes) into `out`. Returns the
-/// length written, or None when there is no name. Blocks as long as the
-/// resolver takes: call it only from the names worker thread.
-pub fn reverse_lookup(addr: &[u8], out: &mut [u8; 256]) -> Option<usize> {
-    // SAFETY: sockaddr structs are plain data; getnameinfo writes at most
-    // out.len() bytes including the NUL.
-    unsafe {
-        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
-        let len = if addr.len() == 4 {
-            let sin = &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in);
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_addr.s_addr = u32::from_ne_bytes([addr[0], addr[1], addr[2], addr[3]]);
-            std::mem::size_of::<libc::sockaddr_in>()
-        } else if addr.len() == 16 {
-            let sin6 = &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6);
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_addr.s6_addr.copy_from_slice(addr);
-            std::mem::size_of::<libc::sockaddr_in6>()
-        } else {
-            return None;
-        };
-        let r = libc::getnameinfo(
-            &ss as *const _ as *const libc::sockaddr,
-            len as libc::socklen_t,
-            out.as_mut_ptr().cast(),
-            out.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        );
-        if r != 0 {
-            return None;
-        }
-        out.iter().position(|&b| b == 0)
-    }
 }
 
 /// Raises the socket receive buffer beyond `rmem_max` when we may

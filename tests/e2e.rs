@@ -486,6 +486,47 @@ fn unreachable_resolver_does_not_delay_output() {
     assert!(ct.contains("192.0.2.53"), "reverse DNS was attempted: {ct}");
 }
 
+/// Reverse DNS from a real server: dnsmasq on the router's loopback
+/// (as on OpenWrt) answers PTR for both far servers; nftop's own resolver
+/// reads the namespace's resolv.conf and shows the names. Once with an
+/// IPv4 nameserver, once with an IPv6 one.
+#[test]
+fn reverse_dns_names_from_dnsmasq() {
+    if !netns_ok("reverse_dns_names_from_dnsmasq") {
+        return;
+    }
+    let bed = Bed::up();
+    let _p4 = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
+    let _p6 = bed.spawn("cli", "ping -6 -q -i 0.2 2001:db8:ff::200");
+    let _dns = bed.spawn(
+        "rtr",
+        "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+         --user=root --pid-file= --listen-address=127.0.0.1,::1 --bind-interfaces --port=53 \
+         --ptr-record=200.113.0.203.in-addr.arpa,far.example \
+         --ptr-record=0.0.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.f.f.0.0.8.b.d.0.1.0.0.2.ip6.arpa,far6.example",
+    );
+    bed.wait_for(
+        "rtr",
+        "conntrack -L -f ipv6 2>/dev/null | grep -q icmpv6",
+        10,
+    );
+    let conf = format!("/etc/netns/{}/resolv.conf", bed.ns("rtr"));
+    for server in ["127.0.0.1", "::1"] {
+        std::fs::write(
+            &conf,
+            format!("nameserver {server}\noptions timeout:1 attempts:1\n"),
+        )
+        .unwrap();
+        let out = bed.nftop_output(&["-c", "-u", "0.5", "--count", "8", "-t", "0"]);
+        let last: Vec<&str> = out.lines().rev().take(6).collect();
+        assert!(
+            last.iter().any(|l| l.contains("far.example"))
+                && last.iter().any(|l| l.contains("far6.example")),
+            "nameserver {server}:\n{out}"
+        );
+    }
+}
+
 #[test]
 fn empty_namespace_says_why_and_permission_error_names_the_fix() {
     if !netns_ok("empty_namespace_says_why") {
