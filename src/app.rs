@@ -69,6 +69,8 @@ pub struct App {
     entries: Option<EntrySocket>,
     /// The refresh the detail pane last asked the kernel about.
     detail_seq: u64,
+    /// The per-device view's rows (built only while it is shown).
+    hosts: crate::hostview::Hosts,
 }
 
 struct Check {
@@ -154,6 +156,7 @@ impl App {
             asked_once: false,
             entries: None,
             detail_seq: u64::MAX,
+            hosts: crate::hostview::Hosts::default(),
             settings: st,
             cfg,
         })
@@ -249,6 +252,11 @@ impl App {
             (self.mono, self.real),
             check.then_some(&mut c.devs),
         );
+        if self.ui.hosts {
+            self.hosts.build(flows, spills, &self.router.net);
+            self.hosts
+                .order(self.ui.filter.sort, self.ui.filter.ascending);
+        }
         if check {
             c.seq = self.seq;
             c.found.clear();
@@ -264,7 +272,7 @@ impl App {
             &self.ui.filter,
             window,
         );
-        if window.is_some() && !self.ui.dev {
+        if window.is_some() && !self.ui.dev && !self.ui.hosts {
             self.select();
         }
         let ctx = Ctx {
@@ -290,12 +298,21 @@ impl App {
             events: self.events.as_ref().map(|e| (e.received, e.lost)),
             closed_total: self.table.counts.closed_total,
             credited: self.table.counts.credited,
+            hosts: self.ui.hosts.then_some(&self.hosts),
         };
         let r = match self.settings.mode {
             Mode::Screen => match &mut self.screen {
                 Some(s) => s.draw(&mut self.out, &tick, &ctx, &self.ui),
                 None => Ok(()),
             },
+            Mode::Continuous | Mode::Machine if self.ui.hosts => render::hosts::write_plain(
+                &mut self.out,
+                &tick,
+                &ctx,
+                &mut self.line,
+                self.settings.mode == Mode::Machine,
+            )
+            .and_then(|()| self.out.flush()),
             Mode::Continuous | Mode::Machine if self.ui.dev => render::plain::write_devices(
                 &mut self.out,
                 &tick,
@@ -324,7 +341,7 @@ impl App {
             self.warnings.len(),
             &self.router.net.links,
         );
-        if self.ui.dev || self.ui.help {
+        if self.ui.dev || self.ui.hosts || self.ui.help {
             return Some((0, cap));
         }
         if self.ui.sel.detail {

@@ -19,6 +19,9 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   -4, --ipv4            only IPv4 connections
   -6, --ipv6            only IPv6 connections (-4 -6 together: both)
   -d, --dev             per-interface table instead of connections
+  -H, --by-host         per-device table: one row per machine (its MAC from
+                        the neighbour table, else its address; the router
+                        is local), with its busiest remote
   -b, --bytes           bytes per second instead of bits
   -B, --bps             raw numbers: no K/M/G scaling
   -c, --continuous      plain lines, one per connection, a blank line
@@ -75,7 +78,7 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         to the conntrack table)
 
 keys (screen mode): q quit, p pause, h help, d devices, w wide, a age,
-  b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
+  H devices by host, b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
   l loopback, 4/6/0 family, u interval, t threshold, < > sort column,
   ! reverse sort, Up/Down/PgUp/PgDn/Home/End select, Enter details,
   k delete the selected connection (asks y/N), Ctrl-L repaint,
@@ -142,6 +145,8 @@ pub struct Config {
     pub ipv4: bool,
     pub ipv6: bool,
     pub dev: bool,
+    /// `-H`: the per-device table.
+    pub by_host: bool,
     pub bytes: bool,
     pub raw: bool,
     pub mode: Mode,
@@ -196,6 +201,7 @@ impl Default for Config {
             ipv4: true,
             ipv6: true,
             dev: false,
+            by_host: false,
             bytes: false,
             raw: false,
             mode: Mode::Screen,
@@ -257,6 +263,7 @@ where
             Short('4') | Long("ipv4") => only4 = true,
             Short('6') | Long("ipv6") => only6 = true,
             Short('d') | Long("dev") => c.dev = true,
+            Short('H') | Long("by-host") => c.by_host = true,
             Short('b') | Long("bytes") => c.bytes = true,
             Short('B') | Long("bps") => c.raw = true,
             Short('c') | Long("continuous") => continuous = true,
@@ -301,6 +308,11 @@ where
     if only4 != only6 {
         c.ipv4 = only4;
         c.ipv6 = only6;
+    }
+    if c.dev && c.by_host {
+        return Err(Error::usage(
+            "-d/--dev and -H/--by-host are two tables: pick one",
+        ));
     }
     if json && (continuous || machine) {
         return Err(Error::usage(
@@ -646,6 +658,7 @@ mod tests {
         assert!(!cfg(&["--no-events"]).events);
         assert!(cfg(&["--enable-acct"]).enable_acct);
         assert!(cfg(&["--read-only"]).read_only);
+        assert!(cfg(&["-H"]).by_host && cfg(&["--by-host"]).by_host);
         assert_eq!(cfg(&["--event-buffer", "4096"]).event_buffer, 4096);
     }
 

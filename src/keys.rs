@@ -12,7 +12,7 @@ use crate::view::Filter;
 /// The help screen (`h`): every key, grouped; fits 80x24 (a test draws
 /// it at that size).
 pub const HELP: &str = "\
-views     d  device table / connections     h ?  this help
+views     d  interface table   H  per-device table (by host)   h ?  this help
           p  pause refreshing               q    quit
 display   w  one line per connection        a    age column: off, s, d h:m:s
           V  state column                   I    conntrack id column
@@ -45,6 +45,8 @@ pub struct Ui {
     pub interval: f64,
     /// The device table instead of connections.
     pub dev: bool,
+    /// The per-device (machine) table instead of connections.
+    pub hosts: bool,
     pub help: bool,
     pub paused: bool,
     /// A prompt being typed (`u`, `t`) and its text.
@@ -69,6 +71,7 @@ impl Ui {
             filter: Filter::from_config(cfg),
             interval: cfg.interval,
             dev: cfg.dev,
+            hosts: cfg.by_host,
             help: false,
             paused: false,
             prompt: None,
@@ -161,7 +164,11 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
             return Outcome::Relayout;
         }
         Key::Char(b'd') => {
-            ui.dev = !ui.dev;
+            (ui.dev, ui.hosts) = (!ui.dev, false);
+            return Outcome::Relayout;
+        }
+        Key::Char(b'H') => {
+            (ui.hosts, ui.dev) = (!ui.hosts, false);
             return Outcome::Relayout;
         }
         Key::Char(b'w') => {
@@ -206,7 +213,7 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
         Key::PageDown => ui.sel.go(Move::PageDown),
         Key::Home => ui.sel.go(Move::Home),
         Key::End => ui.sel.go(Move::End),
-        Key::Enter if !ui.dev => {
+        Key::Enter if !ui.dev && !ui.hosts => {
             ui.sel.detail = true;
             // Not asked yet: the pane asks the kernel at this draw.
             (ui.sel.answer, ui.sel.errno) = (None, 0);
@@ -220,7 +227,7 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
             ui.message
                 .push_str("read-only (--read-only): k deletes nothing");
         }
-        Key::Char(b'k') if !ui.dev => match ui.sel.conn {
+        Key::Char(b'k') if !ui.dev && !ui.hosts => match ui.sel.conn {
             Some(c) => ui.confirm = Some(c),
             None => ui.message.push_str("no connection selected"),
         },
@@ -259,7 +266,7 @@ mod tests {
     /// Every key the handler acts on is in the help.
     #[test]
     fn the_help_names_every_key() {
-        for k in "qphdwabBSVIrRnNl460ut<>!,./k".bytes() {
+        for k in "qphdHwabBSVIrRnNl460ut<>!,./k".bytes() {
             let mut u = ui();
             assert_ne!(handle(&mut u, Key::Char(k)), Outcome::None, "{}", k as char);
             assert!(

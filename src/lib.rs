@@ -16,6 +16,7 @@ pub mod filter;
 pub mod flow;
 pub mod flows;
 pub mod health;
+pub mod hostview;
 pub mod kernel;
 pub mod keys;
 pub mod names;

@@ -148,7 +148,8 @@ pub struct Names {
     hosts: Vec<(Addr, Name)>,
     leases_path: String,
     leases_mtime: Option<std::time::SystemTime>,
-    leases: Vec<(Addr, Name)>,
+    /// (address, name, MAC; zero when unreadable).
+    leases: Vec<(Addr, Name, [u8; 6])>,
     leases_buf: Vec<u8>,
     dns: Option<Arc<Dns>>,
     services: Vec<(u16, u8, Name)>,
@@ -178,12 +179,8 @@ impl Names {
         let dns = if dns {
             let d = new_dns();
             let w = d.clone();
-            std::thread::Builder::new()
-                .name("nftop-dns".into())
-                .stack_size(128 * 1024)
-                .spawn(move || worker(&w))
-                .ok()
-                .map(|_| d)
+            crate::sys::spawn_detached(128 * 1024, b"nftop-dns\0", Box::new(move || worker(&w)))
+                .then_some(d)
         } else {
             None
         };
@@ -236,7 +233,7 @@ impl Names {
         if let Ok(i) = self.hosts.binary_search_by(|e| e.0.cmp(&a)) {
             return Some(self.hosts[i].1);
         }
-        if let Some((_, n)) = self.leases.iter().find(|(x, _)| *x == a) {
+        if let Some((_, n, _)) = self.leases.iter().find(|(x, _, _)| *x == a) {
             return Some(*n);
         }
         if !resolve || a.is_unresolvable() {
@@ -280,6 +277,13 @@ impl Names {
         st.len += 1;
         dns.wake.notify_one();
         (!stale_name.is_empty()).then_some(stale_name)
+    }
+
+    /// The DHCP lease name of a MAC (a device's name whatever address
+    /// it uses now).
+    pub fn by_mac(&self, mac: &[u8; 6]) -> Option<Name> {
+        let l = self.leases.iter().find(|l| l.2 == *mac && *mac != [0; 6])?;
+        Some(l.1)
     }
 
     /// Service name for a port, from /etc/services.
@@ -380,20 +384,21 @@ fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) -> u32 {
 
 /// Reads dnsmasq leases (`expiry mac ip hostname client-id`) into `out`
 /// (cleared; at most MAX_LEASES); returns how many did not fit.
-pub fn parse_leases(buf: &[u8], out: &mut Vec<(Addr, Name)>) -> u32 {
+pub fn parse_leases(buf: &[u8], out: &mut Vec<(Addr, Name, [u8; 6])>) -> u32 {
     out.clear();
     let mut dropped = 0u32;
     for line in buf.split(|&b| b == b'\n') {
         let line = std::str::from_utf8(line).unwrap_or("");
         let mut f = line.split_ascii_whitespace();
-        let (_, _, ip, host) = (f.next(), f.next(), f.next(), f.next());
+        let (_, mac, ip, host) = (f.next(), f.next(), f.next(), f.next());
         if let (Some(ip), Some(host)) = (ip, host) {
             if host == "*" {
                 continue;
             }
             if let Some(a) = Addr::parse(ip) {
                 if out.len() < MAX_LEASES {
-                    out.push((a, Name::clean(host.as_bytes())));
+                    let mac = mac.and_then(parse_mac).unwrap_or([0; 6]);
+                    out.push((a, Name::clean(host.as_bytes()), mac));
                 } else {
                     dropped = dropped.saturating_add(1);
                 }
@@ -401,6 +406,21 @@ pub fn parse_leases(buf: &[u8], out: &mut Vec<(Addr, Name)>) -> u32 {
         }
     }
     dropped
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut m = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut m {
+        let p = parts.next()?;
+        // from_str_radix takes a sign ("+f"): digits only.
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(m)
 }
 
 fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
@@ -483,6 +503,10 @@ mod tests {
             .map(|i| format!("0 aa:bb:cc:dd:ee:ff 2001:db8::{:x} l{i} *\n", i + 1))
             .collect();
         assert_eq!(parse_leases(text.as_bytes(), &mut leases), 3);
+        assert_eq!(leases[0].2, [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee"), None);
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee:ff:00"), None);
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee:+f"), None);
         // A leases file larger than we read is reported too.
         let path = std::env::temp_dir().join(format!("nftop-big-leases-{}", std::process::id()));
         std::fs::write(&path, vec![b'x'; LEASES_MAX_BYTES + 1]).unwrap();

@@ -58,6 +58,11 @@ fn net() -> Net {
         }
         l.finish(t, |l| l.index >= 3);
     }
+    // The LAN host 192.0.2.10 and its IPv6 address are one machine; the
+    // port forward's target 192.0.2.20 has no neighbour entry.
+    n.neigh.add(&[192, 0, 2, 10], [2, 0, 0, 0, 0, 0x0a]);
+    n.neigh.add(&v6(2, 1), [2, 0, 0, 0, 0, 0x0a]);
+    n.neigh.finish();
     n
 }
 
@@ -213,8 +218,14 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
         links: &net.links,
         now_s: 3,
     };
+    let mut hosts = nftop::hostview::Hosts::default();
+    let (flows, spills) = table.parts_mut();
+    hosts.build(flows, spills, &net);
+    hosts.order(filter.sort, filter.ascending);
+    ui.hosts = c.by_host;
     let mut tick = crate::render::tick(&table, &view, &warnings, 2, REAL);
     tick.events = Some((5, 0));
+    tick.hosts = c.by_host.then_some(&hosts);
     let mut out = Vec::new();
     let mut line = Line::new();
     let dev = c.dev;
@@ -229,6 +240,14 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
         (None, nftop::cli::Mode::Json) => {
             json::write_json(&mut out, &tick, &ctx, &mut line, dev).unwrap()
         }
+        (None, m) if c.by_host => nftop::render::hosts::write_plain(
+            &mut out,
+            &tick,
+            &ctx,
+            &mut line,
+            m == nftop::cli::Mode::Machine,
+        )
+        .unwrap(),
         (None, m) if dev => plain::write_devices(
             &mut out,
             &tick,
@@ -287,17 +306,20 @@ fn golden_continuous() {
         &render(&["-c", "-t", "0", "-L", "-I", "-V", "-a", "1"], None),
     );
     golden("continuous-dev.txt", &render(&["-c", "-d", "-L"], None));
+    golden("continuous-hosts.txt", &render(&["-c", "-H", "-L"], None));
 }
 
 #[test]
 fn golden_machine() {
     golden("machine.txt", &render(&["-M", "-t", "0", "-L"], None));
     golden("machine-dev.txt", &render(&["-M", "-d", "-L"], None));
+    golden("machine-hosts.txt", &render(&["-M", "-H", "-L"], None));
 }
 
 #[test]
 fn golden_json() {
     golden("json.txt", &render(&["--json", "-t", "0", "-L"], None));
+    golden("json-hosts.txt", &render(&["--json", "-H", "-L"], None));
 }
 
 #[test]
@@ -316,6 +338,10 @@ fn golden_screen() {
     golden(
         "screen-dev-100x20.txt",
         &render(&["-d", "-L"], Some((20, 100))),
+    );
+    golden(
+        "screen-hosts-100x20.txt",
+        &render(&["-H", "-L"], Some((20, 100))),
     );
     // Narrow: IN/OUT, TX/RX and the ports give way before the addresses.
     golden(

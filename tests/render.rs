@@ -104,6 +104,7 @@ pub fn tick<'a>(
         events: None,
         closed_total: 0,
         credited: 0,
+        hosts: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod e2e;
 mod events;
 mod feed;
 mod golden;
+mod hosts;
 mod mwan;
 mod render;
 mod routing;

@@ -15,7 +15,7 @@ use crate::render::Ctx;
 use std::fmt::Write as _;
 use std::io::Write;
 
-fn head(line: &mut Line, t: &Tick, kind: &str) {
+pub(super) fn head(line: &mut Line, t: &Tick, kind: &str) {
     let secs = t.real_ns / 1_000_000_000;
     let frac = t.real_ns % 1_000_000_000 / 1_000_000;
     let _ = write!(
@@ -25,7 +25,7 @@ fn head(line: &mut Line, t: &Tick, kind: &str) {
     );
 }
 
-fn str_field(line: &mut Line, key: &str, v: &str) {
+pub(super) fn str_field(line: &mut Line, key: &str, v: &str) {
     let _ = write!(line, ",\"{key}\":\"");
     for ch in v.chars() {
         match ch {
@@ -40,14 +40,15 @@ fn str_field(line: &mut Line, key: &str, v: &str) {
     line.push(b'"');
 }
 
-fn num(line: &mut Line, key: &str, v: f64) {
+pub(super) fn num(line: &mut Line, key: &str, v: f64) {
     // Rates are whole-ish numbers; three decimals keep sub-bit precision
     // without printing float noise.
     let _ = write!(line, ",\"{key}\":");
     fmt_fixed(line, v, 3);
 }
 
-/// With `dev_only` (-d) the "conn" objects are left out.
+/// With `dev_only` (-d) the "conn" objects are left out; with the
+/// per-device view (-H, `t.hosts`) "host" objects replace both.
 pub fn write_json(
     w: &mut impl Write,
     t: &Tick,
@@ -56,7 +57,12 @@ pub fn write_json(
     dev_only: bool,
 ) -> std::io::Result<()> {
     let mut cell = Line::new();
-    let shown: &[u32] = if dev_only { &[] } else { &t.view.shown };
+    let hosts = t.hosts.is_some();
+    let shown: &[u32] = if dev_only || hosts {
+        &[]
+    } else {
+        &t.view.shown
+    };
     for &i in shown {
         let f = &t.flows[i as usize];
         let m = &t.view.meta(f);
@@ -169,7 +175,9 @@ pub fn write_json(
         line.push_str("]}\n");
         w.write_all(line.as_bytes())?;
     }
-    for &k in &t.view.devices.order {
+    super::hosts::write_json(w, t, ctx, line)?;
+    let devs: &[u32] = if hosts { &[] } else { &t.view.devices.order };
+    for &k in devs {
         let r = &t.view.devices.rows[k as usize];
         line.clear();
         head(line, t, "dev");

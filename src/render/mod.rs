@@ -11,6 +11,7 @@ pub mod cells;
 pub mod columns;
 pub mod detail;
 pub mod fmt;
+pub mod hosts;
 pub mod json;
 pub mod line;
 pub mod plain;
@@ -91,4 +92,6 @@ pub struct Tick<'a> {
     pub closed_total: u64,
     /// Bytes credited from DESTROY events in this refresh.
     pub credited: u64,
+    /// The per-device view's rows, when it is shown.
+    pub hosts: Option<&'a crate::hostview::Hosts>,
 }

@@ -138,6 +138,8 @@ impl Screen {
             self.help_text(&mut row, &mut line, ui);
         } else if ui.dev {
             self.devices(&mut row, &mut line, t, ctx);
+        } else if ui.hosts {
+            self.hosts(&mut row, &mut line, t, ctx);
         } else if ui.sel.detail {
             let cols = self.cols;
             super::detail::lines(t, ctx, &ui.sel, cols, &mut |l| {
@@ -324,6 +326,24 @@ impl Screen {
                 line.cell(cell.as_str(), c.screen, c.col != DevCol::Name);
             }
             self.put(row, line, b"", o.color);
+        }
+    }
+
+    /// The per-device table: titles, then one row per machine.
+    fn hosts(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx) {
+        use super::hosts::{cells, screen_cell, TITLES};
+        let Some(h) = t.hosts else { return };
+        line.clear();
+        for (i, title) in TITLES.iter().enumerate() {
+            screen_cell(line, i, title);
+        }
+        self.put(row, line, b"\x1b[7m", ctx.o.color);
+        for &k in &h.order {
+            line.clear();
+            cells(&h.rows[k as usize], ctx, false, |i, s| {
+                screen_cell(line, i, s)
+            });
+            self.put(row, line, b"", ctx.o.color);
         }
     }
 

@@ -51,6 +51,7 @@ pub mod addrs;
 pub mod cache;
 pub mod classes;
 pub mod links;
+pub mod neigh;
 pub mod socket;
 pub mod wire;
 
@@ -72,6 +73,8 @@ use wire::{Query, RouteMsg, Selectors};
 pub struct Net {
     pub local: LocalAddrs,
     pub links: Links,
+    /// Address -> MAC (the per-device view's grouping).
+    pub neigh: neigh::Neighbours,
 }
 
 impl Net {
@@ -79,6 +82,7 @@ impl Net {
         Net {
             local: LocalAddrs::with_capacity(),
             links: Links::with_capacity(),
+            neigh: neigh::Neighbours::with_capacity(),
         }
     }
 }
@@ -215,7 +219,20 @@ impl Router {
     /// and rules when anything changed), and the link table with its
     /// counters every time. `now` is CLOCK_MONOTONIC ns.
     pub fn refresh(&mut self, now: u64) -> Result<()> {
-        if self.watch.changed() || self.gen == 0 {
+        let (route, neigh) = self.watch.changed();
+        if neigh || self.gen == 0 {
+            let n = &mut self.net.neigh;
+            n.clear();
+            self.rt.dump(Dump::Neigh, |kind, p| {
+                if kind == wire::RTM_NEWNEIGH {
+                    if let Some((a, len, mac)) = wire::parse_neigh(p) {
+                        n.add(&a[..len], mac);
+                    }
+                }
+            })?;
+            n.finish();
+        }
+        if route || self.gen == 0 {
             self.gen = self.gen.wrapping_add(1).max(1);
             self.cache.clear();
             self.net.links.clear_multi();

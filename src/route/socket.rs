@@ -16,9 +16,9 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 /// Lookups per system call.
 pub const BATCH: usize = 64;
 /// rtnetlink multicast groups (linux/rtnetlink.h enum rtnetlink_groups):
-/// link, IPv4 address, IPv4 route, IPv4 rule, IPv6 address, IPv6 route,
-/// IPv6 rule.
-const GROUPS: [u32; 7] = [1, 5, 7, 8, 9, 11, 19];
+/// link, neighbour, IPv4 address, IPv4 route, IPv4 rule, IPv6 address,
+/// IPv6 route, IPv6 rule.
+const GROUPS: [u32; 8] = [1, 3, 5, 7, 8, 9, 11, 19];
 
 fn sys_err(what: &str, e: std::io::Error) -> Error {
     Error::system(format!("{what}: {e}"))
@@ -34,13 +34,14 @@ pub enum Dump {
     Link = 1,
     Route = 2,
     Rule = 3,
+    Neigh = 4,
 }
 
 pub struct RtSocket {
     sock: Socket,
     port: u32,
     seq: u32,
-    reqs: [Vec<u8>; 4],
+    reqs: [Vec<u8>; 5],
     buf: Vec<u8>,
     batch: Vec<u8>,
     answered: [bool; BATCH],
@@ -245,15 +246,23 @@ impl Watcher {
         })
     }
 
-    /// Reads every pending event; true when anything changed (or events
-    /// were lost, which means the same).
-    pub fn changed(&mut self) -> bool {
-        let mut changed = false;
+    /// Reads every pending event: (routing changed, neighbours changed).
+    /// Lost events (ENOBUFS) mean both. Neighbour entries change state
+    /// all the time on a busy LAN: that must not drop the route cache.
+    pub fn changed(&mut self) -> (bool, bool) {
+        let (mut route, mut neigh) = (false, false);
         loop {
             match recv(&self.sock, &mut self.buf) {
-                Ok(_) => changed = true,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => changed = true,
-                Err(_) => return changed,
+                Ok(n) => {
+                    for (h, _) in messages(&self.buf[..n]) {
+                        match h.kind {
+                            wire::RTM_NEWNEIGH | wire::RTM_DELNEIGH => neigh = true,
+                            _ => route = true,
+                        }
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return (true, true),
+                Err(_) => return (route, neigh),
             }
         }
     }

@@ -22,6 +22,9 @@ pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_NEWRULE: u16 = 32;
 pub const RTM_GETRULE: u16 = 34;
+pub const RTM_NEWNEIGH: u16 = 28;
+pub const RTM_DELNEIGH: u16 = 29;
+const RTM_GETNEIGH: u16 = 30;
 
 pub const IFNAMSIZ: usize = 16;
 /// Nexthops of one multipath route that nftop keeps; more are counted.
@@ -42,6 +45,15 @@ mod ifaddrmsg {
     pub const PREFIXLEN: usize = 1;
     pub const INDEX: Range<usize> = 4..8;
     pub const LEN: usize = 8;
+}
+
+/// struct ndmsg (linux/neighbour.h): family, 3 pad bytes, ifindex, state
+/// (u16), flags, type.
+mod ndmsg {
+    use super::Range;
+    pub const FAMILY: usize = 0;
+    pub const STATE: Range<usize> = 8..10;
+    pub const LEN: usize = 12;
 }
 
 /// struct rtmsg (linux/rtnetlink.h).
@@ -353,14 +365,47 @@ fn dump_request(msg_type: u16, family_len: usize) -> Vec<u8> {
     b
 }
 
-/// The four dumps: addresses, links, routes, rules.
-pub fn dump_requests() -> [Vec<u8>; 4] {
+/// The five dumps: addresses, links, routes, rules, neighbours.
+pub fn dump_requests() -> [Vec<u8>; 5] {
     [
         dump_request(RTM_GETADDR, ifaddrmsg::LEN),
         dump_request(RTM_GETLINK, ifinfomsg::LEN),
         dump_request(RTM_GETROUTE, rtmsg::LEN),
         dump_request(RTM_GETRULE, fib_rule_hdr::LEN),
+        dump_request(RTM_GETNEIGH, ndmsg::LEN),
     ]
+}
+
+/// A neighbour entry with a link-layer address: (address, 4 or 16
+/// bytes, and the 6-byte MAC). Entries still resolving or failed
+/// (NUD_INCOMPLETE, NUD_FAILED) and NOARP ones (multicast, point to
+/// point) name no machine; neither do non-Ethernet addresses.
+pub fn parse_neigh(p: &[u8]) -> Option<([u8; 16], usize, [u8; 6])> {
+    const NDA_DST: u16 = 1;
+    const NDA_LLADDR: u16 = 2;
+    const SKIP: u16 = 0x01 | 0x20 | 0x40; // INCOMPLETE, FAILED, NOARP
+    let alen = match *p.get(ndmsg::FAMILY)? as i32 {
+        libc::AF_INET => 4,
+        libc::AF_INET6 => 16,
+        _ => return None,
+    };
+    let state = u16::from_ne_bytes(p.get(ndmsg::STATE)?.try_into().ok()?);
+    if state & SKIP != 0 {
+        return None;
+    }
+    let (mut addr, mut mac) = (None, None);
+    for (kind, v) in Attrs(p.get(ndmsg::LEN..)?).flatten() {
+        match kind {
+            NDA_DST if v.len() == alen => {
+                let mut a = [0; 16];
+                a[..alen].copy_from_slice(v);
+                addr = Some(a);
+            }
+            NDA_LLADDR => mac = v.try_into().ok(),
+            _ => {}
+        }
+    }
+    Some((addr?, alen, mac?))
 }
 
 /// One `ip route get` question.
@@ -460,14 +505,15 @@ mod tests {
     fn dump_requests_match_netlink_packet_route() {
         use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
         use netlink_packet_route::{
-            address::AddressMessage, link::LinkMessage, route::RouteMessage, rule::RuleMessage,
-            RouteNetlinkMessage as M,
+            address::AddressMessage, link::LinkMessage, neighbour::NeighbourMessage,
+            route::RouteMessage, rule::RuleMessage, RouteNetlinkMessage as M,
         };
         let theirs = [
             M::GetAddress(AddressMessage::default()),
             M::GetLink(LinkMessage::default()),
             M::GetRoute(RouteMessage::default()),
             M::GetRule(RuleMessage::default()),
+            M::GetNeighbour(NeighbourMessage::default()),
         ]
         .map(|m| {
             let mut hdr = NetlinkHeader::default();

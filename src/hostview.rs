@@ -1,0 +1,216 @@
+//! The per-device view (`-H`, key `H`): one row per machine on the
+//! network, which is a MAC address where the kernel's neighbour table
+//! knows the address (a phone's IPv4 address and its IPv6 privacy
+//! addresses are one row), else the address. The router itself is
+//! `local`.
+//!
+//! Each connection counts for its local side as the connection view
+//! defines it (view::direction): the LAN host that started it, the inside
+//! host of a port forward, or the router for connections that end on it
+//! or start from it. So every connection counts once, with its own tx and
+//! rx, and the rows add up to the connection view's totals exactly.
+
+use crate::cli::SortCol;
+use crate::flows::{Flow, Life, Spills};
+use crate::route::{Net, LOCAL_IF};
+use std::cmp::Ordering;
+
+/// Devices kept; the rest are summed into one `other` row (counted).
+pub const MAX_HOSTS: usize = 1024;
+/// Addresses listed per device (more are counted, not listed).
+pub const MAX_ADDRS: usize = 4;
+const SLOTS: usize = 2048;
+
+/// What a row is keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Who {
+    #[default]
+    Local,
+    Mac([u8; 6]),
+    /// An address without a neighbour entry (IPv4-mapped key space).
+    Addr,
+    /// Devices beyond MAX_HOSTS.
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostRow {
+    pub who: Who,
+    key: u128,
+    pub addrs: [[u8; 16]; MAX_ADDRS],
+    pub alens: [u8; MAX_ADDRS],
+    pub naddrs: u8,
+    /// Addresses seen beyond MAX_ADDRS.
+    pub more_addrs: bool,
+    pub tx_bps: f64,
+    pub rx_bps: f64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub conns: u32,
+    /// The far end of its busiest connection (by sum rate).
+    pub top: [u8; 16],
+    pub top_len: u8,
+    top_bps: f64,
+}
+
+impl HostRow {
+    pub fn addrs(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.naddrs as usize).map(|i| &self.addrs[i][..self.alens[i] as usize])
+    }
+
+    pub fn sum_bps(&self) -> f64 {
+        self.tx_bps + self.rx_bps
+    }
+}
+
+pub struct Hosts {
+    pub rows: Vec<HostRow>,
+    /// Row + 1 per slot, 0 empty: open addressing by key.
+    index: Vec<u16>,
+    pub order: Vec<u32>,
+    /// Devices that did not fit (their traffic is in the `other` row).
+    pub dropped: u32,
+}
+
+fn key_of(a: &[u8]) -> u128 {
+    let mut k = [0u8; 16];
+    if a.len() == 4 {
+        k[10..12].fill(0xff);
+        k[12..].copy_from_slice(a);
+    } else {
+        k[..a.len().min(16)].copy_from_slice(&a[..a.len().min(16)]);
+    }
+    u128::from_be_bytes(k)
+}
+
+impl Default for Hosts {
+    fn default() -> Hosts {
+        Hosts {
+            rows: Vec::with_capacity(MAX_HOSTS + 1),
+            index: vec![0; SLOTS],
+            order: Vec::with_capacity(MAX_HOSTS + 1),
+            dropped: 0,
+        }
+    }
+}
+
+impl Hosts {
+    /// The row of `who`/`key`, created when new (or `other` when full).
+    fn row(&mut self, who: Who, key: u128) -> &mut HostRow {
+        let tag = match who {
+            Who::Mac(_) => 1u128 << 127,
+            _ => 0,
+        };
+        let h = ((key ^ tag) as u64 ^ (key >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut s = (h >> 53) as usize & (SLOTS - 1);
+        loop {
+            match self.index[s] {
+                0 => break,
+                r => {
+                    let row = &self.rows[r as usize - 1];
+                    if row.who == who && row.key == key {
+                        return &mut self.rows[r as usize - 1];
+                    }
+                }
+            }
+            s = (s + 1) & (SLOTS - 1);
+        }
+        if self.rows.len() >= MAX_HOSTS {
+            self.dropped += 1;
+            return match self.rows.iter().position(|r| r.who == Who::Other) {
+                Some(i) => &mut self.rows[i],
+                None => {
+                    self.rows.push(HostRow {
+                        who: Who::Other,
+                        ..HostRow::default()
+                    });
+                    self.rows.last_mut().expect("pushed")
+                }
+            };
+        }
+        self.rows.push(HostRow {
+            who,
+            key,
+            ..HostRow::default()
+        });
+        self.index[s] = self.rows.len() as u16;
+        self.rows.last_mut().expect("pushed")
+    }
+
+    /// Groups every flow (as `View::all` counts them: the filter does not
+    /// apply, so the totals are the connection view's) by its device.
+    /// Directions must be derived (`View::derive`) first.
+    pub fn build(&mut self, flows: &[Flow], spills: &Spills, net: &Net) {
+        self.rows.clear();
+        self.index.fill(0);
+        self.dropped = 0;
+        for f in flows {
+            if f.life == Life::Departed {
+                continue;
+            }
+            let n = f.addr_len();
+            let (src, dst) = spills.pair(f);
+            let tx_orig = f.tx_is_orig();
+            let router = f.loopback()
+                || f.in_if == LOCAL_IF
+                || f.out_if == LOCAL_IF
+                || (f.in_if == 0
+                    && (net.local.contains(&src[..n]) || net.local.contains(&dst[..n])));
+            // The device: the local side; the far end: the other one (for
+            // a port forward the inside host is the reply's source).
+            let dev = if tx_orig { src } else { spills.reply_src(f) };
+            let far = if tx_orig { dst } else { src };
+            let (who, key) = if router {
+                (Who::Local, 0)
+            } else {
+                match net.neigh.mac(&dev[..n]) {
+                    Some(mac) => (Who::Mac(mac), key_of(&mac)),
+                    None => (Who::Addr, key_of(&dev[..n])),
+                }
+            };
+            let r = self.row(who, key);
+            r.tx_bps += f.tx_bps();
+            r.rx_bps += f.rx_bps();
+            r.tx_bytes += f.tx_bytes();
+            r.rx_bytes += f.rx_bytes();
+            r.conns += u32::from(f.life == Life::Live);
+            if f.sum_bps() > r.top_bps || r.top_len == 0 {
+                r.top_bps = f.sum_bps();
+                r.top = far;
+                r.top_len = n as u8;
+            }
+            if !router && r.who != Who::Other {
+                let have = r.addrs().any(|a| a == &dev[..n]);
+                if !have && (r.naddrs as usize) < MAX_ADDRS {
+                    let i = r.naddrs as usize;
+                    r.addrs[i] = dev;
+                    r.alens[i] = n as u8;
+                    r.naddrs += 1;
+                } else if !have {
+                    r.more_addrs = true;
+                }
+            }
+        }
+    }
+
+    /// Orders the rows by the connection view's sort column where it
+    /// applies to a device (tx, rx, sum; the others sort by sum).
+    pub fn order(&mut self, sort: SortCol, ascending: bool) {
+        self.order.clear();
+        self.order.extend(0..self.rows.len() as u32);
+        let rows = &self.rows;
+        let v = |r: &HostRow| match sort {
+            SortCol::Tx => r.tx_bps,
+            SortCol::Rx => r.rx_bps,
+            _ => r.sum_bps(),
+        };
+        let cmp = |a: &u32, b: &u32| {
+            let (x, y) = (&rows[*a as usize], &rows[*b as usize]);
+            let o = v(x).partial_cmp(&v(y)).unwrap_or(Ordering::Equal);
+            let o = if ascending { o } else { o.reverse() };
+            // Ties: a stable order between refreshes.
+            o.then(x.key.cmp(&y.key))
+        };
+        crate::view::sort_indices(&mut self.order, &cmp);
+    }
+}

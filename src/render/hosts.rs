@@ -1,0 +1,180 @@
+//! The per-device view in every format: the screen's rows, `-c`/`-M`
+//! lines and `--json` `"host"` objects (hostview.rs builds the rows).
+
+use super::columns::RATE_W;
+use super::{fmt_addr, fmt_rate, trim_end, Ctx, Line, Tick};
+use crate::hostview::{HostRow, Who};
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// Column widths: HOST, MAC, TX, RX, SUM, CONNS, then TOP REMOTE.
+pub const WIDTHS: [usize; 6] = [20, 17, RATE_W, RATE_W, RATE_W, 6];
+pub const TITLES: [&str; 7] = ["HOST", "MAC", "TX", "RX", "SUM", "CONNS", "TOP REMOTE"];
+
+/// Appends cell `i` of a screen row: fixed width (rates and counts right
+/// aligned), the last one as long as it is.
+pub fn screen_cell(line: &mut Line, i: usize, s: &str) {
+    if i > 0 {
+        line.push(b' ');
+    }
+    match WIDTHS.get(i) {
+        Some(&w) => line.cell(s, w, (2..6).contains(&i)),
+        None => line.push_str(s),
+    }
+}
+
+/// The name known for a device: the DHCP lease of its MAC, else what
+/// hosts, leases (and with `resolve`, DNS) say of its first address.
+fn known(r: &HostRow, ctx: &Ctx, resolve: bool) -> Option<crate::names::Name> {
+    if let Who::Mac(m) = r.who {
+        if let Some(n) = ctx.names.by_mac(&m) {
+            return Some(n);
+        }
+    }
+    ctx.names.lookup(r.addrs().next()?, resolve, ctx.now_s)
+}
+
+/// The device as shown: `local`, `other`, its name, else its first
+/// address (redaction and -n apply as to any local address).
+pub fn name(out: &mut Line, r: &HostRow, ctx: &Ctx, numeric: bool) {
+    match r.who {
+        Who::Local => return out.push_str("local"),
+        Who::Other => return out.push_str("other"),
+        _ => {}
+    }
+    let o = ctx.o;
+    if !numeric && !o.numeric_local && !o.redact_local {
+        if let Some(n) = known(r, ctx, true) {
+            return out.push_str(n.as_str());
+        }
+    }
+    match r.addrs().next() {
+        Some(a) => ctx.host(out, a, true, true),
+        None => out.push(b'-'),
+    }
+}
+
+pub fn mac(out: &mut Line, r: &HostRow) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match r.who {
+        Who::Mac(m) => {
+            for (i, b) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b':');
+                }
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+            }
+        }
+        _ => out.push(b'-'),
+    }
+}
+
+/// The cells of one row in `TITLES` order, each handed to `put`.
+pub fn cells(r: &HostRow, ctx: &Ctx, numeric: bool, mut put: impl FnMut(usize, &str)) {
+    let mut c = Line::new();
+    name(&mut c, r, ctx, numeric);
+    put(0, c.as_str());
+    c.clear();
+    mac(&mut c, r);
+    put(1, c.as_str());
+    for (i, v) in [r.tx_bps, r.rx_bps, r.sum_bps()].into_iter().enumerate() {
+        c.clear();
+        fmt_rate(&mut c, v, ctx.o);
+        put(2 + i, c.as_str());
+    }
+    c.clear();
+    let _ = write!(c, "{}", r.conns);
+    put(5, c.as_str());
+    c.clear();
+    if r.top_len > 0 {
+        ctx.host(&mut c, &r.top[..r.top_len as usize], false, numeric);
+    } else {
+        c.push(b'-');
+    }
+    put(6, c.as_str());
+}
+
+/// `-c -H` / `-M -H`: one line per device, a blank line after each
+/// refresh; `-M` with the time first, single spaces, raw numbers.
+pub fn write_plain(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+    machine: bool,
+) -> std::io::Result<()> {
+    let Some(h) = t.hosts else { return Ok(()) };
+    for &k in &h.order {
+        line.clear();
+        if machine {
+            let s = t.real_ns / 1_000_000_000;
+            let _ = write!(line, "{s}.{:03} ", t.real_ns / 1_000_000 % 1000);
+        }
+        cells(&h.rows[k as usize], ctx, machine, |i, s| {
+            if i > 0 {
+                line.push(b' ');
+            }
+            line.cell_min(
+                s,
+                if machine {
+                    0
+                } else {
+                    *WIDTHS.get(i).unwrap_or(&0)
+                },
+            );
+        });
+        trim_end(line);
+        line.push(b'\n');
+        w.write_all(line.as_bytes())?;
+    }
+    w.write_all(b"\n")
+}
+
+/// `--json -H`: one `"host"` object per device; addresses numeric, the
+/// name from leases or hosts only (JSON never waits for DNS).
+pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> std::io::Result<()> {
+    use super::json::{head, num, str_field};
+    let Some(h) = t.hosts else { return Ok(()) };
+    let mut c = Line::new();
+    for &k in &h.order {
+        let r = &h.rows[k as usize];
+        line.clear();
+        head(line, t, "host");
+        c.clear();
+        name(&mut c, r, ctx, true);
+        str_field(line, "host", c.as_str());
+        c.clear();
+        match r.who {
+            Who::Mac(_) => {
+                mac(&mut c, r);
+                str_field(line, "mac", c.as_str());
+            }
+            _ => line.push_str(",\"mac\":null"),
+        }
+        line.push_str(",\"addrs\":[");
+        for (i, a) in r.addrs().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            line.push(b'"');
+            fmt_addr(line, a);
+            line.push(b'"');
+        }
+        line.push(b']');
+        match known(r, ctx, false).filter(|_| !ctx.o.redact_local) {
+            Some(n) => str_field(line, "name", n.as_str()),
+            None => line.push_str(",\"name\":null"),
+        }
+        num(line, "tx_bps", r.tx_bps);
+        num(line, "rx_bps", r.rx_bps);
+        num(line, "sum_bps", r.sum_bps());
+        let _ = writeln!(
+            line,
+            ",\"tx_bytes\":{},\"rx_bytes\":{},\"conns\":{}}}",
+            r.tx_bytes, r.rx_bytes, r.conns
+        );
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
