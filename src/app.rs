@@ -256,6 +256,12 @@ impl App {
             self.hosts.build(flows, spills, &self.router.net);
             self.hosts
                 .order(self.ui.filter.sort, self.ui.filter.ascending);
+            let h = &self.hosts;
+            let ids = h.order.iter().map(|&k| {
+                let r = &h.rows[k as usize];
+                (r.who, r.key)
+            });
+            self.ui.host.settle(ids);
         }
         if check {
             c.seq = self.seq;
@@ -341,6 +347,7 @@ impl App {
             self.warnings.len(),
             &self.router.net.links,
         );
+        self.ui.host.page = cap;
         if self.ui.dev || self.ui.hosts || self.ui.help {
             return Some((0, cap));
         }
@@ -416,6 +423,41 @@ impl App {
         if errno != 0 {
             m.push_str(": ");
             ctentry::explain(m, errno);
+        }
+    }
+
+    /// `y` to deleting a device's connections: every live connection
+    /// that counts for it (as its row does), one request each.
+    fn kill_device(&mut self) {
+        let Some(id) = self.ui.confirm_host.take() else {
+            return;
+        };
+        let (mut done, mut gone, mut failed, mut last) = (0u32, 0u32, 0u32, 0);
+        for i in 0..self.table.flows().len() {
+            let f = &self.table.flows()[i];
+            if f.life != crate::flows::Life::Live
+                || crate::hostview::device_of(f, self.table.spills(), &self.router.net).id() != id
+            {
+                continue;
+            }
+            let c = self.table.conn(f);
+            let errno = match self.entry_socket() {
+                Ok(s) => s.ask(ctentry::CT_DELETE, &c).0,
+                Err(_) => libc::EIO,
+            };
+            match errno {
+                0 => done += 1,
+                libc::ENOENT => gone += 1,
+                e => (failed, last) = (failed + 1, e),
+            }
+        }
+        use std::fmt::Write as _;
+        let m = &mut self.ui.message;
+        m.clear();
+        let _ = write!(m, "deleted {done} connections ({gone} had ended already)");
+        if failed > 0 {
+            let _ = write!(m, "; {failed} refused: ");
+            ctentry::explain(m, last);
         }
     }
 
@@ -612,6 +654,7 @@ impl App {
                     s.invalidate();
                 }
             }
+            Outcome::Kill if self.ui.confirm_host.is_some() => self.kill_device(),
             Outcome::Kill => self.kill(),
             Outcome::Interval => {
                 self.table.depart_wait_s = depart_wait(self.ui.interval);

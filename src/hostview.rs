@@ -36,7 +36,7 @@ pub enum Who {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HostRow {
     pub who: Who,
-    key: u128,
+    pub key: u128,
     pub addrs: [[u8; 16]; MAX_ADDRS],
     pub alens: [u8; MAX_ADDRS],
     pub naddrs: u8,
@@ -60,6 +60,53 @@ impl HostRow {
 
     pub fn sum_bps(&self) -> f64 {
         self.tx_bps + self.rx_bps
+    }
+}
+
+/// A device's identity: what its row is keyed by.
+pub type Id = (Who, u128);
+
+/// Which device a flow counts for, and its far end.
+pub struct Device {
+    pub who: Who,
+    pub key: u128,
+    /// The device's address in this flow, and the far end's.
+    pub addr: [u8; 16],
+    pub far: [u8; 16],
+}
+
+impl Device {
+    pub fn id(&self) -> Id {
+        (self.who, self.key)
+    }
+}
+
+/// The device of a flow: its local side (view::direction, derived
+/// before), the router itself for connections that start or end on it.
+pub fn device_of(f: &Flow, spills: &Spills, net: &Net) -> Device {
+    let n = f.addr_len();
+    let (src, dst) = spills.pair(f);
+    let tx_orig = f.tx_is_orig();
+    let router = f.loopback()
+        || f.in_if == LOCAL_IF
+        || f.out_if == LOCAL_IF
+        || (f.in_if == 0 && (net.local.contains(&src[..n]) || net.local.contains(&dst[..n])));
+    // For a port forward the inside host is the reply's source.
+    let addr = if tx_orig { src } else { spills.reply_src(f) };
+    let far = if tx_orig { dst } else { src };
+    let (who, key) = if router {
+        (Who::Local, 0)
+    } else {
+        match net.neigh.mac(&addr[..n]) {
+            Some(mac) => (Who::Mac(mac), key_of(&mac)),
+            None => (Who::Addr, key_of(&addr[..n])),
+        }
+    };
+    Device {
+        who,
+        key,
+        addr,
+        far,
     }
 }
 
@@ -148,27 +195,9 @@ impl Hosts {
             if f.life == Life::Departed {
                 continue;
             }
+            let d = device_of(f, spills, net);
             let n = f.addr_len();
-            let (src, dst) = spills.pair(f);
-            let tx_orig = f.tx_is_orig();
-            let router = f.loopback()
-                || f.in_if == LOCAL_IF
-                || f.out_if == LOCAL_IF
-                || (f.in_if == 0
-                    && (net.local.contains(&src[..n]) || net.local.contains(&dst[..n])));
-            // The device: the local side; the far end: the other one (for
-            // a port forward the inside host is the reply's source).
-            let dev = if tx_orig { src } else { spills.reply_src(f) };
-            let far = if tx_orig { dst } else { src };
-            let (who, key) = if router {
-                (Who::Local, 0)
-            } else {
-                match net.neigh.mac(&dev[..n]) {
-                    Some(mac) => (Who::Mac(mac), key_of(&mac)),
-                    None => (Who::Addr, key_of(&dev[..n])),
-                }
-            };
-            let r = self.row(who, key);
+            let r = self.row(d.who, d.key);
             r.tx_bps += f.tx_bps();
             r.rx_bps += f.rx_bps();
             r.tx_bytes += f.tx_bytes();
@@ -176,14 +205,14 @@ impl Hosts {
             r.conns += u32::from(f.life == Life::Live);
             if f.sum_bps() > r.top_bps || r.top_len == 0 {
                 r.top_bps = f.sum_bps();
-                r.top = far;
+                r.top = d.far;
                 r.top_len = n as u8;
             }
-            if !router && r.who != Who::Other {
-                let have = r.addrs().any(|a| a == &dev[..n]);
+            if d.who != Who::Local && r.who != Who::Other {
+                let have = r.addrs().any(|a| a == &d.addr[..n]);
                 if !have && (r.naddrs as usize) < MAX_ADDRS {
                     let i = r.naddrs as usize;
-                    r.addrs[i] = dev;
+                    r.addrs[i] = d.addr;
                     r.alens[i] = n as u8;
                     r.naddrs += 1;
                 } else if !have {
@@ -191,6 +220,11 @@ impl Hosts {
                 }
             }
         }
+    }
+
+    /// The row of a device by its identity, if it has one now.
+    pub fn find(&self, id: Id) -> Option<&HostRow> {
+        self.rows.iter().find(|r| r.who == id.0 && r.key == id.1)
     }
 
     /// Orders the rows by the connection view's sort column where it

@@ -5,7 +5,7 @@
 use crate::cli::{self, AgeFmt, Config, SORT_COLS};
 use crate::conntrack::Conn;
 use crate::render::{Line, Opts};
-use crate::select::{Move, Selection};
+use crate::select::{HostSel, Move, Selection};
 use crate::term::Key;
 use crate::view::Filter;
 
@@ -24,8 +24,8 @@ filter    4 6 0  IPv4, IPv6, both           l    loopback connections
           /  filter expression (prompt; empty clears; nftop -h has the terms)
 order     < > (or , . or Left Right)  sort column        !  reverse order
 select    Up Down PgUp PgDn Home End  move the highlight (it follows its row)
-          Enter  details of the selected connection (Esc returns)
-action    k  delete the selected connection from conntrack (asks y/N)
+          Enter  details of the connection / a device's connections (Esc)
+action    k  delete the selected connection / device's connections (asks y/N)
 terminal  Ctrl-L  repaint everything        Ctrl-Z  suspend (fg resumes)
 prompts   Enter accepts, Esc cancels, Backspace deletes
 ";
@@ -62,6 +62,11 @@ pub struct Ui {
     pub confirm: Option<Conn>,
     /// `--read-only`: `k` deletes nothing.
     pub read_only: bool,
+    /// The per-device view's highlighted row.
+    pub host: HostSel,
+    /// `k` in the per-device view asked to delete every connection of
+    /// this device: `y` confirms.
+    pub confirm_host: Option<crate::hostview::Id>,
 }
 
 impl Ui {
@@ -80,6 +85,8 @@ impl Ui {
             sel: Selection::default(),
             confirm: None,
             read_only: cfg.read_only,
+            host: HostSel::default(),
+            confirm_host: None,
         }
     }
 }
@@ -104,12 +111,12 @@ pub enum Outcome {
 
 /// Applies one key to `ui`.
 pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
-    if ui.confirm.is_some() {
+    if ui.confirm.is_some() || ui.confirm_host.is_some() {
         // Only y deletes; any other key (N, Esc, a slip) keeps it.
         if k == Key::Char(b'y') || k == Key::Char(b'Y') {
             return Outcome::Kill;
         }
-        ui.confirm = None;
+        (ui.confirm, ui.confirm_host) = (None, None);
         ui.message.clear();
         ui.message.push_str("nothing deleted");
         return Outcome::Redraw;
@@ -207,12 +214,33 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
         Key::Char(b'<') | Key::Char(b',') | Key::Left => f.sort = step_sort(f.sort, -1),
         Key::Char(b'>') | Key::Char(b'.') | Key::Right => f.sort = step_sort(f.sort, 1),
         Key::Char(b'!') => f.ascending = !f.ascending,
-        Key::Up => ui.sel.go(Move::Up),
-        Key::Down => ui.sel.go(Move::Down),
-        Key::PageUp => ui.sel.go(Move::PageUp),
-        Key::PageDown => ui.sel.go(Move::PageDown),
-        Key::Home => ui.sel.go(Move::Home),
-        Key::End => ui.sel.go(Move::End),
+        Key::Up | Key::Down | Key::PageUp | Key::PageDown | Key::Home | Key::End => {
+            let m = match k {
+                Key::Up => Move::Up,
+                Key::Down => Move::Down,
+                Key::PageUp => Move::PageUp,
+                Key::PageDown => Move::PageDown,
+                Key::Home => Move::Home,
+                _ => Move::End,
+            };
+            if ui.hosts {
+                ui.host.go(m)
+            } else {
+                ui.sel.go(m)
+            }
+        }
+        // A device's connections: the connection view, filtered to it;
+        // Esc goes back.
+        Key::Enter if ui.hosts => {
+            ui.filter.device = ui.host.id;
+            ui.hosts = false;
+            return Outcome::Relayout;
+        }
+        Key::Esc if ui.filter.device.is_some() && !ui.sel.detail => {
+            ui.filter.device = None;
+            ui.hosts = true;
+            return Outcome::Relayout;
+        }
         Key::Enter if !ui.dev && !ui.hosts => {
             ui.sel.detail = true;
             // Not asked yet: the pane asks the kernel at this draw.
@@ -227,7 +255,11 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
             ui.message
                 .push_str("read-only (--read-only): k deletes nothing");
         }
-        Key::Char(b'k') if !ui.dev && !ui.hosts => match ui.sel.conn {
+        Key::Char(b'k') if ui.hosts => match ui.host.id {
+            Some(id) => ui.confirm_host = Some(id),
+            None => ui.message.push_str("no device selected"),
+        },
+        Key::Char(b'k') if !ui.dev => match ui.sel.conn {
             Some(c) => ui.confirm = Some(c),
             None => ui.message.push_str("no connection selected"),
         },

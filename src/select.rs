@@ -8,6 +8,47 @@ use crate::conntrack::{Conn, Extra};
 /// Refreshes of rate history the detail pane draws.
 pub const HISTORY: usize = 60;
 
+/// A position moved by `m` with `page` rows per page; End is clamped to
+/// the last row at the next draw.
+pub fn step(pos: usize, page: usize, m: Move) -> usize {
+    let page = page.max(1);
+    match m {
+        Move::Up => pos.saturating_sub(1),
+        Move::Down => pos.saturating_add(1),
+        Move::PageUp => pos.saturating_sub(page),
+        Move::PageDown => pos.saturating_add(page),
+        Move::Home => 0,
+        Move::End => usize::MAX,
+    }
+}
+
+/// The per-device view's highlighted row: kept by the device's identity
+/// while the rates reorder the rows; None after a move (the row at `pos`
+/// becomes it at the next draw).
+#[derive(Default)]
+pub struct HostSel {
+    pub id: Option<crate::hostview::Id>,
+    pub pos: usize,
+    pub page: usize,
+}
+
+impl HostSel {
+    pub fn go(&mut self, m: Move) {
+        self.pos = step(self.pos, self.page, m);
+        self.id = None;
+    }
+
+    /// After the rows are ordered (`order` holds the identities in
+    /// order): finds the selection, or takes the row at `pos`.
+    pub fn settle(&mut self, order: impl ExactSizeIterator<Item = crate::hostview::Id> + Clone) {
+        if let Some(i) = self.id.and_then(|id| order.clone().position(|x| x == id)) {
+            self.pos = i;
+        }
+        self.pos = self.pos.min(order.len().saturating_sub(1));
+        self.id = order.clone().nth(self.pos);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Move {
     Up,
@@ -64,16 +105,7 @@ impl Default for Selection {
 
 impl Selection {
     pub fn go(&mut self, m: Move) {
-        let page = self.page.max(1);
-        self.pos = match m {
-            Move::Up => self.pos.saturating_sub(1),
-            Move::Down => self.pos.saturating_add(1),
-            Move::PageUp => self.pos.saturating_sub(page),
-            Move::PageDown => self.pos.saturating_add(page),
-            Move::Home => 0,
-            // Clamped to the last row at the next draw.
-            Move::End => usize::MAX,
-        };
+        self.pos = step(self.pos, self.page, m);
         self.conn = None;
     }
 

@@ -55,6 +55,9 @@ pub struct Filter {
     pub ascending: bool,
     /// `-f` / `/` (filter.rs).
     pub expr: Option<crate::filter::Expr>,
+    /// Enter on a row of the per-device view: only that device's
+    /// connections (hostview::device_of).
+    pub device: Option<crate::hostview::Id>,
 }
 
 impl Filter {
@@ -69,6 +72,7 @@ impl Filter {
             sort: c.sort,
             ascending: c.ascending,
             expr: c.filter.clone(),
+            device: None,
         }
     }
 }
@@ -214,6 +218,11 @@ impl View {
             // The device table accounts for all traffic: family and
             // loopback filters only, not the threshold or the expression.
             self.devices.add(fl, links);
+            if let Some(id) = f.device {
+                if crate::hostview::device_of(fl, spills, net).id() != id {
+                    continue;
+                }
+            }
             if passes(fl, spills, f, links, names, now_mono / 1_000_000_000) {
                 self.shown.push(i as u32);
             }

@@ -115,6 +115,61 @@ fn devices_merge_by_mac_are_named_by_lease_and_add_up() {
                 .any(|l| l.starts_with("phone") && l.contains(&mac))
     });
     assert!(s.lines().any(|l| l.starts_with("local ")), "{s}");
+    // Select the phone, Enter: its connections only.
+    t.cmd(&["send-keys", "-t", "t", "Home"]);
+    let at = s
+        .lines()
+        .skip_while(|l| !l.starts_with("HOST"))
+        .position(|l| l.starts_with("phone"));
+    for _ in 1..at.unwrap_or(1) {
+        t.cmd(&["send-keys", "-t", "t", "Down"]);
+    }
+    t.enter();
+    let s = t.wait("the phone's connections", |s| {
+        s.lines().next().unwrap_or("").contains("device: phone")
+            && s.contains("SOURCE / DESTINATION")
+    });
+    assert!(
+        !s.contains("198.51.100.1 ") && s.contains("192.0.2.2"),
+        "{s}"
+    );
+    t.cmd(&["send-keys", "-t", "t", "Escape"]);
+    t.wait("the device table again", |s| s.contains("TOP REMOTE"));
+    // k deletes every connection of the phone, and nothing else.
+    let ids = |src: &str| -> Vec<String> {
+        bed.sh(
+            "rtr",
+            &format!("conntrack -L -s {src} -o id 2>/dev/null || true"),
+        )
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .last()?
+                .strip_prefix("id=")
+                .map(String::from)
+        })
+        .collect()
+    };
+    let (phone, router) = (ids("192.0.2.2"), ids("198.51.100.1"));
+    assert!(!phone.is_empty() && !router.is_empty());
+    t.keys("k");
+    t.wait("the question", |s| {
+        s.contains("connections of phone ? [y/N]")
+    });
+    t.keys("y");
+    t.wait("the answer", |s| {
+        s.contains("deleted ") && s.contains(" connections (")
+    });
+    let after = ids("192.0.2.2");
+    assert!(
+        phone.iter().all(|i| !after.contains(i)),
+        "{phone:?} {after:?}"
+    );
+    let still = ids("198.51.100.1");
+    assert!(
+        router.iter().all(|i| still.contains(i)),
+        "{router:?} {still:?}"
+    );
     t.keys("H");
     t.wait("connections again", |s| s.contains("SOURCE / DESTINATION"));
     t.keys("q");

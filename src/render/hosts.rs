@@ -3,7 +3,7 @@
 
 use super::columns::RATE_W;
 use super::{fmt_addr, fmt_rate, trim_end, Ctx, Line, Tick};
-use crate::hostview::{HostRow, Who};
+use crate::hostview::{HostRow, Id, Who};
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -20,6 +20,28 @@ pub fn screen_cell(line: &mut Line, i: usize, s: &str) {
     match WIDTHS.get(i) {
         Some(&w) => line.cell(s, w, (2..6).contains(&i)),
         None => line.push_str(s),
+    }
+}
+
+/// A device by its identity alone (the header's filter, the delete
+/// question): its lease name or MAC, its address, `local`.
+pub fn id_label(out: &mut Line, id: Id, ctx: &Ctx) {
+    match id.0 {
+        Who::Local => out.push_str("local"),
+        Who::Other => out.push_str("other"),
+        Who::Mac(m) => match ctx.names.by_mac(&m) {
+            Some(n) => out.push_str(n.as_str()),
+            None => mac(out, id.0),
+        },
+        Who::Addr => {
+            let b = id.1.to_be_bytes();
+            let a = if b[..10] == [0; 10] && b[10..12] == [0xff; 2] {
+                &b[12..]
+            } else {
+                &b[..]
+            };
+            ctx.host(out, a, true, false);
+        }
     }
 }
 
@@ -54,9 +76,9 @@ pub fn name(out: &mut Line, r: &HostRow, ctx: &Ctx, numeric: bool) {
     }
 }
 
-pub fn mac(out: &mut Line, r: &HostRow) {
+pub fn mac(out: &mut Line, who: Who) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    match r.who {
+    match who {
         Who::Mac(m) => {
             for (i, b) in m.iter().enumerate() {
                 if i > 0 {
@@ -76,7 +98,7 @@ pub fn cells(r: &HostRow, ctx: &Ctx, numeric: bool, mut put: impl FnMut(usize, &
     name(&mut c, r, ctx, numeric);
     put(0, c.as_str());
     c.clear();
-    mac(&mut c, r);
+    mac(&mut c, r.who);
     put(1, c.as_str());
     for (i, v) in [r.tx_bps, r.rx_bps, r.sum_bps()].into_iter().enumerate() {
         c.clear();
@@ -147,7 +169,7 @@ pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> s
         c.clear();
         match r.who {
             Who::Mac(_) => {
-                mac(&mut c, r);
+                mac(&mut c, r.who);
                 str_field(line, "mac", c.as_str());
             }
             _ => line.push_str(",\"mac\":null"),

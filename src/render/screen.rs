@@ -139,7 +139,7 @@ impl Screen {
         } else if ui.dev {
             self.devices(&mut row, &mut line, t, ctx);
         } else if ui.hosts {
-            self.hosts(&mut row, &mut line, t, ctx);
+            self.hosts(&mut row, &mut line, t, ctx, ui.host.pos);
         } else if ui.sel.detail {
             let cols = self.cols;
             super::detail::lines(t, ctx, &ui.sel, cols, &mut |l| {
@@ -162,7 +162,12 @@ impl Screen {
         let last = self.rows - 1;
         if last >= used {
             line.clear();
-            if let Some(c) = &ui.confirm {
+            if let Some(id) = ui.confirm_host {
+                let n = t.hosts.and_then(|h| h.find(id)).map_or(0, |r| r.conns);
+                let _ = write!(line, "delete {n} connections of ");
+                super::hosts::id_label(&mut line, id, ctx);
+                line.push_str(" ? [y/N]");
+            } else if let Some(c) = &ui.confirm {
                 line.push_str("delete ");
                 super::fmt_proto(&mut line, c.orig.proto);
                 line.push(b' ');
@@ -229,6 +234,10 @@ impl Screen {
         }
         if ui.read_only {
             line.push_str("  read-only");
+        }
+        if let Some(id) = f.device {
+            line.push_str("  device: ");
+            super::hosts::id_label(line, id, ctx);
         }
         if let Some(e) = &f.expr {
             line.push_str("  filter: ");
@@ -330,7 +339,8 @@ impl Screen {
     }
 
     /// The per-device table: titles, then one row per machine.
-    fn hosts(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx) {
+    /// Row `sel` is highlighted, and the rows scroll to keep it on screen.
+    fn hosts(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, sel: usize) {
         use super::hosts::{cells, screen_cell, TITLES};
         let Some(h) = t.hosts else { return };
         line.clear();
@@ -338,12 +348,19 @@ impl Screen {
             screen_cell(line, i, title);
         }
         self.put(row, line, b"\x1b[7m", ctx.o.color);
-        for &k in &h.order {
+        let room = self.rows.saturating_sub(*row + 1).max(1);
+        let top = (sel + 1).saturating_sub(room);
+        for (i, &k) in h.order.iter().enumerate().skip(top) {
             line.clear();
             cells(&h.rows[k as usize], ctx, false, |i, s| {
                 screen_cell(line, i, s)
             });
-            self.put(row, line, b"", ctx.o.color);
+            let (hl, on): (&[u8], bool) = if i == sel {
+                (b"\x1b[7m", true)
+            } else {
+                (b"", ctx.o.color)
+            };
+            self.put(row, line, hl, on);
         }
     }
 
