@@ -69,8 +69,12 @@ pub struct App {
     entries: Option<EntrySocket>,
     /// The refresh the detail pane last asked the kernel about.
     detail_seq: u64,
-    /// The per-device view's rows (built only while it is shown).
+    /// The per-device view's rows (built only while it is shown, or
+    /// for the metrics).
     hosts: crate::hostview::Hosts,
+    /// `--metrics`: the Prometheus page, updated once per refresh.
+    metrics: Option<crate::metrics::Metrics>,
+    metrics_seq: u64,
 }
 
 struct Check {
@@ -157,6 +161,11 @@ impl App {
             entries: None,
             detail_seq: u64::MAX,
             hosts: crate::hostview::Hosts::default(),
+            metrics: match cfg.metrics {
+                Some(a) => Some(crate::metrics::Metrics::start(a, cfg.metrics_hosts)?),
+                None => None,
+            },
+            metrics_seq: 0,
             settings: st,
             cfg,
         })
@@ -252,7 +261,7 @@ impl App {
             (self.mono, self.real),
             check.then_some(&mut c.devs),
         );
-        if self.ui.hosts {
+        if self.ui.hosts || self.metrics.is_some() {
             self.hosts.build(flows, spills, &self.router.net);
             self.hosts
                 .order(self.ui.filter.sort, self.ui.filter.ascending);
@@ -335,7 +344,14 @@ impl App {
             Mode::Json => {
                 render::json::write_json(&mut self.out, &tick, &ctx, &mut self.line, self.ui.dev)
             }
+            Mode::Quiet => Ok(()),
         };
+        if let Some(m) = &mut self.metrics {
+            if self.metrics_seq != self.seq {
+                self.metrics_seq = self.seq;
+                m.update(&tick, &ctx, &self.hosts, self.mono);
+            }
+        }
         r.map_err(Error::output)
     }
 

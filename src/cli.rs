@@ -74,6 +74,11 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         miss connections that end between refreshes)
   --enable-acct         turn net.netfilter.nf_conntrack_acct (and with -a
                         nf_conntrack_timestamp) on, restore them on exit
+  --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics
+                        (numeric address: 127.0.0.1:9100, [::]:9100)
+  --metrics-hosts N     at most N device series (default 256), the rest
+                        summed as host other
+  -q, --quiet           print nothing (with --metrics: a headless exporter)
   --read-only           the k key deletes nothing (nftop then never writes
                         to the conntrack table)
 
@@ -92,6 +97,8 @@ pub enum Mode {
     Continuous,
     Machine,
     Json,
+    /// `--quiet`: nothing on stdout (an exporter).
+    Quiet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +200,9 @@ pub struct Config {
     pub enable_acct: bool,
     /// `--read-only`: no deleting from the screen.
     pub read_only: bool,
+    /// `--metrics`: where the Prometheus responder listens.
+    pub metrics: Option<std::net::SocketAddr>,
+    pub metrics_hosts: usize,
 }
 
 impl Default for Config {
@@ -237,6 +247,8 @@ impl Default for Config {
             event_buffer: crate::events::DEFAULT_BUFFER,
             enable_acct: false,
             read_only: false,
+            metrics: None,
+            metrics_hosts: 256,
         }
     }
 }
@@ -256,7 +268,7 @@ where
 {
     let mut c = Config::default();
     let (mut only4, mut only6) = (false, false);
-    let (mut continuous, mut machine, mut json) = (false, false, false);
+    let (mut continuous, mut machine, mut json, mut quiet) = (false, false, false, false);
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next()? {
         match arg {
@@ -302,6 +314,9 @@ where
             Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
             Long("enable-acct") => c.enable_acct = true,
             Long("read-only") => c.read_only = true,
+            Long("metrics") => c.metrics = Some(parse_listen(&value(&mut p)?)?),
+            Long("metrics-hosts") => c.metrics_hosts = parse_metrics_hosts(&value(&mut p)?)?,
+            Short('q') | Long("quiet") => quiet = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -319,7 +334,9 @@ where
             "--json cannot be combined with -c/--continuous or -M/--machine: pick one output",
         ));
     }
-    c.mode = if json {
+    c.mode = if quiet {
+        Mode::Quiet
+    } else if json {
         Mode::Json
     } else if machine {
         c.raw = true;
@@ -433,6 +450,23 @@ pub fn parse_sort(s: &str) -> Result<(SortCol, bool)> {
         Some((_, col)) => Ok((*col, asc)),
         None => Err(Error::usage(format!(
             "invalid value '{s}' for '--sort': pick one of id, in, out, sport, dport, rx, tx, sum, age, proto (prefix + for ascending)"
+        ))),
+    }
+}
+
+fn parse_listen(s: &str) -> Result<std::net::SocketAddr> {
+    s.parse().map_err(|_| {
+        Error::usage(format!(
+            "invalid value '{s}' for '--metrics': want ADDR:PORT with a numeric address, e.g. 127.0.0.1:9100 or [::]:9100"
+        ))
+    })
+}
+
+fn parse_metrics_hosts(s: &str) -> Result<usize> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= 65536 => Ok(n),
+        _ => Err(Error::usage(format!(
+            "invalid value '{s}' for '--metrics-hosts': want a number of device series from 0 to 65536"
         ))),
     }
 }
@@ -658,6 +692,16 @@ mod tests {
         assert!(!cfg(&["--no-events"]).events);
         assert!(cfg(&["--enable-acct"]).enable_acct);
         assert!(cfg(&["--read-only"]).read_only);
+        assert_eq!(cfg(&["-q"]).mode, Mode::Quiet);
+        let m = cfg(&["--metrics", "[::]:9101", "--metrics-hosts", "3"]);
+        assert_eq!((m.metrics.unwrap().port(), m.metrics_hosts), (9101, 3));
+        for bad in [
+            &["--metrics", "localhost:9100"][..],
+            &["--metrics", "9100"],
+            &["--metrics-hosts", "x"],
+        ] {
+            assert!(parse(bad.iter().copied()).is_err(), "{bad:?}");
+        }
         assert!(cfg(&["-H"]).by_host && cfg(&["--by-host"]).by_host);
         assert_eq!(cfg(&["--event-buffer", "4096"]).event_buffer, 4096);
     }

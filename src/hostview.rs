@@ -211,7 +211,13 @@ impl Hosts {
             if d.who != Who::Local && r.who != Who::Other {
                 let have = r.addrs().any(|a| a == &d.addr[..n]);
                 if !have && (r.naddrs as usize) < MAX_ADDRS {
-                    let i = r.naddrs as usize;
+                    // IPv4 first: the address a device is shown by (and
+                    // its metrics labelled with) does not depend on which
+                    // of its connections came first.
+                    let i = if n == 4 { 0 } else { r.naddrs as usize };
+                    let k = r.naddrs as usize;
+                    r.addrs.copy_within(i..k, i + 1);
+                    r.alens.copy_within(i..k, i + 1);
                     r.addrs[i] = d.addr;
                     r.alens[i] = n as u8;
                     r.naddrs += 1;

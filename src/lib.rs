@@ -19,6 +19,7 @@ pub mod health;
 pub mod hostview;
 pub mod kernel;
 pub mod keys;
+pub mod metrics;
 pub mod names;
 pub mod netlink;
 pub mod render;

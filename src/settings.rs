@@ -57,9 +57,10 @@ pub fn settle(cfg: &Config, env: &Env) -> Settings {
     let mut opts = Opts::from_config(cfg);
     opts.color = opts.color && env.stdout_tty && !env.no_color && mode == Mode::Screen;
     opts.utf8 = env.utf8;
-    // Scripts get numbers: -M and --json never print names.
-    let resolve =
-        !(cfg.numeric_local && cfg.numeric_remote) && mode != Mode::Machine && mode != Mode::Json;
+    // Scripts get numbers: -M, --json and the metrics never print names
+    // from DNS.
+    let resolve = !(cfg.numeric_local && cfg.numeric_remote)
+        && !matches!(mode, Mode::Machine | Mode::Json | Mode::Quiet);
     let capacity = cfg.capacity.unwrap_or(if env.ct_max > 0 {
         env.ct_max as usize
     } else {

@@ -9,6 +9,7 @@ mod common;
 mod decode;
 mod e2e;
 mod events;
+mod export;
 mod feed;
 mod golden;
 mod hosts;

@@ -47,7 +47,7 @@ pub fn id_label(out: &mut Line, id: Id, ctx: &Ctx) {
 
 /// The name known for a device: the DHCP lease of its MAC, else what
 /// hosts, leases (and with `resolve`, DNS) say of its first address.
-fn known(r: &HostRow, ctx: &Ctx, resolve: bool) -> Option<crate::names::Name> {
+pub fn known(r: &HostRow, ctx: &Ctx, resolve: bool) -> Option<crate::names::Name> {
     if let Who::Mac(m) = r.who {
         if let Some(n) = ctx.names.by_mac(&m) {
             return Some(n);
