@@ -13,6 +13,7 @@
 # ./data.tar.gz, owned by root, with a fixed mtime for reproducibility.
 set -eu
 man=$(dirname "$0")/nftop.8
+files=$(dirname "$0")/files
 out=$1 version=$2
 shift 2
 # Control fields come from the SDK package's Makefile, so the prebuilt
@@ -66,8 +67,13 @@ for spec in "$@"; do
     fi
     dir=$out/$arch
     work=$(mktemp -d)
-    mkdir -p "$dir" "$work/data/usr/sbin" "$work/data/usr/share/man/man8" "$work/control"
+    mkdir -p "$dir" "$work/data/usr/sbin" "$work/data/usr/share/man/man8" "$work/control" \
+        "$work/data/etc/init.d" "$work/data/etc/config"
     install -m 0755 "$bin" "$work/data/usr/sbin/nftop"
+    # The procd service and its UCI file, kept on upgrades (conffiles).
+    install -m 0755 "$files/nftop.init" "$work/data/etc/init.d/nftop"
+    install -m 0644 "$files/nftop.config" "$work/data/etc/config/nftop"
+    echo /etc/config/nftop >"$work/control/conffiles"
     # The man page is about 2 KB gzipped; OpenWrt has no man by default,
     # but the page is there for those who install one (or copy it off).
     gzip -9nc "$man" >"$work/data/usr/share/man/man8/nftop.8.gz"
@@ -86,8 +92,8 @@ Description: top for netfilter conntrack: live bandwidth per connection,
  NAT view and in/out interface, across every interface at once.
 CTL
     printf '2.0\n' >"$work/debian-binary"
-    (cd "$work/control" && tarx -czf ../control.tar.gz ./control)
-    (cd "$work/data" && tarx -czf ../data.tar.gz ./usr)
+    (cd "$work/control" && tarx -czf ../control.tar.gz ./control ./conffiles)
+    (cd "$work/data" && tarx -czf ../data.tar.gz ./usr ./etc)
     ipk=$dir/nftop_${version}_${arch}.ipk
     (cd "$work" && tarx -czf ipk.tar.gz ./debian-binary ./control.tar.gz ./data.tar.gz)
     mv "$work/ipk.tar.gz" "$ipk"

@@ -371,8 +371,19 @@ fn prebuilt_package_matches_the_sdk_makefile() {
     files.sort();
     assert_eq!(
         files,
-        ["./usr/sbin/nftop", "./usr/share/man/man8/nftop.8.gz"]
+        [
+            "./etc/config/nftop",
+            "./etc/init.d/nftop",
+            "./usr/sbin/nftop",
+            "./usr/share/man/man8/nftop.8.gz"
+        ]
     );
+    let conffiles = mk
+        .split("define Package/nftop/conffiles")
+        .nth(1)
+        .and_then(|s| s.split("endef").next())
+        .expect("a Package/nftop/conffiles section");
+    assert_eq!(conffiles.trim(), "/etc/config/nftop");
     assert!(
         root.join(makefile_field(&mk, "PKG_LICENSE_FILES"))
             .is_file(),
@@ -413,6 +424,11 @@ fn prebuilt_package_matches_the_sdk_makefile() {
             .unwrap_or_default()
     };
     assert_eq!(field("Version"), version);
+    let conf = String::from_utf8(tar_cat(&x.join("control.tar.gz"), "./conffiles")).unwrap();
+    assert_eq!(
+        conf, "/etc/config/nftop\n",
+        "the UCI file survives upgrades"
+    );
     assert_eq!(field("License"), makefile_field(&mk, "PKG_LICENSE"));
     assert_eq!(field("URL"), makefile_field(&mk, "URL"));
     let deps: Vec<String> = makefile_field(&mk, "DEPENDS")

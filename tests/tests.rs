@@ -18,6 +18,7 @@ mod render;
 mod routing;
 mod scale;
 mod select;
+mod service;
 mod terminal;
 mod vm;
 
