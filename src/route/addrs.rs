@@ -124,6 +124,20 @@ impl LocalAddrs {
         self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).is_ok()
     }
 
+    /// `contains`, `owner` and `connected` of `a`, with one search.
+    pub fn facts(&self, a: &[u8]) -> Facts {
+        let loopback = (a.len() == 4 && a[0] == 127)
+            || (a.len() == 16 && a[..15].iter().all(|&b| b == 0) && a[15] == 1);
+        let found = self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).ok();
+        Facts {
+            local: loopback || found.is_some(),
+            owner: found
+                .map(|i| self.addrs[i].1)
+                .filter(|&ifi| ifi != AMBIGUOUS),
+            connected: self.connected(a),
+        }
+    }
+
     /// The interface that holds address `a`, when exactly one does.
     pub fn owner(&self, a: &[u8]) -> Option<u32> {
         let i = self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).ok()?;
@@ -201,12 +215,7 @@ impl Memo {
         let slot = &mut self.slots[(h >> 52) as usize % MEMO_SLOTS];
         // Length 0 marks an empty slot: no address has it.
         if slot.0 != k || k.0 == 0 {
-            let f = Facts {
-                local: local.contains(a),
-                owner: local.owner(a),
-                connected: local.connected(a),
-            };
-            *slot = (k, f);
+            *slot = (k, local.facts(a));
         }
         slot.1
     }
