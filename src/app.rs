@@ -90,7 +90,11 @@ impl App {
     /// Opens sockets and sizes every table. Errors here are printed before
     /// the screen is touched.
     pub fn new(cfg: Config) -> Result<App> {
-        Self::with_output(cfg, Box::new(std::io::stdout()))
+        let app = Self::with_output(cfg, Box::new(std::io::stdout()))?;
+        // Every socket is open, the sysctls set, the metrics port bound:
+        // from here on only CAP_NET_ADMIN is needed (sys::drop_privileges).
+        sys::drop_privileges();
+        Ok(app)
     }
 
     /// Like `new`, writing to `out` instead of stdout (tests).

@@ -275,6 +275,64 @@ pub fn set_rcvbuf(fd: i32, bytes: usize) -> usize {
     }
 }
 
+/// Least privilege for the calling thread (capabilities are per
+/// thread; threads started later inherit): every capability dropped but
+/// CAP_NET_ADMIN, which conntrack dumps, events and deletes need at send
+/// time and which also lets the exit-time sysctl restore write
+/// /proc/sys/net (net_ctl_permissions); the bounding and ambient sets
+/// emptied of the rest, and PR_SET_NO_NEW_PRIVS. Nothing here can fail in
+/// a way that matters: without CAP_SETPCAP (a setcap'd binary run by a
+/// user) the bounding set stays, and a capability never held is not kept.
+pub fn drop_privileges() {
+    const CAP_NET_ADMIN: u32 = 12;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // _LINUX_CAPABILITY_VERSION_3: two Data words (capabilities 0-63).
+    let mut hdr = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut cur = [Data::default(); 2];
+    // SAFETY: prctl and capget/capset with the structs the kernel's
+    // capability ABI (linux/capability.h, version 3) defines.
+    unsafe {
+        for cap in 0..64 {
+            if cap != CAP_NET_ADMIN {
+                libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
+            }
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        libc::syscall(libc::SYS_capget, &mut hdr as *mut Header, cur.as_mut_ptr());
+        let keep = cur[0].permitted & 1 << CAP_NET_ADMIN;
+        let new = [
+            Data {
+                effective: keep,
+                permitted: keep,
+                inheritable: 0,
+            },
+            Data::default(),
+        ];
+        libc::syscall(libc::SYS_capset, &hdr as *const Header, new.as_ptr());
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
 /// Runs `f` on a new detached thread with a `stack`-byte stack, named
 /// `name` (NUL-terminated, <= 16 bytes; `top -H` shows it). Not
 /// std::thread: its spawn path links musl's pthread_setname_np, whose
@@ -287,6 +345,8 @@ pub fn spawn_detached(stack: usize, name: &'static [u8], f: Box<dyn FnOnce() + S
         let (name, f) = *unsafe { Box::from_raw(p as *mut Job) };
         // SAFETY: PR_SET_NAME reads a NUL-terminated string of <= 16 bytes.
         unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+        // A helper thread holds no more than the main thread will.
+        drop_privileges();
         f();
         std::ptr::null_mut()
     }

@@ -703,3 +703,47 @@ fn names_from_hosts_and_leases_and_numeric_flags() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// After start nftop keeps only CAP_NET_ADMIN, in every thread (main,
+/// DNS worker, metrics responder), with no_new_privs; the exit-time
+/// sysctl restore still works (events.rs checks it on the real binary).
+#[test]
+fn only_cap_net_admin_after_start_in_every_thread() {
+    if !netns_ok("only_cap_net_admin_after_start_in_every_thread") {
+        return;
+    }
+    let bed = Bed::up();
+    // -c resolves names: the DNS worker runs.
+    let mut n = bed.nftop(&["-c", "-u", "0.5", "--metrics", "127.0.0.1:9465"]);
+    n.line().expect("a first refresh");
+    let pid = n.child.id();
+    let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(tasks.len() >= 3, "main, DNS and metrics threads: {tasks:?}");
+    for t in tasks {
+        let st = std::fs::read_to_string(t.join("status")).unwrap();
+        let field = |k: &str| {
+            st.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        // CAP_NET_ADMIN is capability 12.
+        for k in ["CapEff:", "CapPrm:", "CapBnd:"] {
+            assert_eq!(
+                field(k),
+                "0000000000001000",
+                "{k} of {}:\n{st}",
+                t.display()
+            );
+        }
+        assert_eq!(field("CapInh:"), "0000000000000000");
+        assert_eq!(field("CapAmb:"), "0000000000000000");
+        assert_eq!(field("NoNewPrivs:"), "1", "{}", t.display());
+    }
+    // And it still works: the next refreshes come.
+    n.line().expect("refreshes go on");
+    n.line().expect("refreshes go on");
+}
