@@ -101,6 +101,9 @@ impl App {
     pub fn with_output(cfg: Config, out: Box<dyn Write>) -> Result<App> {
         let env = Env::read();
         let st = settings::settle(&cfg, &env);
+        if let Some(n) = st.note {
+            let _ = writeln!(std::io::stderr(), "nftop: {n}");
+        }
         let ct = CtSocket::open()?;
         let router = Router::open(cfg.wan.clone())?;
         if cfg.enable_acct {

@@ -21,6 +21,9 @@ pub struct Env {
     pub utf8: bool,
     /// net.netfilter.nf_conntrack_max, 0 when unknown.
     pub ct_max: u64,
+    /// TERM=dumb: no cursor addressing. (Unset TERM is taken as a VT100:
+    /// every escape nftop sends is one a VT100 knows.)
+    pub dumb: bool,
 }
 
 impl Env {
@@ -33,6 +36,7 @@ impl Env {
             utf8: crate::render::utf8_locale(|k| std::env::var_os(k)),
             ct_max: crate::kernel::read_proc_u64("/proc/sys/net/netfilter/nf_conntrack_max")
                 .unwrap_or(0),
+            dumb: std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
         }
     }
 }
@@ -45,11 +49,19 @@ pub struct Settings {
     /// Names are looked up (hosts, leases, DNS) for some column.
     pub resolve: bool,
     pub capacity: usize,
+    /// Said once on stderr at start: why the screen was not used.
+    pub note: Option<&'static str>,
 }
 
 pub fn settle(cfg: &Config, env: &Env) -> Settings {
+    let mut note = None;
     let mode = if cfg.mode == Mode::Screen && !(env.stdout_tty && env.stdin_tty) {
         // Not a terminal: behave like -c so `nftop > file` works.
+        Mode::Continuous
+    } else if cfg.mode == Mode::Screen && env.dumb {
+        note = Some(
+            "TERM=dumb has no cursor addressing: plain lines (-c); set TERM=vt100 for the screen",
+        );
         Mode::Continuous
     } else {
         cfg.mode
@@ -71,6 +83,7 @@ pub fn settle(cfg: &Config, env: &Env) -> Settings {
         opts,
         resolve,
         capacity,
+        note,
     }
 }
 
@@ -92,6 +105,7 @@ mod tests {
         no_color: false,
         utf8: false,
         ct_max: 262_144,
+        dumb: false,
     };
 
     #[test]
@@ -120,6 +134,11 @@ mod tests {
         let s = settle(&cfg(&["-n", "-N"]), &TTY);
         assert!(!s.resolve);
         assert!(settle(&cfg(&[]), &Env { utf8: true, ..TTY }).opts.utf8);
+        // TERM=dumb: lines, and why.
+        let dumb = settle(&cfg(&[]), &Env { dumb: true, ..TTY });
+        assert_eq!(dumb.mode, Mode::Continuous);
+        assert!(dumb.note.is_some_and(|n| n.contains("TERM=dumb")));
+        assert!(settle(&cfg(&[]), &TTY).note.is_none());
     }
 
     #[test]

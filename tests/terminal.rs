@@ -643,3 +643,40 @@ fn the_filter_prompt() {
     t.keys("q");
     exited_restored(&t, 0, "q after filtering");
 }
+
+/// TERM unset or vt100: the screen (every escape nftop sends is a VT100
+/// one); TERM=dumb: plain lines and one line saying why. (A stdout closed
+/// at start cannot be seen: Rust's runtime reopens descriptors 0-2 on
+/// /dev/null before main, so nftop writes there as with > /dev/null.)
+#[test]
+fn term_unset_dumb_and_vt100() {
+    if !netns_ok("term_unset_dumb_and_vt100") {
+        return;
+    }
+    let bed = Bed::up();
+    let _tr = with_traffic(&bed);
+    for (i, env) in ["env -u TERM ", "TERM=vt100 "].into_iter().enumerate() {
+        let t = Tmux::new(&format!("term{i}"), 100, 25);
+        run_nftop_env(&t, &bed, env, "-t 0");
+        t.wait(env, |s| {
+            s.contains("SOURCE / DESTINATION") && s.contains("203.0.113.200")
+        });
+        t.keys("q");
+        exited_restored(&t, 0, env);
+    }
+    let t = Tmux::new("dumb", 100, 25);
+    run_nftop_env(&t, &bed, "TERM=dumb ", "-t 0 -u 0.3 --count 3");
+    t.wait("exit", |s| s.lines().any(|l| l.starts_with("EXITED:")));
+    // With the lines scrolled off the pane: its history too.
+    let s = t.cmd(&["capture-pane", "-p", "-S", "-500", "-t", "t"]);
+    assert!(s.contains("EXITED:0"), "{s}");
+    assert!(
+        s.contains("nftop: TERM=dumb has no cursor addressing: plain lines (-c)"),
+        "{s}"
+    );
+    assert!(
+        s.lines()
+            .any(|l| l.contains("icmp") && l.contains("203.0.113.200")),
+        "plain lines: {s}"
+    );
+}
