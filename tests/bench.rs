@@ -374,11 +374,18 @@ impl Ns {
     /// nftop with nothing shown (every entry idle, -t 1G) refreshing as
     /// fast as it can, no CPU cap: (cpu s, user s, peak RSS KiB, wall s).
     fn nftop(&self, count: usize) -> (f64, f64, i64, f64) {
+        self.nftop_with(count, &[])
+    }
+
+    /// The same with `extra` flags (the exporters).
+    fn nftop_with(&self, count: usize, extra: &[&str]) -> (f64, f64, i64, f64) {
         let t0 = wall();
         let (cpu, user, rss) = rusage_of(
             Command::new("ip")
                 .args(["netns", "exec", &self.0, crate::common::bin()])
-                .args(["--json", "-t", "1G", "-u", "0.1", "--cpu", "0", "--count"])
+                .args(["--json", "-t", "1G", "-u", "0.1", "--cpu", "0"])
+                .args(extra)
+                .arg("--count")
                 .arg(count.to_string()),
         );
         (cpu, user, rss, wall() - t0)
@@ -434,6 +441,7 @@ fn bench() {
         "allocs"
     );
     let mut attribution = Vec::new();
+    let mut metrics_cost = Vec::new();
     for &n in &sizes {
         let ns = filled(n);
         let k = (1_000_000 / n).clamp(3, 10);
@@ -459,6 +467,20 @@ fn bench() {
             users.push((user - user1) / k as f64);
             starts.push(cpu1);
             firsts.push(wall1);
+        }
+        // The Prometheus exporter's cost: steady refreshes with
+        // --metrics (the per-device rows and the page every refresh).
+        if n <= 500_000 {
+            let mut with = Vec::new();
+            for _ in 0..3 {
+                let m = ["--metrics", "127.0.0.1:9466"];
+                let (c1, ..) = ns.nftop_with(1, &m);
+                let (c, ..) = ns.nftop_with(1 + k, &m);
+                with.push((c - c1) / k as f64);
+            }
+            let with = median(&mut with);
+            let without = median(&mut ours.clone());
+            metrics_cost.push((n, without, with));
         }
         let bare = median(&mut bares);
         let bare_wall = median(&mut bare_walls);
@@ -524,6 +546,15 @@ fn bench() {
         );
     }
     println!("targets at 1M: from scratch <= 150 ms, after a change <= 150 ms");
+    println!();
+    for (n, without, with) in metrics_cost {
+        println!(
+            "exporting (--metrics) at {n} entries: steady refresh {:.1}ms -> {:.1}ms ({:+.1} %; target <= +10 %)",
+            without * 1e3,
+            with * 1e3,
+            (with / without - 1.0) * 100.0
+        );
+    }
 }
 
 struct Attribution {
