@@ -98,8 +98,8 @@ pub fn device_of(f: &Flow, spills: &Spills, net: &Net) -> Device {
         (Who::Local, 0)
     } else {
         match net.neigh.mac(&addr[..n]) {
-            Some(mac) => (Who::Mac(mac), key_of(&mac)),
-            None => (Who::Addr, key_of(&addr[..n])),
+            Some(mac) => (Who::Mac(mac), mac_key(&mac)),
+            None => (Who::Addr, addr_key(&addr[..n])),
         }
     };
     Device {
@@ -119,15 +119,14 @@ pub struct Hosts {
     pub dropped: u32,
 }
 
-fn key_of(a: &[u8]) -> u128 {
-    let mut k = [0u8; 16];
-    if a.len() == 4 {
-        k[10..12].fill(0xff);
-        k[12..].copy_from_slice(a);
-    } else {
-        k[..a.len().min(16)].copy_from_slice(&a[..a.len().min(16)]);
-    }
-    u128::from_be_bytes(k)
+use crate::route::addrs::addr_key;
+
+/// A MAC as a row key (rows keyed by MAC and by address are told apart by
+/// `Who`, not by the key).
+fn mac_key(m: &[u8; 6]) -> u128 {
+    u128::from(u64::from_be_bytes([
+        0, 0, m[0], m[1], m[2], m[3], m[4], m[5],
+    ]))
 }
 
 impl Default for Hosts {

@@ -204,7 +204,10 @@ pub struct Memo {
 /// Bit of the third word: the address is the router's.
 const LOCAL_BIT: u32 = 1 << 31;
 
-fn memo_key(a: &[u8]) -> u128 {
+/// An address (4 or 16 bytes) as one integer, IPv4 as IPv4-mapped IPv6
+/// (::ffff:a.b.c.d): one key space for both families (the memo, the
+/// neighbour table, the per-device view).
+pub fn addr_key(a: &[u8]) -> u128 {
     let mut k = [0u8; 16];
     if a.len() == 4 {
         k[10] = 0xff;
@@ -229,7 +232,7 @@ impl Memo {
 
     /// The facts of address `a` (4 or 16 bytes).
     pub fn get(&mut self, local: &LocalAddrs, a: &[u8]) -> Facts {
-        let k = memo_key(a);
+        let k = addr_key(a);
         let h = (k as u64 ^ (k >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = &mut self.slots[(h >> 52) as usize % MEMO_SLOTS];
         // Key 0 (the unspecified address) marks an empty slot: never kept.

@@ -13,18 +13,7 @@ pub struct Neighbours {
     pub dropped: u32,
 }
 
-/// IPv4 keys are IPv4-mapped IPv6 (::ffff:a.b.c.d): one key space.
-fn key(a: &[u8]) -> u128 {
-    let mut k = [0u8; 16];
-    if a.len() == 4 {
-        k[10] = 0xff;
-        k[11] = 0xff;
-        k[12..].copy_from_slice(a);
-    } else if a.len() == 16 {
-        k.copy_from_slice(a);
-    }
-    u128::from_be_bytes(k)
-}
+use super::addrs::addr_key as key;
 
 impl Neighbours {
     pub fn with_capacity() -> Neighbours {
