@@ -115,7 +115,8 @@ pub struct Hosts {
     /// Row + 1 per slot, 0 empty: open addressing by key.
     index: Vec<u16>,
     pub order: Vec<u32>,
-    /// Devices that did not fit (their traffic is in the `other` row).
+    /// Connections of devices that did not fit, counted into the `other`
+    /// row (which the table, -c/-M, JSON and the metrics all show).
     pub dropped: u32,
 }
 
@@ -162,17 +163,16 @@ impl Hosts {
             s = (s + 1) & (SLOTS - 1);
         }
         if self.rows.len() >= MAX_HOSTS {
+            // Full: `other` is the row after the last device (never in the
+            // index), so a table of many devices costs no search per flow.
             self.dropped += 1;
-            return match self.rows.iter().position(|r| r.who == Who::Other) {
-                Some(i) => &mut self.rows[i],
-                None => {
-                    self.rows.push(HostRow {
-                        who: Who::Other,
-                        ..HostRow::default()
-                    });
-                    self.rows.last_mut().expect("pushed")
-                }
-            };
+            if self.rows.len() == MAX_HOSTS {
+                self.rows.push(HostRow {
+                    who: Who::Other,
+                    ..HostRow::default()
+                });
+            }
+            return self.rows.last_mut().expect("other is there");
         }
         self.rows.push(HostRow {
             who,
@@ -251,5 +251,63 @@ impl Hosts {
             o.then(x.key.cmp(&y.key))
         };
         crate::view::sort_indices(&mut self.order, &cmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conntrack::{Conn, Tuple};
+    use crate::flows::FlowTable;
+
+    /// Past MAX_HOSTS devices the rest is one `other` row, last; every
+    /// connection still counts once.
+    #[test]
+    fn devices_past_the_bound_are_one_other_row() {
+        let n = MAX_HOSTS + 100;
+        let mut t = FlowTable::new(2 * n, 1);
+        t.begin();
+        for i in 0..n as u32 {
+            let a = |x: u32| {
+                let mut v = [0u8; 16];
+                v[..4].copy_from_slice(&(0x0a00_0000 | x).to_be_bytes());
+                v
+            };
+            let o = Tuple {
+                src: a(2 * i),
+                dst: a(2 * i + 1),
+                sport: 1000,
+                dport: 53,
+                proto: 17,
+            };
+            let c = Conn {
+                family: 4,
+                id: i + 1,
+                orig: o,
+                reply: Tuple {
+                    src: o.dst,
+                    dst: o.src,
+                    sport: 53,
+                    dport: 1000,
+                    proto: 17,
+                },
+                has_counters: true,
+                start: 1,
+                ..Conn::default()
+            };
+            t.observe(&c);
+        }
+        t.finish(1, 1);
+        let mut h = Hosts::default();
+        h.build(t.flows(), t.spills(), &Net::new());
+        assert_eq!(h.rows.len(), MAX_HOSTS + 1);
+        assert_eq!(h.rows[MAX_HOSTS].who, Who::Other);
+        assert_eq!(h.rows[MAX_HOSTS].conns, 100);
+        assert_eq!(h.dropped, 100);
+        let conns: u32 = h.rows.iter().map(|r| r.conns).sum();
+        assert_eq!(conns as usize, n);
+        assert!(h.rows[..MAX_HOSTS]
+            .iter()
+            .all(|r| r.who == Who::Addr && r.conns == 1));
     }
 }
