@@ -130,8 +130,8 @@ pub fn write_plain(
     for &k in &h.order {
         line.clear();
         if machine {
-            let s = t.real_ns / 1_000_000_000;
-            let _ = write!(line, "{s}.{:03} ", t.real_ns / 1_000_000 % 1000);
+            super::plain::machine_time(line, t);
+            line.push(b' ');
         }
         cells(&h.rows[k as usize], ctx, machine, |i, s| {
             if i > 0 {

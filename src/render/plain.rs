@@ -44,20 +44,28 @@ pub fn write_continuous(
     w.flush()
 }
 
+/// `-M`'s first column: the refresh's unix time, milliseconds.
+pub fn machine_time(line: &mut Line, t: &Tick) {
+    let _ = write!(
+        line,
+        "{}.{:03}",
+        t.real_ns / 1_000_000_000,
+        t.real_ns / 1_000_000 % 1000
+    );
+}
+
 pub fn write_machine(
     w: &mut impl Write,
     t: &Tick,
     ctx: &Ctx,
     line: &mut Line,
 ) -> std::io::Result<()> {
-    let secs = t.real_ns / 1_000_000_000;
-    let ms = t.real_ns / 1_000_000 % 1000;
     for &i in &t.view.shown {
         let f = &t.flows[i as usize];
         let m = &t.view.meta(f);
         let c = &t.spills.conn(f);
         line.clear();
-        let _ = write!(line, "{secs}.{ms:03}");
+        machine_time(line, t);
         let row = Row { ctx, f, c, m };
         // Every column, whatever the display options: a fixed field order.
         for c in COLUMNS.iter().filter(|c| c.col != Col::Marker) {
@@ -93,14 +101,13 @@ pub fn write_devices(
     machine: bool,
 ) -> std::io::Result<()> {
     let d = &t.view.devices;
-    let secs = t.real_ns / 1_000_000_000;
-    let ms = t.real_ns / 1_000_000 % 1000;
     let mut cell = Line::new();
     for &k in &d.order {
         let r = &d.rows[k as usize];
         line.clear();
         if machine {
-            let _ = write!(line, "{secs}.{ms:03} ");
+            machine_time(line, t);
+            line.push(b' ');
         }
         for (i, c) in DEV_COLUMNS.iter().enumerate() {
             if i > 0 {
