@@ -185,3 +185,41 @@ fn devices_merge_by_mac_are_named_by_lease_and_add_up() {
         "{out}"
     );
 }
+
+/// A device that joins after nftop started (a phone arriving on the
+/// LAN): the neighbour event makes nftop read the table again, and the
+/// device's row gets its MAC, without a restart.
+#[test]
+fn a_device_that_arrives_later_gets_its_mac_from_the_neighbour_event() {
+    if !netns_ok("a_device_that_arrives_later_gets_its_mac_from_the_neighbour_event") {
+        return;
+    }
+    let bed = Bed::up();
+    let mut n = bed.nftop(&["--json", "-H", "-u", "0.3"]);
+    // Two refreshes with nothing of it.
+    let mut ticks = 0;
+    while ticks < 2 {
+        if json(&n.line().expect("nftop runs")).get("type").str() == "tick" {
+            ticks += 1;
+        }
+    }
+    // Now it arrives: a neighbour entry and a connection of its own.
+    bed.sh(
+        "rtr",
+        "ip neigh replace 192.0.2.77 lladdr 02:00:00:00:00:77 dev lan0 nud reachable && \
+         conntrack -I -p udp -s 192.0.2.77 -d 203.0.113.200 --sport 40077 --dport 53 -t 300 >/dev/null 2>&1",
+    );
+    let mut seen = None;
+    for _ in 0..40 {
+        let v = json(&n.line().expect("nftop runs"));
+        if v.get("type").str() == "host"
+            && v.get("addrs").arr().iter().any(|a| a.str() == "192.0.2.77")
+        {
+            seen = Some(v.get("mac").str().to_string());
+            if seen.as_deref() == Some("02:00:00:00:00:77") {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen.as_deref(), Some("02:00:00:00:00:77"), "the row by MAC");
+}
