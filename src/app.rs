@@ -17,6 +17,7 @@ use crate::kernel::{read_proc_u64, Kernel};
 use crate::keys::{self, Outcome, Ui};
 use crate::names::Names;
 use crate::netlink::{CtSocket, DumpStats};
+use crate::out::Out;
 use crate::render::screen::{Screen, FALLBACK};
 use crate::render::{self, Ctx, Line, Tick, Warnings};
 use crate::route::Router;
@@ -24,7 +25,7 @@ use crate::settings::{self, Env, Settings};
 use crate::sys;
 use crate::term::{self, Term};
 use crate::view::{Devices, View};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::sync::atomic::Ordering;
 
 /// Show the counter-reset warning this long after the last reset.
@@ -52,7 +53,7 @@ pub struct App {
     /// (unfiltered) against the links' own counters, once per refresh, on
     /// the view's pass over the flows.
     check: Check,
-    out: BufWriter<Box<dyn Write>>,
+    out: Out,
     line: Line,
     seq: u64,
     record: Option<std::fs::File>,
@@ -75,6 +76,8 @@ pub struct App {
     /// `--metrics`: the Prometheus page, updated once per refresh.
     metrics: Option<crate::metrics::Metrics>,
     metrics_seq: u64,
+    /// Refresh deadlines missed since start.
+    missed: u64,
 }
 
 struct Check {
@@ -90,7 +93,7 @@ impl App {
     /// Opens sockets and sizes every table. Errors here are printed before
     /// the screen is touched.
     pub fn new(cfg: Config) -> Result<App> {
-        let app = Self::with_output(cfg, Box::new(std::io::stdout()))?;
+        let app = Self::open(cfg, Out::stdout())?;
         // Every socket is open, the sysctls set, the metrics port bound:
         // from here on only CAP_NET_ADMIN is needed (sys::drop_privileges).
         sys::drop_privileges();
@@ -99,6 +102,10 @@ impl App {
 
     /// Like `new`, writing to `out` instead of stdout (tests).
     pub fn with_output(cfg: Config, out: Box<dyn Write>) -> Result<App> {
+        Self::open(cfg, Out::writer(out))
+    }
+
+    fn open(cfg: Config, out: Out) -> Result<App> {
         let env = Env::read();
         let st = settings::settle(&cfg, &env);
         if let Some(n) = st.note {
@@ -155,7 +162,7 @@ impl App {
                 found: Warnings::default(),
                 seq: 0,
             },
-            out: BufWriter::with_capacity(64 * 1024, out),
+            out,
             line: Line::new(),
             seq: 0,
             record,
@@ -173,6 +180,7 @@ impl App {
                 None => None,
             },
             metrics_seq: 0,
+            missed: 0,
             settings: st,
             cfg,
         })
@@ -321,8 +329,16 @@ impl App {
             closed_total: self.table.counts.closed_total,
             credited: self.table.counts.credited,
             hosts: self.ui.hosts.then_some(&self.hosts),
+            frames_skipped: self.out.skipped,
+            deadlines_missed: self.missed,
         };
         let r = match self.settings.mode {
+            // The latest frame wins: while the last one is still on its way
+            // to a slow terminal, this one is skipped (out.rs).
+            Mode::Screen if self.out.busy() => {
+                self.out.skipped += 1;
+                Ok(())
+            }
             Mode::Screen => match &mut self.screen {
                 Some(s) => s.draw(&mut self.out, &tick, &ctx, &self.ui),
                 None => Ok(()),
@@ -492,13 +508,23 @@ impl App {
         self.refresh()?;
         let _term = if self.settings.mode == Mode::Screen {
             let t = Term::enter();
+            if t.is_some() {
+                self.out.screen_mode();
+            }
             let (r, c) = self.term_size(false);
             self.screen = Some(Screen::new(r, c));
             t
         } else {
             None
         };
-        self.render()?;
+        let r = self.render().and_then(|()| self.refresh_loop());
+        // A frame still on its way goes out whole before the terminal is
+        // restored (never cut inside an escape sequence).
+        self.out.drain();
+        r
+    }
+
+    fn refresh_loop(&mut self) -> Result<i32> {
         let mut done = 1u64;
         // nftop has no panic of its own to trigger, so the panic path (the
         // hook, or abort + the SIGABRT handler in immediate-abort builds)
@@ -547,7 +573,11 @@ impl App {
                 if now >= next {
                     break;
                 }
-                let ms = ((next - now) / 1_000_000 + 1).min(i32::MAX as u64) as i32;
+                let mut ms = ((next - now) / 1_000_000 + 1).min(i32::MAX as u64) as i32;
+                if self.out.busy() {
+                    // A frame is still going out: look again soon.
+                    ms = ms.min(20);
+                }
                 if self.settings.mode == Mode::Screen {
                     if sys::poll_readable(0, ms) {
                         let n = sys::read_fd(0, &mut keybuf);
@@ -610,7 +640,9 @@ impl App {
             next += step;
             if next <= now {
                 // Missed deadlines are skipped, keeping the phase.
-                next += (now - next) / step * step + step;
+                let skip = (now - next) / step + 1;
+                self.missed += skip;
+                next += skip * step;
             }
         }
     }

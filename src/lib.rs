@@ -22,6 +22,7 @@ pub mod keys;
 pub mod metrics;
 pub mod names;
 pub mod netlink;
+pub mod out;
 pub mod render;
 pub mod route;
 pub mod select;

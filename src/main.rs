@@ -8,11 +8,11 @@ fn main() {
     sys::install_signal_handlers();
     let code = match cli::parse(std::env::args_os().skip(1)) {
         Ok(cli::Action::Help) => {
-            let _ = std::io::stdout().write_all(cli::USAGE.as_bytes());
+            sys::write_all(1, cli::USAGE.as_bytes());
             0
         }
         Ok(cli::Action::Version) => {
-            let _ = writeln!(std::io::stdout(), "nftop {}", cli::VERSION);
+            sys::write_all(1, format!("nftop {}\n", cli::VERSION).as_bytes());
             0
         }
         Ok(cli::Action::Run(cfg)) => match App::new(*cfg).and_then(|mut app| app.run()) {

@@ -321,24 +321,53 @@ impl Metrics {
             let _ = write!(self.line, "\"}} {}", r.conns);
             self.emit();
         }
-        for (name, help, v) in [
+        let (events, lost) = t.events.unwrap_or((0, 0));
+        for (name, kind, help, v) in [
+            ("nftop_refreshes_total", "counter", "Refreshes done.", t.seq),
+            (
+                "nftop_deadlines_missed_total",
+                "counter",
+                "Refresh deadlines missed (the refresh took longer than the interval).",
+                t.deadlines_missed,
+            ),
+            (
+                "nftop_frames_skipped_total",
+                "counter",
+                "Screen frames skipped behind a slow terminal.",
+                t.frames_skipped,
+            ),
+            (
+                "nftop_events_total",
+                "counter",
+                "DESTROY events read.",
+                events,
+            ),
+            (
+                "nftop_events_lost_total",
+                "counter",
+                "Times the kernel dropped events (ENOBUFS).",
+                lost,
+            ),
             (
                 "nftop_conntrack_entries",
+                "gauge",
                 "Entries in the conntrack table.",
                 t.ct_count,
             ),
             (
                 "nftop_conntrack_max",
+                "gauge",
                 "net.netfilter.nf_conntrack_max.",
                 t.ct_max,
             ),
             (
                 "nftop_metrics_dropped_series",
+                "gauge",
                 "Series left out of this page (page bound).",
                 self.dropped,
             ),
         ] {
-            self.head(name, "gauge", help);
+            self.head(name, kind, help);
             self.line.clear();
             let _ = write!(self.line, "{name} {v}");
             self.emit();

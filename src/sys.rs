@@ -67,6 +67,57 @@ pub fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
     r > 0 && (p.revents & (libc::POLLIN | libc::POLLHUP)) != 0
 }
 
+/// Waits until `fd` takes more output or `timeout_ms` passes.
+pub fn poll_writable(fd: i32, timeout_ms: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, timeout_ms) };
+}
+
+/// One write(2) of `b` to `fd`, EINTR retried (EAGAIN is an error of kind
+/// WouldBlock).
+pub fn write_some(fd: i32, b: &[u8]) -> std::io::Result<usize> {
+    loop {
+        // SAFETY: b is valid for b.len() bytes.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A new, non-blocking open file description of what fd 1 is (the tty),
+/// so that O_NONBLOCK never reaches the shell's own descriptor.
+pub fn reopen_stdout_nonblocking() -> Option<i32> {
+    // SAFETY: a NUL-terminated path; the flags are plain ints.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/fd/1".as_ptr(),
+            libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    (fd >= 0).then_some(fd)
+}
+
+/// Writes all of `b` to `fd` (blocking; EINTR retried). False on error.
+pub fn write_all(fd: i32, mut b: &[u8]) -> bool {
+    while !b.is_empty() {
+        match write_some(fd, b) {
+            Ok(n) if n > 0 => b = &b[n..],
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Reads what is available on `fd` into `buf` without blocking forever
 /// (the caller polled first). Returns 0 at end of file or on error.
 pub fn read_fd(fd: i32, buf: &mut [u8]) -> usize {

@@ -18,16 +18,20 @@ impl Term {
         if !sys::enter_raw(0) {
             return None;
         }
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            sys::restore_terminal();
-            sys::run_exit_hook();
-            prev(info);
-        }));
-        use std::io::Write;
-        let mut out = std::io::stdout();
-        let _ = out.write_all(sys::ENTER_SEQ);
-        let _ = out.flush();
+        // Builds whose panics abort at once (the router builds: no panic
+        // machinery, see the Makefile) never run a hook: the SIGABRT
+        // handler restores there, and leaving the hook out saves the
+        // flash of std's default hook.
+        #[cfg(not(panic = "immediate-abort"))]
+        {
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                sys::restore_terminal();
+                sys::run_exit_hook();
+                prev(info);
+            }));
+        }
+        sys::write_all(1, sys::ENTER_SEQ);
         Some(Term { _private: () })
     }
 }
@@ -64,10 +68,9 @@ pub fn parse_cpr(b: &[u8]) -> Option<(u16, u16)> {
 /// Writes the size query and reads the answer from stdin within
 /// `SIZE_WAIT_MS` (raw mode must be on). Keys typed meanwhile are lost.
 pub fn ask_size() -> Option<(u16, u16)> {
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    out.write_all(SIZE_QUERY).ok()?;
-    out.flush().ok()?;
+    if !sys::write_all(1, SIZE_QUERY) {
+        return None;
+    }
     let end = sys::mono_ns() + SIZE_WAIT_MS * 1_000_000;
     let mut buf = [0u8; 64];
     let mut n = 0;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// GET `path` from `port` inside the router namespace with bash's
 /// /dev/tcp (no curl needed): the whole answer, headers included.
-fn http(bed: &Bed, port: u16, request: &str) -> String {
+pub(crate) fn http(bed: &Bed, port: u16, request: &str) -> String {
     bed.sh(
         "rtr",
         &format!(
@@ -17,7 +17,7 @@ fn http(bed: &Bed, port: u16, request: &str) -> String {
     )
 }
 
-fn body(answer: &str) -> &str {
+pub(crate) fn body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 

@@ -88,6 +88,8 @@ pub fn tick<'a>(
     real_ns: u64,
 ) -> Tick<'a> {
     Tick {
+        frames_skipped: 0,
+        deadlines_missed: 0,
         seq,
         real_ns,
         spills: table.spills(),

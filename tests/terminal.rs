@@ -680,3 +680,176 @@ fn term_unset_dumb_and_vt100() {
         "plain lines: {s}"
     );
 }
+
+/// A value of the metrics page: the first sample whose name and labels
+/// start with `series`.
+pub(crate) fn metric(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in the page:\n{page}"))
+}
+
+/// A terminal that stops reading (a stalled ssh session, a serial line):
+/// frames that cannot be written are skipped, never queued, and the
+/// refresh keeps its schedule and its rates; when the terminal reads
+/// again the frame in flight completes and drawing resumes. The terminal
+/// is a pty nobody reads, resized every 50 ms so that each frame is a
+/// full repaint of 250x100 cells: the pty's buffer is full within a
+/// frame or two. With blocking writes (the old behaviour) the refreshes
+/// stop there, and with them the metrics this test reads.
+#[test]
+fn a_stalled_terminal_skips_frames_and_never_the_refresh() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    if !netns_ok("a_stalled_terminal_skips_frames_and_never_the_refresh") {
+        return;
+    }
+    const PORT: u16 = 9465;
+    let bed = Bed::up();
+    crate::events::count_wan0_egress(&bed);
+    let _srv = bed.spawn("inet", "iperf3 -s -p 5201 -B 203.0.113.200");
+    bed.wait_for("inet", "ss -ltn | grep -q ':5201 '", 10);
+    let _flow = bed.spawn("cli", "iperf3 -c 203.0.113.200 -p 5201 -b 4M -l 2K -t 60");
+    let (mut master, mut slave) = (0, 0);
+    let mut ws = libc::winsize {
+        ws_row: 100,
+        ws_col: 250,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid out pointers and winsize.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(r, 0, "openpty");
+    let tty = || {
+        // SAFETY: dup of an open descriptor, owned by the new File.
+        std::process::Stdio::from(unsafe { std::fs::File::from_raw_fd(libc::dup(slave)) })
+    };
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &bed.ns("rtr"), bin()])
+        .args(["-u", "0.2", "--metrics", &format!("127.0.0.1:{PORT}")])
+        .env("TERM", "xterm")
+        .stdin(tty())
+        .stdout(tty())
+        .stderr(tty());
+    // SAFETY: setsid and TIOCSCTTY are async-signal-safe: the pty becomes
+    // nftop's controlling terminal, so a resize sends it SIGWINCH.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = crate::common::Bg(cmd.spawn().expect("spawn nftop"));
+    // SAFETY: our copy of the slave is no longer needed.
+    unsafe { libc::close(slave) };
+    // SAFETY: master is ours; the File closes it.
+    let mut m = unsafe { std::fs::File::from_raw_fd(master) };
+    let set_nonblock = |on: bool| {
+        // SAFETY: fcntl on our own descriptor.
+        unsafe {
+            let fl = libc::fcntl(master, libc::F_GETFL);
+            let fl = if on {
+                fl | libc::O_NONBLOCK
+            } else {
+                fl & !libc::O_NONBLOCK
+            };
+            libc::fcntl(master, libc::F_SETFL, fl);
+        }
+    };
+    set_nonblock(true);
+    // Reads the terminal for `secs`, returning what it got.
+    let mut read_for = |secs: f64| {
+        use std::io::Read;
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while Instant::now() < end {
+            match m.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let first = read_for(3.0);
+    assert!(first.contains("SOURCE / DESTINATION"), "no screen: {first}");
+    bed.wait_for("rtr", &format!("ss -ltn | grep -q ':{PORT} '"), 10);
+    let page = || {
+        crate::export::body(&crate::export::http(
+            &bed,
+            PORT,
+            "GET /metrics HTTP/1.1\\r\\n\\r\\n",
+        ))
+        .to_string()
+    };
+    let wan_tx = "nftop_interface_bytes_total{dev=\"wan0\",direction=\"tx\"}";
+    let p0 = page();
+    let c0 = crate::events::wan0_l3_tx(&bed);
+    // The stall: 8 s unread, resized every 50 ms.
+    let stall = Instant::now();
+    let mut k = 0u16;
+    while stall.elapsed() < Duration::from_secs(8) {
+        k += 1;
+        ws.ws_col = 250 + k % 2;
+        // SAFETY: TIOCSWINSZ with a valid winsize.
+        unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) };
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let p1 = page();
+    let c1 = crate::events::wan0_l3_tx(&bed);
+    let refreshes = metric(&p1, "nftop_refreshes_total") - metric(&p0, "nftop_refreshes_total");
+    let skipped =
+        metric(&p1, "nftop_frames_skipped_total") - metric(&p0, "nftop_frames_skipped_total");
+    // 40 deadlines in 8 s at -u 0.2.
+    assert!(
+        refreshes >= 34.0,
+        "{refreshes} refreshes while the terminal stalled"
+    );
+    assert!(skipped >= 10.0, "{skipped} frames skipped: was it stalled?");
+    let ours = metric(&p1, wan_tx) - metric(&p0, wan_tx);
+    let link = (c1 - c0) as f64;
+    assert!(link > 3_000_000.0, "the upload ran: {link}");
+    assert!(
+        (ours - link).abs() <= 0.05 * link,
+        "wan0 tx during the stall: nftop {ours} vs nft {link}"
+    );
+    // Reading again: the frame in flight completes and frames flow
+    // (nothing skipped once the terminal keeps up).
+    let after = read_for(2.0);
+    assert!(
+        after.len() > 10_000,
+        "{} bytes after the stall",
+        after.len()
+    );
+    let p2 = page();
+    let more = read_for(2.0);
+    let p3 = page();
+    assert!(more.contains("\x1b["), "frames after the stall");
+    assert_eq!(
+        metric(&p2, "nftop_frames_skipped_total"),
+        metric(&p3, "nftop_frames_skipped_total"),
+        "frames skipped with a terminal that reads"
+    );
+    // q quits cleanly from there.
+    // SAFETY: one byte from a valid buffer.
+    assert_eq!(unsafe { libc::write(master, b"q".as_ptr().cast(), 1) }, 1);
+    let end = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        read_for(0.1);
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "nftop did not quit on q");
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -94,4 +94,8 @@ pub struct Tick<'a> {
     pub credited: u64,
     /// The per-device view's rows, when it is shown.
     pub hosts: Option<&'a crate::hostview::Hosts>,
+    /// Since start: screen frames skipped behind a slow terminal, and
+    /// refresh deadlines missed (the metrics say both).
+    pub frames_skipped: u64,
+    pub deadlines_missed: u64,
 }

@@ -1,0 +1,144 @@
+//! Where the output goes: one buffer in front of stdout (or, in tests, any
+//! writer), written with plain write(2).
+//!
+//! Two behaviours, by mode (issue "hardening", slow readers):
+//! - Lines (`-c`, `-M`, `--json`): a reader that stops reading blocks
+//!   nftop; no line is ever dropped. When it resumes, the rates are still
+//!   exact (they are deltas over measured clocks) and lost events are
+//!   reported by the events counter, not hidden.
+//! - The screen: a frame that cannot be written completes later and the
+//!   frames in between are skipped, never queued (the latest frame wins),
+//!   so a stalled ssh session or a 115200-baud console never stalls the
+//!   refreshes behind it. The screen writes through its own open file
+//!   description of the tty, opened non-blocking (`/proc/self/fd/1`), so
+//!   the shell's descriptor never turns non-blocking, even if nftop is
+//!   killed. A skipped frame costs nothing to catch up: the screen diffs
+//!   against what was last written in full.
+//!
+//! std's `Stdout` is not used: its line writer and lock cost ~4 KB of
+//! router flash for nothing a full-frame writer needs.
+
+use std::io::{self, Write};
+
+enum Sink {
+    Fd(i32),
+    Writer(Box<dyn Write>),
+}
+
+pub struct Out {
+    sink: Sink,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already written (non-blocking mode leaves a tail).
+    done: usize,
+    /// The screen's non-blocking descriptor, when opened.
+    nonblocking: bool,
+    /// Frames skipped because the previous one was still being written.
+    pub skipped: u64,
+}
+
+/// Lines are written when this much is buffered, and at every flush.
+const LINE_CHUNK: usize = 64 * 1024;
+
+impl Out {
+    pub fn stdout() -> Out {
+        Out::new(Sink::Fd(1))
+    }
+
+    pub fn writer(w: Box<dyn Write>) -> Out {
+        Out::new(Sink::Writer(w))
+    }
+
+    fn new(sink: Sink) -> Out {
+        Out {
+            sink,
+            buf: Vec::with_capacity(LINE_CHUNK),
+            done: 0,
+            nonblocking: false,
+            skipped: 0,
+        }
+    }
+
+    /// For the screen: from now on write the tty through a non-blocking
+    /// descriptor of its own. Stays blocking (the old behaviour) where the
+    /// tty cannot be opened again.
+    pub fn screen_mode(&mut self) {
+        if let Sink::Fd(1) = self.sink {
+            if let Some(fd) = crate::sys::reopen_stdout_nonblocking() {
+                self.sink = Sink::Fd(fd);
+                self.nonblocking = true;
+            }
+        }
+    }
+
+    /// Whether the last frame is still being written. Writes what the tty
+    /// takes now; a caller that gets true skips its frame.
+    pub fn busy(&mut self) -> bool {
+        if self.done < self.buf.len() && self.push().is_err() {
+            // The tty is gone (EIO after a hang-up): nothing to wait for;
+            // the next frame's flush reports it.
+            self.buf.clear();
+            self.done = 0;
+        }
+        self.done < self.buf.len()
+    }
+
+    /// Writes what the sink takes without blocking (or all of it, for a
+    /// blocking sink).
+    fn push(&mut self) -> io::Result<()> {
+        while self.done < self.buf.len() {
+            let rest = &self.buf[self.done..];
+            let n = match &mut self.sink {
+                Sink::Fd(fd) => match crate::sys::write_some(*fd, rest) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) => return Err(e),
+                },
+                Sink::Writer(w) => w.write(rest)?,
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.done += n;
+        }
+        self.buf.clear();
+        self.done = 0;
+        Ok(())
+    }
+
+    /// Writes everything still pending, waiting for the tty as long as it
+    /// takes (at exit: the terminal must not be left mid-sequence before
+    /// it is restored).
+    pub fn drain(&mut self) {
+        while self.busy() {
+            if let Sink::Fd(fd) = self.sink {
+                crate::sys::poll_writable(fd, 100);
+            }
+        }
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        // A line writer bigger than the chunk goes out in pieces; the
+        // screen's frame is kept whole so that it completes later.
+        if !self.nonblocking && self.buf.len() + b.len() > LINE_CHUNK && !self.buf.is_empty() {
+            self.push()?;
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.push()?;
+        if let Sink::Writer(w) = &mut self.sink {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        self.drain();
+    }
+}
