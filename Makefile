@@ -2,7 +2,7 @@
 # Everything else is for developers and packagers.
 
 CARGO ?= cargo
-DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck \
+DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct \
 	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio
 
 .PHONY: all build release demo deps test test-host lint bench size clean

@@ -78,6 +78,8 @@ pub struct App {
     metrics_seq: u64,
     /// Refresh deadlines missed since start.
     missed: u64,
+    /// `--ipfix`: the exporter, fed after each refresh.
+    ipfix: Option<crate::ipfix::Ipfix>,
 }
 
 struct Check {
@@ -141,6 +143,13 @@ impl App {
         );
         let seed = sys::real_ns() ^ (std::process::id() as u64) << 32;
         let mut table = FlowTable::new(st.capacity, seed);
+        let ipfix = match cfg.ipfix {
+            Some(a) => {
+                table.keep_exported();
+                Some(crate::ipfix::Ipfix::open(a, cfg.ipfix_domain)?)
+            }
+            None => None,
+        };
         table.linger_s = cfg.linger;
         table.depart_wait_s = depart_wait(cfg.interval);
         Ok(App {
@@ -181,6 +190,7 @@ impl App {
             },
             metrics_seq: 0,
             missed: 0,
+            ipfix,
             settings: st,
             cfg,
         })
@@ -218,6 +228,14 @@ impl App {
         self.stats = stats;
         self.router.refresh(self.mono)?;
         self.router.attribute_table(&mut self.table)?;
+        if let Some(x) = &mut self.ipfix {
+            x.export(
+                &mut self.table,
+                &self.router.net.links,
+                self.mono,
+                self.real,
+            );
+        }
         self.names.refresh();
         self.kernel.read(self.table.len());
         // Without events, a flow missing from a dump is gone for good.
@@ -331,6 +349,7 @@ impl App {
             hosts: self.ui.hosts.then_some(&self.hosts),
             frames_skipped: self.out.skipped,
             deadlines_missed: self.missed,
+            ipfix: self.ipfix.as_ref().map(|x| (x.records, x.dropped)),
         };
         let r = match self.settings.mode {
             // The latest frame wins: while the last one is still on its way

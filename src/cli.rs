@@ -78,7 +78,11 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         (numeric address: 127.0.0.1:9100, [::]:9100)
   --metrics-hosts N     at most N device series (default 256), the rest
                         summed as host other
-  -q, --quiet           print nothing (with --metrics: a headless exporter)
+  --ipfix ADDR:PORT     send IPFIX flow records over UDP to a collector
+                        (nfcapd, nfacctd): per direction, per refresh
+  --ipfix-domain N      IPFIX observation domain id (default 0)
+  -q, --quiet           print nothing (with --metrics or --ipfix: a
+                        headless exporter)
   --read-only           the k key deletes nothing (nftop then never writes
                         to the conntrack table)
 
@@ -203,6 +207,9 @@ pub struct Config {
     /// `--metrics`: where the Prometheus responder listens.
     pub metrics: Option<std::net::SocketAddr>,
     pub metrics_hosts: usize,
+    /// `--ipfix`: the collector, and the observation domain id.
+    pub ipfix: Option<std::net::SocketAddr>,
+    pub ipfix_domain: u32,
 }
 
 impl Default for Config {
@@ -249,6 +256,8 @@ impl Default for Config {
             read_only: false,
             metrics: None,
             metrics_hosts: 256,
+            ipfix: None,
+            ipfix_domain: 0,
         }
     }
 }
@@ -314,7 +323,9 @@ where
             Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
             Long("enable-acct") => c.enable_acct = true,
             Long("read-only") => c.read_only = true,
-            Long("metrics") => c.metrics = Some(parse_listen(&value(&mut p)?)?),
+            Long("metrics") => c.metrics = Some(parse_addr(&value(&mut p)?, "--metrics")?),
+            Long("ipfix") => c.ipfix = Some(parse_addr(&value(&mut p)?, "--ipfix")?),
+            Long("ipfix-domain") => c.ipfix_domain = parse_domain(&value(&mut p)?)?,
             Long("metrics-hosts") => c.metrics_hosts = parse_metrics_hosts(&value(&mut p)?)?,
             Short('q') | Long("quiet") => quiet = true,
             _ => return Err(arg.unexpected().into()),
@@ -454,10 +465,18 @@ pub fn parse_sort(s: &str) -> Result<(SortCol, bool)> {
     }
 }
 
-fn parse_listen(s: &str) -> Result<std::net::SocketAddr> {
+fn parse_addr(s: &str, flag: &str) -> Result<std::net::SocketAddr> {
     s.parse().map_err(|_| {
         Error::usage(format!(
-            "invalid value '{s}' for '--metrics': want ADDR:PORT with a numeric address, e.g. 127.0.0.1:9100 or [::]:9100"
+            "invalid value '{s}' for '{flag}': want ADDR:PORT with a numeric address, e.g. 192.0.2.1:4739 or [2001:db8::1]:4739"
+        ))
+    })
+}
+
+fn parse_domain(s: &str) -> Result<u32> {
+    s.parse().map_err(|_| {
+        Error::usage(format!(
+            "invalid value '{s}' for '--ipfix-domain': want an observation domain id from 0 to 4294967295"
         ))
     })
 }
@@ -695,13 +714,21 @@ mod tests {
         assert_eq!(cfg(&["-q"]).mode, Mode::Quiet);
         let m = cfg(&["--metrics", "[::]:9101", "--metrics-hosts", "3"]);
         assert_eq!((m.metrics.unwrap().port(), m.metrics_hosts), (9101, 3));
+        let x = cfg(&["--ipfix", "[2001:db8::9]:4739", "--ipfix-domain", "4294967295"]);
+        assert_eq!((x.ipfix.unwrap().port(), x.ipfix_domain), (4739, u32::MAX));
         for bad in [
             &["--metrics", "localhost:9100"][..],
             &["--metrics", "9100"],
             &["--metrics-hosts", "x"],
+            &["--ipfix", "collector:4739"],
+            &["--ipfix-domain", "-1"],
         ] {
             assert!(parse(bad.iter().copied()).is_err(), "{bad:?}");
         }
+        let m = err(&["--ipfix", "collector:4739"]);
+        assert!(m.contains("'collector:4739'") && m.contains("--ipfix"), "{m}");
+        let m = err(&["--ipfix-domain", "4294967296"]);
+        assert!(m.contains("'4294967296'") && m.contains("4294967295"), "{m}");
         assert!(cfg(&["-H"]).by_host && cfg(&["--by-host"]).by_host);
         assert_eq!(cfg(&["--event-buffer", "4096"]).event_buffer, 4096);
     }

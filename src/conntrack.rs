@@ -126,6 +126,9 @@ pub struct Conn {
     pub id: u32,
     pub orig_bytes: u64,
     pub reply_bytes: u64,
+    /// Packets (original, reply): under GRO/GSO a merged super-packet
+    /// counts once. Kept only for IPFIX's packetDeltaCount.
+    pub packets: [u64; 2],
     /// CTA_TIMESTAMP_START, ns of CLOCK_REALTIME; 0 when timestamps are off.
     pub start: u64,
 }
@@ -292,11 +295,11 @@ fn decode_top<'a>(payload: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), 
             }
             CTA_MARK => out.mark = be32(v)?,
             CTA_COUNTERS_ORIG => {
-                out.orig_bytes = decode_counters(v)?;
+                (out.orig_bytes, out.packets[0]) = decode_counters(v)?;
                 out.has_counters = true;
             }
             CTA_COUNTERS_REPLY => {
-                out.reply_bytes = decode_counters(v)?;
+                (out.reply_bytes, out.packets[1]) = decode_counters(v)?;
                 out.has_counters = true;
             }
             CTA_ID => out.id = be32(v)?,
@@ -378,26 +381,21 @@ fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
     Ok(NO_STATE)
 }
 
-/// The byte counter of a counters nest. Packet counters are checked but
-/// not kept: under GRO/GSO they count super-packets, and nothing shows them.
-fn decode_counters(buf: &[u8]) -> Result<u64, Malformed> {
-    let mut bytes = 0;
+/// The byte and packet counters of a counters nest.
+fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
+    let (mut bytes, mut packets) = (0, 0);
     for nla in Attrs(buf) {
         let (kind, v) = nla?;
         match kind {
-            CTA_COUNTERS_PACKETS => {
-                be64(v)?;
-            }
+            CTA_COUNTERS_PACKETS => packets = be64(v)?,
             CTA_COUNTERS_BYTES => bytes = be64(v)?,
             // Very old kernels sent 32-bit counters.
-            CTA_COUNTERS32_PACKETS => {
-                be32(v)?;
-            }
+            CTA_COUNTERS32_PACKETS => packets = be32(v)? as u64,
             CTA_COUNTERS32_BYTES => bytes = be32(v)? as u64,
             _ => {}
         }
     }
-    Ok(bytes)
+    Ok((bytes, packets))
 }
 
 fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {

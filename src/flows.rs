@@ -120,6 +120,23 @@ pub struct FlowTable {
     /// DESTROY events are expected: flows missing from a dump wait for
     /// theirs. Without events they are removed at once.
     pub events: bool,
+    /// What an exporter needs beyond the record, in the order of `flows`
+    /// (moved by the same swap-removes). Reserved only when asked for
+    /// (`keep_exported`, with --ipfix): the 80-byte record has no room.
+    exported: Vec<Exported>,
+    keep_exported: bool,
+}
+
+/// A flow's packet counters and what was last exported of it (ipfix.rs).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Exported {
+    /// The kernel's packet counters (original, reply).
+    pub packets: [u64; 2],
+    /// Bytes (original, reply) and packets (original, reply) when last
+    /// exported.
+    pub sent: [u64; 4],
+    /// Its final record (the connection ended) was sent.
+    pub ended: bool,
 }
 
 impl FlowTable {
@@ -147,7 +164,23 @@ impl FlowTable {
             depart_wait_s: DEPART_WAIT_S,
             first_real: 0,
             events: false,
+            exported: Vec::new(),
+            keep_exported: false,
         }
+    }
+
+    /// Keeps per-flow packet counters and export state from now on (48
+    /// bytes a flow more, reserved for the capacity now).
+    pub fn keep_exported(&mut self) {
+        self.exported = Vec::with_capacity(self.cap);
+        self.exported.resize(self.flows.len(), Exported::default());
+        self.keep_exported = true;
+    }
+
+    /// The flows with their export state (empty without `keep_exported`),
+    /// and the spill pool to read their addresses.
+    pub fn export_parts(&mut self) -> (&[Flow], &Spills, &mut [Exported]) {
+        (&self.flows, &self.spills, &mut self.exported)
     }
 
     pub fn capacity(&self) -> usize {
@@ -248,6 +281,9 @@ impl FlowTable {
         f.update(c);
         f.set(SEEN, true);
         self.cursor = i + 1;
+        if let Some(e) = self.exported.get_mut(i) {
+            e.packets = c.packets;
+        }
     }
 
     /// Adds a flow at the free index slot `slot` with tag `tag` (both from
@@ -263,6 +299,21 @@ impl FlowTable {
             return false;
         };
         self.flows.push(f);
+        if self.keep_exported {
+            // Entries of the first dump were counted before nftop
+            // started (perhaps exported by an earlier run): only what
+            // they carry from now on is exported. Later ones are new.
+            let sent = if self.last_t == 0 {
+                [c.orig_bytes, c.reply_bytes, c.packets[0], c.packets[1]]
+            } else {
+                [0; 4]
+            };
+            self.exported.push(Exported {
+                packets: c.packets,
+                sent,
+                ended: false,
+            });
+        }
         self.slots[slot] = tag | self.flows.len() as u32;
         if self.flows.len() * 10 > (self.mask + 1) * MAX_LOAD_TENTHS {
             self.grow();
@@ -309,6 +360,9 @@ impl FlowTable {
                     f.update(c);
                     f.life = Life::Closing;
                     f.end_s = end_s;
+                    if let Some(e) = self.exported.get_mut(i) {
+                        e.packets = c.packets;
+                    }
                 }
                 return;
             }
@@ -327,6 +381,10 @@ impl FlowTable {
             let f = self.flows.last_mut().expect("just inserted");
             f.orig_bps = 0.0;
             f.reply_bps = 0.0;
+            // Nor exported again: only its end is news.
+            if let Some(e) = self.exported.last_mut() {
+                e.sent = [c.orig_bytes, c.reply_bytes, c.packets[0], c.packets[1]];
+            }
         }
     }
 
@@ -563,6 +621,9 @@ impl FlowTable {
         }
         self.spills.release(&self.flows[i]);
         self.flows.swap_remove(i);
+        if self.keep_exported {
+            self.exported.swap_remove(i);
+        }
     }
 
     fn slot_of(&self, i: usize) -> usize {

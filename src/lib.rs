@@ -17,6 +17,7 @@ pub mod flow;
 pub mod flows;
 pub mod health;
 pub mod hostview;
+pub mod ipfix;
 pub mod kernel;
 pub mod keys;
 pub mod metrics;

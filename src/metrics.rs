@@ -322,6 +322,7 @@ impl Metrics {
             self.emit();
         }
         let (events, lost) = t.events.unwrap_or((0, 0));
+        let (ipfix_sent, ipfix_dropped) = t.ipfix.unwrap_or((0, 0));
         for (name, kind, help, v) in [
             ("nftop_refreshes_total", "counter", "Refreshes done.", t.seq),
             (
@@ -347,6 +348,18 @@ impl Metrics {
                 "counter",
                 "Times the kernel dropped events (ENOBUFS).",
                 lost,
+            ),
+            (
+                "nftop_ipfix_records_total",
+                "counter",
+                "IPFIX data records sent.",
+                ipfix_sent,
+            ),
+            (
+                "nftop_ipfix_dropped_total",
+                "counter",
+                "IPFIX data records dropped (the socket refused the message).",
+                ipfix_dropped,
             ),
             (
                 "nftop_conntrack_entries",

@@ -305,20 +305,29 @@ pub fn install_signal_handlers() {
 /// Raises the socket receive buffer beyond `rmem_max` when we may
 /// (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else asks for what is allowed.
 pub fn set_rcvbuf(fd: i32, bytes: usize) -> usize {
+    set_buf(fd, bytes, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF)
+}
+
+/// The same for the send buffer (SO_SNDBUFFORCE).
+pub fn set_sndbuf(fd: i32, bytes: usize) -> usize {
+    set_buf(fd, bytes, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF)
+}
+
+fn set_buf(fd: i32, bytes: usize, force: libc::c_int, opt: libc::c_int) -> usize {
     let v = bytes as libc::c_int;
     // SAFETY: setsockopt with an int value.
     unsafe {
         let p = &v as *const libc::c_int as *const libc::c_void;
         let l = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, p, l) != 0 {
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, p, l);
+        if libc::setsockopt(fd, libc::SOL_SOCKET, force, p, l) != 0 {
+            libc::setsockopt(fd, libc::SOL_SOCKET, opt, p, l);
         }
         let mut got: libc::c_int = 0;
         let mut gl = l;
         libc::getsockopt(
             fd,
             libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
+            opt,
             &mut got as *mut libc::c_int as *mut libc::c_void,
             &mut gl,
         );

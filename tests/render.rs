@@ -90,6 +90,7 @@ pub fn tick<'a>(
     Tick {
         frames_skipped: 0,
         deadlines_missed: 0,
+        ipfix: None,
         seq,
         real_ns,
         spills: table.spills(),

@@ -74,13 +74,17 @@ fn the_service_runs_what_the_uci_file_says() {
     assert_eq!((rc, out.contains("instance")), (0, false), "{out}");
     // Enabled with every option.
     let uci = "config nftop 'main'\n\toption enabled '1'\n\toption metrics '[::]:9464'\n\
-               \toption interval '2'\n\toption metrics_hosts '16'\n\toption wan 'wwan+'\n";
+               \toption interval '2'\n\toption metrics_hosts '16'\n\toption wan 'wwan+'\n\
+               \toption ipfix '192.0.2.9:4739'\n\toption ipfix_domain '42'\n";
     let (out, err, rc) = start(uci);
     assert_eq!(rc, 0, "{out}{err}");
     let want = [
         "instance",
-        "set command /usr/sbin/nftop --quiet -u 2 --metrics [::]:9464",
+        "set command /usr/sbin/nftop --quiet -u 2",
+        "append command --metrics [::]:9464",
         "append command --metrics-hosts 16",
+        "append command --ipfix 192.0.2.9:4739",
+        "append command --ipfix-domain 42",
         "append command --wan wwan+",
         "set respawn",
         "set stderr 1",
@@ -91,13 +95,27 @@ fn the_service_runs_what_the_uci_file_says() {
     // The shipped file, only enabled: the defaults.
     let (out, _, _) = start(&shipped.replace("option enabled '0'", "option enabled '1'"));
     assert!(
-        out.contains("set command /usr/sbin/nftop --quiet -u 1 --metrics 127.0.0.1:9464\n"),
+        out.contains(
+            "set command /usr/sbin/nftop --quiet -u 1\nappend command --metrics 127.0.0.1:9464\n"
+        ),
         "{out}"
     );
+    // IPFIX alone is enough.
+    let (out, _, rc) =
+        start("config nftop 'main'\n\toption enabled '1'\n\toption ipfix '[2001:db8::9]:4739'\n");
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("append command --ipfix [2001:db8::9]:4739\n"),
+        "{out}"
+    );
+    assert!(!out.contains("--metrics"), "{out}");
     // Enabled with nothing to export: a message naming the option.
     let (out, err, rc) = start("config nftop 'main'\n\toption enabled 'yes'\n");
     assert_eq!(rc, 1, "{out}");
-    assert!(err.contains("nftop.main.metrics"), "{err}");
+    assert!(
+        err.contains("nftop.main.metrics") && err.contains("nftop.main.ipfix"),
+        "{err}"
+    );
 }
 
 /// The command line the service builds is one the real binary runs.
@@ -108,7 +126,7 @@ fn the_service_command_line_runs() {
     }
     let bed = Bed::up();
     let uci = "config nftop 'main'\n\toption enabled '1'\n\toption metrics '127.0.0.1:9464'\n\
-               \toption wan 'wan+'\n";
+               \toption wan 'wan+'\n\toption ipfix '127.0.0.1:4739'\n\toption ipfix_domain '3'\n";
     let (out, _, _) = start(uci);
     let mut args: Vec<String> = out
         .lines()

@@ -14,6 +14,7 @@ mod export;
 mod feed;
 mod golden;
 mod hosts;
+mod ipfix;
 mod mwan;
 mod render;
 mod routing;

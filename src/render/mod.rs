@@ -98,4 +98,6 @@ pub struct Tick<'a> {
     /// refresh deadlines missed (the metrics say both).
     pub frames_skipped: u64,
     pub deadlines_missed: u64,
+    /// `--ipfix`: data records sent and dropped since start.
+    pub ipfix: Option<(u64, u64)>,
 }
