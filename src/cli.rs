@@ -714,7 +714,12 @@ mod tests {
         assert_eq!(cfg(&["-q"]).mode, Mode::Quiet);
         let m = cfg(&["--metrics", "[::]:9101", "--metrics-hosts", "3"]);
         assert_eq!((m.metrics.unwrap().port(), m.metrics_hosts), (9101, 3));
-        let x = cfg(&["--ipfix", "[2001:db8::9]:4739", "--ipfix-domain", "4294967295"]);
+        let x = cfg(&[
+            "--ipfix",
+            "[2001:db8::9]:4739",
+            "--ipfix-domain",
+            "4294967295",
+        ]);
         assert_eq!((x.ipfix.unwrap().port(), x.ipfix_domain), (4739, u32::MAX));
         for bad in [
             &["--metrics", "localhost:9100"][..],
@@ -726,9 +731,15 @@ mod tests {
             assert!(parse(bad.iter().copied()).is_err(), "{bad:?}");
         }
         let m = err(&["--ipfix", "collector:4739"]);
-        assert!(m.contains("'collector:4739'") && m.contains("--ipfix"), "{m}");
+        assert!(
+            m.contains("'collector:4739'") && m.contains("--ipfix"),
+            "{m}"
+        );
         let m = err(&["--ipfix-domain", "4294967296"]);
-        assert!(m.contains("'4294967296'") && m.contains("4294967295"), "{m}");
+        assert!(
+            m.contains("'4294967296'") && m.contains("4294967295"),
+            "{m}"
+        );
         assert!(cfg(&["-H"]).by_host && cfg(&["--by-host"]).by_host);
         assert_eq!(cfg(&["--event-buffer", "4096"]).event_buffer, 4096);
     }
