@@ -207,7 +207,14 @@ fn ipfix_into_nfcapd_matches_the_kernels_counters() {
         "upload, reply direction, vs DESTROY: {destroy}"
     );
     assert!(ob > 1_000_000, "the upload ran: {destroy}");
+    // The port it left from: the reply tuple's destination port.
+    let nat_port = destroy
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("dport="))
+        .nth(1)
+        .unwrap();
     for r in &up {
+        assert_eq!(field(r, "src xlt port"), nat_port, "{r:?}");
         assert_eq!(field(r, "src addr"), "192.0.2.2");
         assert_eq!(field(r, "dst addr"), "203.0.113.200");
         // Masqueraded: after NAT it left from the uplink's address.
