@@ -2,10 +2,10 @@
 # Everything else is for developers and packagers.
 
 CARGO ?= cargo
-DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct \
+DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct g++ \
 	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio
 
-.PHONY: all build release demo deps test test-host lint bench size clean
+.PHONY: all build release demo deps test test-host lint bench size clean fuzz fuzz-smoke fuzz-report fuzz-seeds fuzz-tools
 
 all: build
 
@@ -25,6 +25,7 @@ demo: deps release
 
 lint:
 	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2021 --check fuzz/fuzz_targets/*.rs
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 # Everything: lint (also of Cross.toml, by cross-rs), unit tests, the namespace/terminal tests (as root;
@@ -33,10 +34,32 @@ lint:
 # kernels under qemu-system (test-vm). The VM tests run after the host
 # tests, not beside them: emulated CPUs on two cores would disturb
 # the rate measurements of the namespace tests.
-test: deps lint version-check lint-cross test-host test-foreign test-vm
+test: deps lint version-check lint-cross test-host fuzz-smoke test-foreign test-vm
 
 test-host:
 	$(CARGO) test --locked -- --test-threads=2
+
+# Coverage-guided fuzzing (fuzz/, cargo-fuzz with the pinned nightly,
+# address sanitizer and overflow checks): fuzz-smoke runs every target 20 s
+# on the committed corpus (part of make test); `make fuzz T=ct_dump
+# RUNS=10000000` one long run; fuzz-report the slowest corpus inputs;
+# fuzz-seeds records seeds from the kernel on the bed (needs root).
+CARGO_FUZZ_VERSION = 0.13.2
+fuzz-tools:
+	@rustup toolchain list | grep -q '^$(NIGHTLY)' || rustup toolchain install $(NIGHTLY) --profile minimal
+	@cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)' || $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+fuzz-smoke: fuzz-tools
+	NIGHTLY=$(NIGHTLY) sh tests/fuzz.sh smoke 20
+
+fuzz: fuzz-tools
+	NIGHTLY=$(NIGHTLY) sh tests/fuzz.sh long $(T) $(RUNS)
+
+fuzz-report: fuzz-tools
+	NIGHTLY=$(NIGHTLY) sh tests/fuzz.sh report
+
+fuzz-seeds:
+	$(CARGO) test --locked --test tests record_fuzz_seeds -- --ignored
 
 clean:
 	$(CARGO) clean

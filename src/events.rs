@@ -73,18 +73,32 @@ impl Events {
                 }
                 Err(_) => return n,
             };
-            for (h, msg) in messages(&self.buf[..len]) {
-                if h.kind == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) {
-                    match conntrack::decode_stop(msg, &mut scratch) {
-                        Ok(stop) => {
-                            self.received += 1;
-                            n += 1;
-                            on_destroy(&scratch, stop);
-                        }
-                        Err(_) => self.malformed = self.malformed.saturating_add(1),
-                    }
+            let (ok, bad) = read_destroys(&self.buf[..len], &mut scratch, &mut on_destroy);
+            self.received += ok;
+            n += ok;
+            self.malformed = self.malformed.saturating_add(bad as u32);
+        }
+    }
+}
+
+/// The DESTROY events of one datagram, each to `on_destroy(conn,
+/// stop_ns)` (`scratch` holds the decoded entry): (decoded, malformed).
+pub fn read_destroys(
+    data: &[u8],
+    scratch: &mut Conn,
+    mut on_destroy: impl FnMut(&Conn, u64),
+) -> (u64, u64) {
+    let (mut ok, mut bad) = (0, 0);
+    for (h, msg) in messages(data) {
+        if h.kind == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) {
+            match conntrack::decode_stop(msg, scratch) {
+                Ok(stop) => {
+                    ok += 1;
+                    on_destroy(scratch, stop);
                 }
+                Err(_) => bad += 1,
             }
         }
     }
+    (ok, bad)
 }

@@ -364,7 +364,7 @@ fn worker(d: &Dns) {
 
 /// Reads a hosts file into `out` (at most MAX_HOSTS); returns how many
 /// entries did not fit.
-fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) -> u32 {
+pub fn parse_hosts(text: &str, out: &mut Vec<(Addr, Name)>) -> u32 {
     let mut dropped = 0u32;
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
@@ -423,7 +423,7 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     parts.next().is_none().then_some(m)
 }
 
-fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
+pub fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
         let mut f = line.split_ascii_whitespace();

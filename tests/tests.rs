@@ -12,6 +12,7 @@ mod e2e;
 mod events;
 mod export;
 mod feed;
+mod fuzzseeds;
 mod golden;
 mod hosts;
 mod ipfix;

@@ -84,23 +84,8 @@ impl RtSocket {
         loop {
             let n = recv(&self.sock, &mut self.buf)
                 .map_err(|e| sys_err("rtnetlink receive failed", e))?;
-            for (h, msg) in messages(&self.buf[..n]) {
-                if h.seq != seq || h.port != self.port {
-                    continue;
-                }
-                match h.kind {
-                    wire::NLMSG_DONE => return Ok(()),
-                    wire::NLMSG_ERROR => {
-                        let e = wire::error_code(msg);
-                        if e != 0 {
-                            return Err(Error::system(format!(
-                                "rtnetlink dump failed: {}",
-                                std::io::Error::from_raw_os_error(e)
-                            )));
-                        }
-                    }
-                    k => on_msg(k, msg),
-                }
+            if read_dump(&self.buf[..n], seq, self.port, &mut on_msg)? {
+                return Ok(());
             }
         }
     }
@@ -191,6 +176,49 @@ impl RtSocket {
     }
 }
 
+/// Reads one datagram of a dump answer: each of our messages (`seq`,
+/// `port`) to `on_msg(type, payload)`. True at NLMSG_DONE; the kernel's
+/// error answer is an Err.
+pub fn read_dump(
+    data: &[u8],
+    seq: u32,
+    port: u32,
+    mut on_msg: impl FnMut(u16, &[u8]),
+) -> Result<bool> {
+    for (h, msg) in messages(data) {
+        if h.seq != seq || h.port != port {
+            continue;
+        }
+        match h.kind {
+            wire::NLMSG_DONE => return Ok(true),
+            wire::NLMSG_ERROR => {
+                let e = wire::error_code(msg);
+                if e != 0 {
+                    return Err(Error::system(format!(
+                        "rtnetlink dump failed: {}",
+                        std::io::Error::from_raw_os_error(e)
+                    )));
+                }
+            }
+            k => on_msg(k, msg),
+        }
+    }
+    Ok(false)
+}
+
+/// What one datagram of route/neighbour events says changed: (routing,
+/// neighbours).
+pub fn read_events(data: &[u8]) -> (bool, bool) {
+    let (mut route, mut neigh) = (false, false);
+    for (h, _) in messages(data) {
+        match h.kind {
+            wire::RTM_NEWNEIGH | wire::RTM_DELNEIGH => neigh = true,
+            _ => route = true,
+        }
+    }
+    (route, neigh)
+}
+
 /// Reads lookup answers from one datagram into the slots they answer
 /// (sequence number - `base`); returns how many slots got their first
 /// answer. An ACK (error 0) answers nothing.
@@ -254,12 +282,9 @@ impl Watcher {
         loop {
             match recv(&self.sock, &mut self.buf) {
                 Ok(n) => {
-                    for (h, _) in messages(&self.buf[..n]) {
-                        match h.kind {
-                            wire::RTM_NEWNEIGH | wire::RTM_DELNEIGH => neigh = true,
-                            _ => route = true,
-                        }
-                    }
+                    let (r, n) = read_events(&self.buf[..n]);
+                    route |= r;
+                    neigh |= n;
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return (true, true),
                 Err(_) => return (route, neigh),

@@ -1,0 +1,9 @@
+//! The filter language (-f, and the / prompt).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = nftop::filter::Expr::parse(s);
+    }
+});

@@ -1,0 +1,20 @@
+//! A datagram of an rtnetlink dump (links, addresses, routes, rules,
+//! neighbours): the dump reader, then every message through every
+//! reader of the route module (each must reject what is not its kind).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use nftop::route::socket::read_dump;
+use nftop::route::wire;
+
+fuzz_target!(|data: &[u8]| {
+    let (seq, port) = nftop::netlink::MsgHeader::parse(data).map_or((0, 0), |h| (h.seq, h.port));
+    let _ = read_dump(data, seq, port, |_, p| {
+        let _ = wire::parse_link(p);
+        let _ = wire::parse_addr(p);
+        if let Some(r) = wire::parse_route(p) {
+            let _ = r.nexthops();
+        }
+        let _ = wire::parse_rule(p);
+        let _ = wire::parse_neigh(p);
+    });
+});
