@@ -5,7 +5,7 @@ CARGO ?= cargo
 DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct g++ \
 	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio
 
-.PHONY: all build release demo deps test test-host lint bench size clean fuzz fuzz-smoke fuzz-report fuzz-seeds fuzz-tools
+.PHONY: all build release demo deps test test-host lint bench size clean soak fuzz fuzz-smoke fuzz-report fuzz-seeds fuzz-tools
 
 all: build
 
@@ -57,6 +57,11 @@ fuzz: fuzz-tools
 
 fuzz-report: fuzz-tools
 	NIGHTLY=$(NIGHTLY) sh tests/fuzz.sh report
+
+# 30 minutes on the bed under load (tests/soak.rs says what and what
+# passes); NFTOP_SOAK_SECS for another length.
+soak: deps
+	$(CARGO) test --release --locked --test tests soak::soak -- --ignored --nocapture --test-threads=1
 
 fuzz-seeds:
 	$(CARGO) test --locked --test tests record_fuzz_seeds -- --ignored

@@ -314,10 +314,10 @@ fn last_is_done(d: &[u8]) -> nftop::netlink::Step {
 
 /// Raises the host's nf_conntrack_max (global: a namespace cannot) for
 /// the 1M-entry table, and puts it back.
-struct CtMax(String);
+pub(crate) struct CtMax(String);
 
 impl CtMax {
-    fn at_least(n: usize) -> CtMax {
+    pub(crate) fn at_least(n: usize) -> CtMax {
         let path = "/proc/sys/net/netfilter/nf_conntrack_max";
         let old = std::fs::read_to_string(path).unwrap().trim().to_string();
         if old.parse::<usize>().unwrap() < n {
@@ -784,7 +784,7 @@ fn bench_serial_bytes_per_refresh() {
 }
 
 /// CPU seconds (user + sys) a process has used so far.
-fn proc_cpu(pid: u32) -> f64 {
+pub(crate) fn proc_cpu(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the command name: state is field 3; utime, stime 14, 15.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];

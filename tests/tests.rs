@@ -22,6 +22,7 @@ mod routing;
 mod scale;
 mod select;
 mod service;
+mod soak;
 mod terminal;
 mod vm;
 
