@@ -7,6 +7,11 @@ use std::io::Write;
 fn main() {
     sys::install_signal_handlers();
     let code = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Action::Run(cfg)) if cfg.mode != cli::Mode::Quiet && sys::stdout_closed_at_start() => fail(
+            nftop::error::Error::system(
+                "stdout is closed: nothing to write the output to (redirect it, e.g. > /dev/null, or use --quiet with --metrics or --ipfix)",
+            ),
+        ),
         Ok(cli::Action::Help) => {
             sys::write_all(1, cli::USAGE.as_bytes());
             0

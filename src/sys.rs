@@ -107,6 +107,18 @@ pub fn reopen_stdout_nonblocking() -> Option<i32> {
     (fd >= 0).then_some(fd)
 }
 
+/// Whether stdout was closed when nftop started. Rust's runtime puts
+/// /dev/null, opened read-write, on a closed standard descriptor before
+/// main (so no socket nftop opens takes the number 1); a shell's
+/// `> /dev/null` opens it write-only.
+pub fn stdout_closed_at_start() -> bool {
+    // SAFETY: F_GETFL on a plain int.
+    let fl = unsafe { libc::fcntl(1, libc::F_GETFL) };
+    fl == -1
+        || (fl & libc::O_ACCMODE == libc::O_RDWR
+            && std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p.as_os_str() == "/dev/null"))
+}
+
 /// Writes all of `b` to `fd` (blocking; EINTR retried). False on error.
 pub fn write_all(fd: i32, mut b: &[u8]) -> bool {
     while !b.is_empty() {

@@ -95,3 +95,50 @@ fn huge_binary_and_changing_name_files_are_bounded_and_reported() {
     assert!(dropped, "the bounds are reported (names_dropped)");
     assert!(rss < 16 * 1024, "RSS {rss} KiB with 50 MB of leases");
 }
+
+/// stdout closed at start (`nftop -c >&-`): one line saying so and exit
+/// 1, before anything is opened; an exporter (`--quiet`) needs no stdout
+/// and runs.
+#[test]
+fn stdout_closed_at_start() {
+    let run = |args: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {} {args} >&-", bin()))
+            .output()
+            .unwrap()
+    };
+    for args in ["-c --count 1", "--json --count 1", "--count 1"] {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("nftop: stdout is closed") && err.contains("--quiet"),
+            "{err}"
+        );
+    }
+    // A redirect to /dev/null is not a closed stdout.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {} -c --count 1 --no-dns > /dev/null", bin()))
+        .env("NFTOP_TEST_CT_ERRNO", libc::EPERM.to_string())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("stdout is closed"), "{err}");
+    if !netns_ok("stdout_closed_at_start") {
+        return;
+    }
+    let bed = Bed::up();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec ip netns exec {} {} -q -u 0.2 --count 2 >&-",
+            bed.ns("rtr"),
+            bin()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
