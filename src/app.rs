@@ -577,7 +577,9 @@ impl App {
                 }
                 if sys::REPAINT.swap(false, Ordering::SeqCst) {
                     // Back from a job-control stop (fg): the terminal
-                    // shows whatever the shell left there.
+                    // shows whatever the shell left there. The rest of a
+                    // frame cut by the stop is dropped: all is repainted.
+                    self.out.discard();
                     if let Some(s) = &mut self.screen {
                         s.invalidate();
                     }

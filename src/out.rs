@@ -105,6 +105,13 @@ impl Out {
         Ok(())
     }
 
+    /// Drops what is still pending (the screen is about to be repainted
+    /// whole).
+    pub fn discard(&mut self) {
+        self.buf.clear();
+        self.done = 0;
+    }
+
     /// Writes everything still pending, waiting for the tty as long as it
     /// takes (at exit: the terminal must not be left mid-sequence before
     /// it is restored).
