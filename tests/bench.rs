@@ -783,6 +783,26 @@ fn bench_serial_bytes_per_refresh() {
     );
 }
 
+/// The bed for churn (and the soak): a 500 Mbit/s uplink counted by nft,
+/// 1 s UDP timeouts (a short connection ends with a DESTROY a second
+/// later), 100k realistic idle entries in the router's table.
+pub(crate) fn churn_bed() -> crate::common::Bed {
+    let bed = crate::common::Bed::up_with(&[("NFTOP_BED_RATE", "500mbit")]);
+    crate::events::count_wan0_egress(&bed);
+    bed.sh(
+        "rtr",
+        "sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 net.netfilter.nf_conntrack_udp_timeout_stream=1",
+    );
+    let rtr = bed.ns("rtr");
+    std::thread::spawn(move || {
+        enter(&rtr);
+        inject_entries(100_000, realistic);
+    })
+    .join()
+    .unwrap();
+    bed
+}
+
 /// CPU seconds (user + sys) a process has used so far.
 pub(crate) fn proc_cpu(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -803,7 +823,7 @@ pub(crate) fn proc_cpu(pid: u32) -> f64 {
 #[test]
 #[ignore = "benchmark: run with make bench"]
 fn bench_churn() {
-    use crate::common::{json, Bed};
+    use crate::common::json;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     assert!(
@@ -812,19 +832,7 @@ fn bench_churn() {
     );
     const PER_S: usize = 10_000;
     const REFRESHES: u32 = 63;
-    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "500mbit")]);
-    crate::events::count_wan0_egress(&bed);
-    bed.sh(
-        "rtr",
-        "sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 net.netfilter.nf_conntrack_udp_timeout_stream=1",
-    );
-    let rtr = bed.ns("rtr");
-    std::thread::spawn(move || {
-        enter(&rtr);
-        inject_entries(100_000, realistic);
-    })
-    .join()
-    .unwrap();
+    let bed = churn_bed();
     // The far end reads and drops (no port unreachable back).
     let inet = bed.ns("inet");
     let (ready, up) = std::sync::mpsc::channel();

@@ -21,6 +21,11 @@ pub(crate) fn body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
+/// The metrics page nftop serves on `port` in the router namespace.
+pub(crate) fn metrics_page(bed: &Bed, port: u16) -> String {
+    body(&http(bed, port, "GET /metrics HTTP/1.1\r\n\r\n")).to_string()
+}
+
 /// A port nothing in the namespace uses (each bed is a fresh namespace).
 const PORT: u16 = 9464;
 

@@ -381,12 +381,7 @@ fn an_unreachable_collector_changes_nothing() {
         assert!(gap < 1.0, "a refresh waited {gap:.2} s");
     }
     bed.wait_for("rtr", &format!("ss -ltn | grep -q ':{PORT} '"), 10);
-    let page = crate::export::body(&crate::export::http(
-        &bed,
-        PORT,
-        "GET /metrics HTTP/1.1\\r\\n\\r\\n",
-    ))
-    .to_string();
+    let page = crate::export::metrics_page(&bed, PORT);
     let sent = crate::terminal::metric(&page, "nftop_ipfix_records_total");
     assert!(sent >= 20.0, "records sent each refresh: {sent}");
     // The unreachable answers came back (the kernel counts them).

@@ -10,7 +10,7 @@
 //! minute (within 2 %); no warning but those the script provokes; the
 //! uplink's tx over the run within 3 % of an nft counter on its packets.
 
-use crate::common::{bin, Bed};
+use crate::common::bin;
 use crate::terminal::{metric, Tmux};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,19 +69,7 @@ fn soak() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1800);
     let _max = crate::bench::CtMax::at_least(200_000);
-    let bed = Bed::up_with(&[("NFTOP_BED_RATE", "500mbit")]);
-    crate::events::count_wan0_egress(&bed);
-    bed.sh(
-        "rtr",
-        "sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 net.netfilter.nf_conntrack_udp_timeout_stream=1",
-    );
-    let rtr = bed.ns("rtr");
-    std::thread::spawn(move || {
-        crate::bench::enter(&rtr);
-        crate::bench::inject_entries(100_000, crate::bench::realistic);
-    })
-    .join()
-    .unwrap();
+    let bed = crate::bench::churn_bed();
     let dir = format!("/tmp/nftop-soak-{}", std::process::id());
     std::fs::create_dir_all(&dir).unwrap();
     let lease_file = format!("{dir}/dhcp.leases");
@@ -139,14 +127,7 @@ fn soak() {
         .trim()
         .parse()
         .unwrap();
-    let page = || {
-        crate::export::body(&crate::export::http(
-            &bed,
-            PORT,
-            "GET /metrics HTTP/1.1\\r\\n\\r\\n",
-        ))
-        .to_string()
-    };
+    let page = || crate::export::metrics_page(&bed, PORT);
     let wan_tx = "nftop_interface_bytes_total{dev=\"wan0\",direction=\"tx\"}";
     std::thread::sleep(Duration::from_secs(10));
     let p0 = page();

@@ -784,14 +784,7 @@ fn a_stalled_terminal_skips_frames_and_never_the_refresh() {
     let first = read_for(3.0);
     assert!(first.contains("SOURCE / DESTINATION"), "no screen: {first}");
     bed.wait_for("rtr", &format!("ss -ltn | grep -q ':{PORT} '"), 10);
-    let page = || {
-        crate::export::body(&crate::export::http(
-            &bed,
-            PORT,
-            "GET /metrics HTTP/1.1\\r\\n\\r\\n",
-        ))
-        .to_string()
-    };
+    let page = || crate::export::metrics_page(&bed, PORT);
     let wan_tx = "nftop_interface_bytes_total{dev=\"wan0\",direction=\"tx\"}";
     let p0 = page();
     let c0 = crate::events::wan0_l3_tx(&bed);
