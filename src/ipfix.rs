@@ -615,4 +615,75 @@ mod tests {
         ports.sort();
         assert_eq!(ports, (1000..1100).collect::<Vec<u16>>());
     }
+    /// An IPv6 flow to an IPv6 collector: template 257, 16-byte addresses
+    /// (post-NAT IEs 281/282 carry the reply tuple's view).
+    #[test]
+    fn ipv6_flows_to_an_ipv6_collector() {
+        let Ok(rx) = UdpSocket::bind("[::1]:0") else {
+            return; // no IPv6 on this machine
+        };
+        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let mut x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
+        let links = Links::with_capacity();
+        let mut t = FlowTable::new(16, 1);
+        t.keep_exported();
+        let s = 1_000_000_000;
+        t.begin();
+        t.finish(s, s);
+        x.export(&mut t, &links, s, s);
+        let m = receive(&rx);
+        let tpl = &m[0].1[0].1;
+        // The second template record: 257 with 16 fields.
+        let second = &tpl[4 + 16 * 4..];
+        assert_eq!((be16(second, 0), be16(second, 2)), (V6_ID, 16));
+        let ies: Vec<(u16, u16)> = second[4..]
+            .chunks(4)
+            .map(|f| (be16(f, 0), be16(f, 2)))
+            .collect();
+        assert!(ies.contains(&(27, 16)) && ies.contains(&(281, 16)) && ies.contains(&(282, 16)));
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 1, 0x0d, 0xb8]);
+        let (mut lan, mut far) = (a, a);
+        lan[15] = 2;
+        far[15] = 9;
+        let c = Conn {
+            family: 6,
+            has_counters: true,
+            id: 5,
+            orig: Tuple {
+                src: lan,
+                dst: far,
+                sport: 5000,
+                dport: 53,
+                proto: 17,
+            },
+            reply: Tuple {
+                src: far,
+                dst: lan,
+                sport: 53,
+                dport: 5000,
+                proto: 17,
+            },
+            orig_bytes: 120,
+            reply_bytes: 300,
+            packets: [1, 2],
+            ..Conn::default()
+        };
+        t.begin();
+        t.observe(&c);
+        t.finish(2 * s, 2 * s);
+        x.export(&mut t, &links, 2 * s, 2 * s);
+        let m = receive(&rx);
+        let body = &m[0].1.iter().find(|(id, _)| *id == V6_ID).unwrap().1;
+        assert_eq!(body.len(), 2 * record_len(16));
+        let (o, r) = body.split_at(record_len(16));
+        assert_eq!((be64(o, 0), be64(o, 8)), (120, 1));
+        assert_eq!((be64(r, 0), be64(r, 8)), (300, 2));
+        assert_eq!(&o[32..48], &lan);
+        assert_eq!(&o[48..64], &far);
+        // Routed, no NAT: after NAT it is the same.
+        assert_eq!(&o[64..80], &lan);
+        assert_eq!(&r[32..48], &far);
+    }
 }
