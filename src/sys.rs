@@ -114,9 +114,19 @@ pub fn reopen_stdout_nonblocking() -> Option<i32> {
 pub fn stdout_closed_at_start() -> bool {
     // SAFETY: F_GETFL on a plain int.
     let fl = unsafe { libc::fcntl(1, libc::F_GETFL) };
-    fl == -1
-        || (fl & libc::O_ACCMODE == libc::O_RDWR
-            && std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p.as_os_str() == "/dev/null"))
+    if fl == -1 {
+        return true;
+    }
+    let mut link = [0u8; 16];
+    // SAFETY: a NUL-terminated path and a buffer of link.len() bytes.
+    let n = unsafe {
+        libc::readlink(
+            c"/proc/self/fd/1".as_ptr(),
+            link.as_mut_ptr().cast(),
+            link.len(),
+        )
+    };
+    fl & libc::O_ACCMODE == libc::O_RDWR && n == 9 && &link[..9] == b"/dev/null"
 }
 
 /// Writes all of `b` to `fd` (blocking; EINTR retried). False on error.
