@@ -686,4 +686,32 @@ mod tests {
         assert_eq!(&o[64..80], &lan);
         assert_eq!(&r[32..48], &far);
     }
+    /// Templates again after 10 minutes (a collector that restarted
+    /// learns them), not before; data records keep their numbering.
+    #[test]
+    fn templates_are_sent_again_every_ten_minutes() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let mut x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
+        let links = Links::with_capacity();
+        let mut t = FlowTable::new(16, 1);
+        t.keep_exported();
+        let s = 1_000_000_000;
+        let has_templates = |m: &[Msg]| {
+            m.iter()
+                .any(|(_, sets)| sets.iter().any(|(id, _)| *id == TEMPLATE_SET))
+        };
+        let mut at = |k: u64, t: &mut FlowTable, x: &mut Ipfix| {
+            t.begin();
+            t.finish(k * s, k * s);
+            x.export(t, &links, k * s, k * s);
+            receive(&rx)
+        };
+        assert!(has_templates(&at(1, &mut t, &mut x)));
+        assert!(at(2, &mut t, &mut x).is_empty());
+        assert!(at(600, &mut t, &mut x).is_empty());
+        assert!(has_templates(&at(601, &mut t, &mut x)));
+        assert!(at(602, &mut t, &mut x).is_empty());
+    }
 }
