@@ -702,7 +702,7 @@ mod tests {
             m.iter()
                 .any(|(_, sets)| sets.iter().any(|(id, _)| *id == TEMPLATE_SET))
         };
-        let mut at = |k: u64, t: &mut FlowTable, x: &mut Ipfix| {
+        let at = |k: u64, t: &mut FlowTable, x: &mut Ipfix| {
             t.begin();
             t.finish(k * s, k * s);
             x.export(t, &links, k * s, k * s);
