@@ -246,8 +246,10 @@ fn soak() {
         (ours - link).abs() <= 0.03 * link,
         "uplink tx: nftop {ours} vs nft {link}"
     );
-    // What the flaps provoke: while wan0 is down, nothing else.
-    let allowed = ["attribution_mismatch"];
+    // What the script provokes: a flap can make conntrack's view of wan0
+    // and its link counters disagree for a refresh; churn can change the
+    // table during a dump (the kernel flags it).
+    let allowed = ["attribution_mismatch", "dump_interrupted"];
     for w in &warnings {
         assert!(allowed.contains(&w.as_str()), "unexpected warning {w}");
     }
