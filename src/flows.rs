@@ -584,7 +584,10 @@ impl FlowTable {
             }
         }
         if f.life == Life::Closed {
-            self.counts.credited += (d_o + d_r) as u64;
+            // Saturating: counters are the kernel's 64-bit values, and a
+            // corrupt event can carry anything (fuzzing found the sum of
+            // two near u64::MAX overflowing).
+            self.counts.credited = self.counts.credited.saturating_add((d_o + d_r) as u64);
         }
         let measurable = if fresh {
             span >= MIN_AGE_NS && f.has_counters()
@@ -1045,6 +1048,26 @@ mod tests {
         let old = conn(3, R - 500 * S, 4, 9_999, 0);
         tick_ev(&mut t, 23 * S, R + 13 * S, &[], &[(old, R + 13 * S)]);
         assert_eq!(t.counts.credited, 0);
+    }
+
+    /// Fuzzing (ct_events): DESTROY events with counters near u64::MAX
+    /// overflowed the credited sum (a panic in debug builds, a wrapped
+    /// total in release).
+    #[test]
+    fn credited_bytes_of_huge_counters_saturate() {
+        let mut t = events_table();
+        let s = 1_000_000_000;
+        t.begin();
+        t.finish(s, s);
+        for id in [1, 2] {
+            let mut c = conn(id, 0, 100 + id as u16, u64::MAX, u64::MAX);
+            c.start = 0;
+            t.destroy(&c, 0, 2 * s, 2 * s);
+        }
+        t.begin();
+        t.finish(3 * s, 3 * s);
+        assert_eq!(t.counts.credited, u64::MAX);
+        assert_eq!(t.counts.closed_total, 2);
     }
 
     #[test]
