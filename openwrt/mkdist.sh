@@ -3,7 +3,7 @@
 #   openwrt/mkdist.sh OUTDIR VERSION      writes OUTDIR/nftop-VERSION.tar.gz
 #                                         and prints its sha256
 # Contents: the committed tree of HEAD (uncommitted changes are not in
-# it), without openwrt/Makefile (its PKG_HASH is this tarball's hash),
+# it; fuzz/ is left out by .gitattributes), without openwrt/Makefile (its PKG_HASH is this tarball's hash),
 # plus every crate of Cargo.lock vendored under vendor/ and a
 # .cargo/config.toml that points cargo there, so `cargo install --locked`
 # in the SDK needs no network.
