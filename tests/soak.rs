@@ -28,16 +28,17 @@ fn status_kib(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Open descriptors: the fewest of five looks 50 ms apart (a metrics
-/// request or a leases read holds one for a moment; a leak holds it on).
-fn fds(pid: u32) -> usize {
-    (0..5)
+/// Open descriptors, (fewest, most) of ten looks 50 ms apart: some are
+/// held for a moment (the DNS worker's two UDP sockets while it waits for
+/// answers, a leases read, a metrics request); a leak holds them on.
+fn fds(pid: u32) -> (usize, usize) {
+    let v: Vec<usize> = (0..10)
         .map(|_| {
             std::thread::sleep(Duration::from_millis(50));
             std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
         })
-        .min()
-        .unwrap()
+        .collect();
+    (*v.iter().min().unwrap(), *v.iter().max().unwrap())
 }
 
 /// A leases file of `n` devices, varying with `round`.
@@ -140,10 +141,10 @@ fn soak() {
     );
     println!("nftop soak: {secs} s, 100k steady entries, {NEW_PER_S} new connections/s, uplink flap every 60 s, leases every 10 s, resize every 1 s");
     println!(
-        "{:>4} {:>9} {:>4} {:>12} {:>9} {:>7} {:>7}  warnings",
+        "{:>4} {:>9} {:>5} {:>12} {:>9} {:>7} {:>7}  warnings",
         "min", "RSS KiB", "fds", "CPU/refresh", "refreshes", "missed", "events"
     );
-    let mut samples: Vec<(u64, usize)> = Vec::new();
+    let mut samples: Vec<(u64, (usize, usize))> = Vec::new();
     let mut warnings = std::collections::BTreeSet::new();
     let mut k = 0u64;
     while start.elapsed() < Duration::from_secs(secs) {
@@ -199,10 +200,10 @@ fn soak() {
             warnings.extend(found.iter().cloned());
             samples.push((rss, n));
             println!(
-                "{:>4} {:>9} {:>4} {:>10.1}ms {:>9} {:>7} {:>7}  {}",
+                "{:>4} {:>9} {:>5} {:>10.1}ms {:>9} {:>7} {:>7}  {}",
                 k / 60,
                 rss,
-                n,
+                format!("{}-{}", n.0, n.1),
                 (c2 - cpu) / (r2 - refreshes).max(1.0) * 1e3,
                 r2 - refreshes,
                 m2 - missed,
@@ -238,7 +239,14 @@ fn soak() {
                 "RSS at minute {}: {r} KiB vs {r0} KiB after the first",
                 i + 1
             );
-            assert_eq!(f, f0, "open descriptors at minute {}", i + 1);
+            // No growth: never fewer open than the first minute's most.
+            assert!(
+                f.0 <= f0.1,
+                "open descriptors at minute {}: at least {} vs at most {} in the first",
+                i + 1,
+                f.0,
+                f0.1
+            );
         }
     }
     assert!(link > 1e6, "the uplink carried the churn: {link}");
