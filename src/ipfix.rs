@@ -435,6 +435,18 @@ mod tests {
         u64::from_be_bytes(b[at..at + 8].try_into().unwrap())
     }
 
+    /// A collector socket on `at`, an exporter to it (domain 7), no links,
+    /// and a flow table of `cap` that keeps export state.
+    fn setup(at: &str, cap: usize) -> (UdpSocket, Ipfix, Links, FlowTable) {
+        let rx = UdpSocket::bind(at).unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
+        let mut t = FlowTable::new(cap, 1);
+        t.keep_exported();
+        (rx, x, Links::with_capacity(), t)
+    }
+
     /// A message: its sequence number and its sets (id, body).
     type Msg = (u32, Vec<(u16, Vec<u8>)>);
 
@@ -487,13 +499,7 @@ mod tests {
 
     #[test]
     fn deltas_per_direction_nat_and_the_end() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .unwrap();
-        let mut x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
-        let links = Links::with_capacity();
-        let mut t = FlowTable::new(16, 1);
-        t.keep_exported();
+        let (rx, mut x, links, mut t) = setup("127.0.0.1:0", 16);
         t.events = true;
         let s = 1_000_000_000;
         let real0 = 1_700_000_100_000_000_000;
@@ -581,13 +587,7 @@ mod tests {
 
     #[test]
     fn a_full_message_is_sent_and_the_next_one_numbered_after_it() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .unwrap();
-        let mut x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
-        let links = Links::with_capacity();
-        let mut t = FlowTable::new(256, 1);
-        t.keep_exported();
+        let (rx, mut x, links, mut t) = setup("127.0.0.1:0", 256);
         let s = 1_000_000_000;
         t.begin();
         t.finish(s, s);
@@ -619,15 +619,10 @@ mod tests {
     /// (post-NAT IEs 281/282 carry the reply tuple's view).
     #[test]
     fn ipv6_flows_to_an_ipv6_collector() {
-        let Ok(rx) = UdpSocket::bind("[::1]:0") else {
+        if UdpSocket::bind("[::1]:0").is_err() {
             return; // no IPv6 on this machine
-        };
-        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .unwrap();
-        let mut x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
-        let links = Links::with_capacity();
-        let mut t = FlowTable::new(16, 1);
-        t.keep_exported();
+        }
+        let (rx, mut x, links, mut t) = setup("[::1]:0", 16);
         let s = 1_000_000_000;
         t.begin();
         t.finish(s, s);
@@ -690,13 +685,7 @@ mod tests {
     /// learns them), not before; data records keep their numbering.
     #[test]
     fn templates_are_sent_again_every_ten_minutes() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
-            .unwrap();
-        let mut x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
-        let links = Links::with_capacity();
-        let mut t = FlowTable::new(16, 1);
-        t.keep_exported();
+        let (rx, mut x, links, mut t) = setup("127.0.0.1:0", 16);
         let s = 1_000_000_000;
         let has_templates = |m: &[Msg]| {
             m.iter()
