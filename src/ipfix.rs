@@ -703,4 +703,58 @@ mod tests {
         assert!(has_templates(&at(601, &mut t, &mut x)));
         assert!(at(602, &mut t, &mut x).is_empty());
     }
+    fn links(names: &[(u32, &str)]) -> Links {
+        let mut l = Links::with_capacity();
+        l.begin();
+        for &(index, name) in names {
+            let mut m = crate::route::wire::LinkMsg {
+                index,
+                flags: 0,
+                name: [0; 16],
+                name_len: name.len() as u8,
+                rx_bytes: 0,
+                tx_bytes: 0,
+            };
+            m.name[..name.len()].copy_from_slice(name.as_bytes());
+            l.push(&m);
+        }
+        l.finish(1, |_| false);
+        l
+    }
+
+    /// The interface names: one options record (ifindex, NUL-padded
+    /// name) per link after the templates, numbered as data records,
+    /// and sent again at once when a link changes its name.
+    #[test]
+    fn interface_names_follow_the_links() {
+        let (rx, mut x, _, mut t) = setup("127.0.0.1:0", 16);
+        let s = 1_000_000_000;
+        let names = |m: &[Msg]| -> Vec<(u32, String)> {
+            m.iter()
+                .flat_map(|(_, sets)| sets.iter())
+                .filter(|(id, _)| *id == IF_ID)
+                .flat_map(|(_, b)| b.chunks(4 + IFNAME_LEN))
+                .map(|r| {
+                    let n = &r[4..];
+                    let len = n.iter().position(|&c| c == 0).unwrap_or(n.len());
+                    (be32(r, 0), String::from_utf8_lossy(&n[..len]).into_owned())
+                })
+                .collect()
+        };
+        let mut at = |k: u64, l: &Links, t: &mut FlowTable| {
+            t.begin();
+            t.finish(k * s, k * s);
+            x.export(t, l, k * s, k * s);
+            receive(&rx)
+        };
+        let two = links(&[(2, "lan0"), (3, "wan0")]);
+        let m = at(1, &two, &mut t);
+        assert_eq!(names(&m), [(2, "lan0".into()), (3, "wan0".into())]);
+        assert_eq!(m.len(), 1);
+        assert!(at(2, &two, &mut t).is_empty(), "nothing changed");
+        let renamed = links(&[(2, "lan0"), (3, "wwan0")]);
+        let m = at(3, &renamed, &mut t);
+        assert_eq!(names(&m), [(2, "lan0".into()), (3, "wwan0".into())]);
+        assert_eq!(m[0].0, 2, "the first two option records were numbered");
+    }
 }
