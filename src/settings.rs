@@ -71,8 +71,9 @@ pub fn settle(cfg: &Config, env: &Env) -> Settings {
     opts.utf8 = env.utf8;
     // Scripts get numbers: -M, --json and the metrics never print names
     // from DNS.
-    let resolve = !(cfg.numeric_local && cfg.numeric_remote)
-        && !matches!(mode, Mode::Machine | Mode::Json | Mode::Quiet);
+    let numeric = cfg.numeric_local && cfg.numeric_remote;
+    let scripted = matches!(mode, Mode::Machine | Mode::Json | Mode::Quiet);
+    let resolve = !numeric && !scripted;
     let capacity = cfg.capacity.unwrap_or(if env.ct_max > 0 {
         env.ct_max as usize
     } else {
