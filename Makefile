@@ -1,6 +1,11 @@
 # nftop: the two commands a newcomer needs are `make demo` and `make test`.
 # Everything else is for developers and packagers.
 
+# The pinned stable toolchain (rust-toolchain.toml: its one place) for
+# every cargo, rustc and rustfmt below and in the tests they start; the
+# nightly steps name theirs with +$(NIGHTLY), which wins over this.
+STABLE := $(shell sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+export RUSTUP_TOOLCHAIN := $(STABLE)
 CARGO ?= cargo
 DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct g++ \
 	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio
@@ -15,9 +20,12 @@ build:
 release:
 	$(CARGO) build --release --locked
 
-# Installs what the demo and the tests need from Debian's packages (only
-# the missing ones; needs root). tests/deps.sh says what it changes.
+# Installs what the demo and the tests need: the pinned Rust toolchains
+# when missing (tests/toolchain.sh; the default toolchain is left as it
+# is), then Debian's packages (only the missing ones; needs root).
+# tests/deps.sh says what it changes.
 deps:
+	sh tests/toolchain.sh $(STABLE) $(NIGHTLY)
 	sh tests/deps.sh $(DEB_DEPS)
 
 demo: deps release
@@ -89,9 +97,9 @@ bench: deps
 # Stable (pinned too) builds the host and the foreign test binaries.
 # `make cross` builds all, `make cross TARGET=mipsel-unknown-linux-musl` one.
 
-# Pinned toolchains. The machines' preinstalled `nightly` is this one
-# (rustc 1.97.0-nightly e50aa6fba); anywhere else the dated one is fetched.
-STABLE ?= 1.95.0
+# The pinned nightly (stable: rust-toolchain.toml). The machines'
+# preinstalled `nightly` is this one (rustc 1.97.0-nightly e50aa6fba);
+# anywhere else the dated one is fetched.
 NIGHTLY_PIN = nightly-2026-05-20
 NIGHTLY ?= $(shell rustc +nightly -V 2>/dev/null | grep -q e50aa6fba && echo nightly || echo $(NIGHTLY_PIN))
 ZIG_VERSION = 0.17.1
@@ -134,10 +142,13 @@ cross: cross-deps
 		$(OBJCOPY) --strip-all target/$$t/release/nftop; \
 	done
 
-# The SDK's source tarball (openwrt/mkdist.sh: HEAD's tree, crates
-# vendored, reproducible); its sha256 goes into openwrt/Makefile's
-# PKG_HASH. Run it after committing, then commit openwrt/Makefile (which
-# the tarball leaves out, so its hash stays true).
+# The release a packager takes (openwrt/mkdist.sh): the SDK's source
+# tarball dist/nftop-<version>.tar.gz (HEAD's tree, crates vendored,
+# reproducible) and dist/openwrt/, the package directory for an
+# openwrt/packages feed or an SDK, whose Makefile has the tarball's sha256
+# as PKG_HASH. The tracked openwrt/Makefile says PKG_HASH:=skip: a file in
+# the tree cannot hold the hash of its own tree, so the hash lives only in
+# what `make dist` writes, and no commit exists only to carry it.
 # The tarball's vendored crates are written by the pinned nightly's cargo
 # (vendor output differs between cargo versions; stable moves).
 VENDOR_CARGO = cargo +$(NIGHTLY)
@@ -145,20 +156,22 @@ vendor-deps:
 	@rustup toolchain list | grep -q '^$(NIGHTLY)' || rustup toolchain install $(NIGHTLY) --profile minimal
 
 dist: vendor-deps
-	@h=$$(NFTOP_CARGO="$(VENDOR_CARGO)" sh openwrt/mkdist.sh dist $(VERSION)); \
-	sed -i "s/^PKG_HASH:=.*/PKG_HASH:=$$h/" openwrt/Makefile; \
-	echo "dist/nftop-$(VERSION).tar.gz: sha256 $$h, now openwrt/Makefile's PKG_HASH"
+	@h=$$(NFTOP_CARGO="$(VENDOR_CARGO)" sh openwrt/mkdist.sh dist $(VERSION)) && \
+	echo "dist/nftop-$(VERSION).tar.gz: sha256 $$h; dist/openwrt/Makefile: PKG_HASH:=$$h"
 
-# openwrt/Makefile against Cargo.toml (version) and against the tarball of
-# HEAD (PKG_HASH): a package must build what it says it builds.
-version-check: vendor-deps
+# One version everywhere: Cargo.toml, openwrt/Makefile, the man page (the
+# feed takes Cargo.toml's); the tracked openwrt/Makefile keeps the
+# placeholder that `make dist` fills in dist/openwrt/Makefile.
+version-check:
 	@ow=$$(sed -n 's/^PKG_VERSION:=//p' openwrt/Makefile); \
 	if [ "$$ow" != "$(VERSION)" ]; then \
 		echo "version mismatch: Cargo.toml says $(VERSION), openwrt/Makefile says $$ow" >&2; exit 1; fi
-	@h=$$(NFTOP_CARGO="$(VENDOR_CARGO)" sh openwrt/mkdist.sh target/dist-check $(VERSION)); \
-	ow=$$(sed -n 's/^PKG_HASH:=//p' openwrt/Makefile); \
-	if [ "$$h" != "$$ow" ]; then \
-		echo "openwrt/Makefile's PKG_HASH ($$ow) is not the sha256 of the source tarball of HEAD ($$h): run make dist and commit openwrt/Makefile" >&2; exit 1; fi
+	@man=$$(sed -n 's/^\.TH NFTOP 8 [^ ]* "nftop \([^"]*\)".*/\1/p' openwrt/nftop.8); \
+	if [ "$$man" != "$(VERSION)" ]; then \
+		echo "version mismatch: Cargo.toml says $(VERSION), openwrt/nftop.8's .TH line says '$$man'" >&2; exit 1; fi
+	@h=$$(sed -n 's/^PKG_HASH:=//p' openwrt/Makefile); \
+	if [ "$$h" != skip ]; then \
+		echo "openwrt/Makefile: PKG_HASH:=$$h, want PKG_HASH:=skip (make dist writes the real one to dist/openwrt/Makefile)" >&2; exit 1; fi
 
 # dist/feed/<arch>/nftop_<version>_<arch>.ipk, Packages, Packages.gz,
 # Packages.sig: signed with NFTOP_SIGN_KEY, else with a key pair created
