@@ -2,8 +2,12 @@
 # `make dist`: the source tarball the OpenWrt SDK builds from, offline.
 #   openwrt/mkdist.sh OUTDIR VERSION      writes OUTDIR/nftop-VERSION.tar.gz
 #                                         and prints its sha256
+# and OUTDIR/openwrt/: HEAD's openwrt/Makefile and openwrt/files, the
+# Makefile's PKG_HASH set to that sha256 (the tracked one says `skip`),
+# the package directory a packager copies into a feed or an SDK.
 # Contents: the committed tree of HEAD (uncommitted changes are not in
-# it; fuzz/ is left out by .gitattributes), without openwrt/Makefile (its PKG_HASH is this tarball's hash),
+# it; fuzz/ is left out by .gitattributes), without openwrt/Makefile (the recipe
+# that builds the tarball is shipped beside it, in OUTDIR/openwrt/),
 # plus every crate of Cargo.lock vendored under vendor/ and a
 # .cargo/config.toml that points cargo there, so `cargo install --locked`
 # in the SDK needs no network.
@@ -32,4 +36,10 @@ mkdir -p "$out"
 mtime=@${SOURCE_DATE_EPOCH:-1700000000}
 tar --format=gnu --sort=name --mtime="$mtime" --owner=0 --group=0 --numeric-owner \
     -C "$work" -cf - "$name" | gzip -9n >"$out/$name.tar.gz"
-sha256sum "$out/$name.tar.gz" | cut -d' ' -f1
+hash=$(sha256sum "$out/$name.tar.gz" | cut -d' ' -f1)
+rm -rf "$out/openwrt" "$work/pkg"
+mkdir -p "$work/pkg"
+git -C "$top" archive --format=tar HEAD openwrt/Makefile openwrt/files | tar -x -C "$work/pkg"
+sed -i "s/^PKG_VERSION:=.*/PKG_VERSION:=$version/; s/^PKG_HASH:=.*/PKG_HASH:=$hash/" "$work/pkg/openwrt/Makefile"
+mv "$work/pkg/openwrt" "$out/openwrt"
+echo "$hash"

@@ -476,6 +476,26 @@ fn source_tarball_is_reproducible_and_builds_offline() {
         .iter()
         .any(|p| p.starts_with("nftop-9.8.7/vendor/libc-")));
     assert!(!list.iter().any(|p| p == "nftop-9.8.7/openwrt/Makefile"));
+    // Beside it the package directory for a feed or an SDK: the tracked
+    // recipe (PKG_HASH:=skip) with the tarball's hash and this version.
+    let mk = std::fs::read_to_string(dir.join("a/openwrt/Makefile")).unwrap();
+    let tracked = std::fs::read_to_string(root.join("openwrt/Makefile")).unwrap();
+    assert!(tracked.lines().any(|l| l == "PKG_HASH:=skip"), "tracked placeholder");
+    assert!(mk.lines().any(|l| l == format!("PKG_HASH:={a}")), "{mk}");
+    assert!(mk.lines().any(|l| l == "PKG_VERSION:=9.8.7"), "{mk}");
+    let strip = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("PKG_HASH:=") && !l.starts_with("PKG_VERSION:="))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&mk), strip(&tracked), "only the hash and version differ");
+    for f in ["nftop.init", "nftop.config"] {
+        assert_eq!(
+            std::fs::read(dir.join("a/openwrt/files").join(f)).unwrap(),
+            std::fs::read(root.join("openwrt/files").join(f)).unwrap()
+        );
+    }
     let verbose = Command::new("tar").arg("tvzf").arg(&tgz).output().unwrap();
     for l in String::from_utf8(verbose.stdout).unwrap().lines() {
         assert!(l.contains(" 0/0 ") && l.contains("2023-11-14"), "{l}");
