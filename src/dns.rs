@@ -10,8 +10,12 @@
 //!
 //! Answers are untrusted bytes: read through checked slices, a name's
 //! compression pointers may only point backwards (no loops), names are
-//! at most 255 bytes, and only an answer from an asked server with our
-//! query id and question counts.
+//! at most 255 bytes, and only an answer from an asked server's port 53
+//! to our socket, with our query id and question, counts; anything else
+//! is skipped and the wait goes on. A spoofer off the path has to guess
+//! the id (16 random bits per query, from getrandom(2)) and the source
+//! port (a fresh socket per query, bound to port 0: the kernel picks a
+//! random ephemeral port) at once (RFC 5452).
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -150,13 +154,23 @@ fn read_name(m: &[u8], mut at: usize, out: &mut Vec<u8>) -> Option<usize> {
     }
 }
 
+/// Whether `m` is a response (QR) to `query`: same id, same question.
+fn answers(m: &[u8], query: &[u8]) -> bool {
+    let qlen = query.len();
+    qlen >= 12
+        && m.len() >= qlen
+        && m[..2] == query[..2]
+        && m[2] & 0x80 != 0
+        && m[12..qlen] == query[12..]
+}
+
 /// The first PTR name of answer `m` to `query` (same id, same question),
 /// or None: NXDOMAIN, no PTR, or not an answer to it.
 pub fn parse_answer(m: &[u8], query: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    let qlen = query.len();
-    if m.len() < qlen || m[..2] != query[..2] || m[2] & 0x80 == 0 || m[12..qlen] != query[12..] {
+    if !answers(m, query) {
         return None;
     }
+    let qlen = query.len();
     if m[3] & 0x0f != 0 {
         return None; // RCODE: NXDOMAIN, SERVFAIL, ...
     }
@@ -185,7 +199,12 @@ pub struct Resolver {
     conf: Conf,
     query: Vec<u8>,
     buf: [u8; 512],
-    id: u16,
+    /// The servers' port: 53, another only in tests.
+    port: u16,
+    /// Queries not sent because the kernel had no random id to give
+    /// (getrandom's pool not initialised yet, early in a boot): the
+    /// address stays numeric until it is asked again.
+    pub no_random: u32,
 }
 
 impl Resolver {
@@ -196,7 +215,8 @@ impl Resolver {
             conf: Conf::default(),
             query: Vec::with_capacity(80),
             buf: [0; 512],
-            id: crate::sys::real_ns() as u16,
+            port: 53,
+            no_random: 0,
         }
     }
 
@@ -208,8 +228,14 @@ impl Resolver {
             self.stamp = stamp;
             self.conf = parse_conf(&std::fs::read_to_string(self.path).unwrap_or_default());
         }
-        self.id = self.id.wrapping_add(0x9e37);
-        build_query(addr, self.id, &mut self.query);
+        // A fresh random id per query: a counter or a clock would give
+        // every later id away with one seen. Without one, no query.
+        let mut id = [0; 2];
+        if !crate::sys::random(&mut id) {
+            self.no_random = self.no_random.saturating_add(1);
+            return None;
+        }
+        build_query(addr, u16::from_ne_bytes(id), &mut self.query);
         let servers = self.conf.servers;
         // By SocketAddr, not "0.0.0.0:0": a &str goes through getaddrinfo.
         let sock4 = UdpSocket::bind(SocketAddr::from(([0u8; 4], 0))).ok();
@@ -219,7 +245,7 @@ impl Resolver {
             for ip in servers.iter().flatten() {
                 let s = if ip.is_ipv4() { &sock4 } else { &sock6 };
                 if let Some(s) = s {
-                    let _ = s.send_to(&self.query, SocketAddr::new(*ip, 53));
+                    let _ = s.send_to(&self.query, SocketAddr::new(*ip, self.port));
                 }
             }
             let end = Instant::now() + per_try;
@@ -233,11 +259,13 @@ impl Resolver {
                     let Ok((n, from)) = s.recv_from(&mut self.buf) else {
                         continue;
                     };
-                    if from.port() != 53 || !servers.contains(&Some(from.ip())) {
+                    if from.port() != self.port || !servers.contains(&Some(from.ip())) {
                         continue;
                     }
                     let m = &self.buf[..n];
-                    if m.len() >= 4 && m[..2] == self.query[..2] && m[2] & 0x80 != 0 {
+                    // A wrong id or question is a stray or a guess, not
+                    // the end of the wait: the real answer may follow.
+                    if answers(m, &self.query) {
                         // Our answer, a name or none: no further waiting.
                         return parse_answer(m, &self.query, out);
                     }
@@ -298,13 +326,20 @@ mod tests {
     /// whose owner is a pointer to the question and whose name points
     /// into its own labels.
     fn answer(q: &[u8], rcode: u8) -> Vec<u8> {
+        answer_named(q, rcode, b"server")
+    }
+
+    /// The same with the name `label`.example.
+    fn answer_named(q: &[u8], rcode: u8, label: &[u8]) -> Vec<u8> {
         let mut m = q.to_vec();
         m[2] |= 0x80;
         m[3] = 0x80 | rcode;
         m[7] = 1; // ANCOUNT
         let rd_at = m.len() + 12;
         m.extend_from_slice(&[0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 60, 0, 0]);
-        m.extend_from_slice(b"\x06server\x07example\x00");
+        m.push(label.len() as u8);
+        m.extend_from_slice(label);
+        m.extend_from_slice(b"\x07example\x00");
         let rdlen = m.len() - rd_at;
         m[rd_at - 1] = rdlen as u8;
         m
@@ -351,5 +386,99 @@ mod tests {
         // A forward pointer is refused too.
         a[n - 15] = (n - 1) as u8;
         assert!(parse_answer(&a, &q, &mut Vec::new()).is_none());
+    }
+
+    /// A resolver whose server is a fake one on 127.0.0.1 (no resolv.conf
+    /// at the path: 127.0.0.1, as libc), at a free port of its own; the
+    /// server's thread runs `serve` on its socket.
+    fn with_fake_server<T: Send + 'static>(
+        serve: impl FnOnce(UdpSocket) -> T + Send + 'static,
+    ) -> (Resolver, std::thread::JoinHandle<T>) {
+        let s = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = Resolver::new("/nonexistent/nftop-test/resolv.conf");
+        r.port = s.local_addr().unwrap().port();
+        (r, std::thread::spawn(move || serve(s)))
+    }
+
+    /// How often the most frequent step between neighbours occurs.
+    fn top_step(v: &[u16]) -> usize {
+        let mut steps: Vec<u16> = v.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+        steps.sort_unstable();
+        steps
+            .chunk_by(|a, b| a == b)
+            .map(<[u16]>::len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Issue 26 item 10: ids stepped by 0x9e37 from a clock seed, so one
+    /// seen id gave every later one. Each query now has its own random id
+    /// and its own random source port: no step repeats between
+    /// neighbours, and nearly every value is new (300 draws of 16 bits
+    /// repeat about one value; of the ~28000 ephemeral ports, about two).
+    #[test]
+    fn query_ids_and_source_ports_are_unpredictable() {
+        const N: usize = 300;
+        let (mut r, server) = with_fake_server(|s| {
+            let (mut ids, mut ports) = (vec![], vec![]);
+            let mut buf = [0u8; 512];
+            for _ in 0..N {
+                let (n, from) = s.recv_from(&mut buf).unwrap();
+                ids.push(u16::from_be_bytes([buf[0], buf[1]]));
+                ports.push(from.port());
+                s.send_to(&answer(&buf[..n], 3), from).unwrap();
+            }
+            (ids, ports)
+        });
+        for _ in 0..N {
+            assert!(r.reverse(&[192, 0, 2, 1], &mut Vec::new()).is_none());
+        }
+        let (ids, ports) = server.join().unwrap();
+        for (what, mut v) in [("ids", ids), ("ports", ports)] {
+            assert!(top_step(&v) < N / 20, "{what} step: {v:?}");
+            v.sort_unstable();
+            v.dedup();
+            assert!(v.len() > N - 15, "{what}: only {} distinct", v.len());
+        }
+        assert_eq!(r.no_random, 0);
+    }
+
+    /// Only an answer from the asked server's port, with our id and our
+    /// question, ends the wait: replies from another port or address, with
+    /// another id, or to another question are skipped (before, one with
+    /// our id and another question ended the wait without a name).
+    #[test]
+    fn spoofed_answers_are_skipped_until_the_real_one() {
+        let (mut r, server) = with_fake_server(|s| {
+            let mut buf = [0u8; 512];
+            let (n, to) = s.recv_from(&mut buf).unwrap();
+            let q = buf[..n].to_vec();
+            let port = s.local_addr().unwrap().port();
+            let other_port = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+            other_port
+                .send_to(&answer_named(&q, 0, b"port"), to)
+                .unwrap();
+            let other_addr = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 2], port))).unwrap();
+            other_addr
+                .send_to(&answer_named(&q, 0, b"addr"), to)
+                .unwrap();
+            let mut wrong_id = answer_named(&q, 0, b"id");
+            wrong_id[1] ^= 1;
+            s.send_to(&wrong_id, to).unwrap();
+            let mut other_q = Vec::new();
+            build_query(
+                &[192, 0, 2, 99],
+                u16::from_be_bytes([q[0], q[1]]),
+                &mut other_q,
+            );
+            s.send_to(&answer_named(&other_q, 0, b"question"), to)
+                .unwrap();
+            s.send_to(&answer(&q, 0), to).unwrap();
+        });
+        let mut out = Vec::new();
+        assert!(r.reverse(&[192, 0, 2, 1], &mut out).is_some());
+        assert_eq!(out, b"server.example");
+        server.join().unwrap();
     }
 }

@@ -36,6 +36,15 @@ fn clock(id: libc::clockid_t) -> u64 {
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
+/// Fills `buf` from the kernel's random pool (getrandom(2)); false when it
+/// cannot: GRND_NONBLOCK, so early in a boot, before the pool is ready,
+/// the caller does without rather than wait.
+pub fn random(buf: &mut [u8]) -> bool {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    n == buf.len() as isize
+}
+
 pub fn isatty(fd: i32) -> bool {
     // SAFETY: plain query on a descriptor number.
     unsafe { libc::isatty(fd) == 1 }
