@@ -23,8 +23,9 @@
 //! every ctnetlink payload integer is big-endian whatever the CPU
 //! (`linux/netfilter/nfnetlink_conntrack.h`).
 
-// Top-level attributes (enum ctattr_type).
-const CTA_TUPLE_ORIG: u16 = 1;
+// Top-level attributes (enum ctattr_type). Those ctentry.rs writes too
+// are pub(crate): one vocabulary for the decoder and the encoder.
+pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_STATUS: u16 = 3;
 const CTA_PROTOINFO: u16 = 4;
@@ -33,19 +34,19 @@ const CTA_MARK: u16 = 8;
 const CTA_COUNTERS_ORIG: u16 = 9;
 const CTA_COUNTERS_REPLY: u16 = 10;
 const CTA_USE: u16 = 11;
-const CTA_ID: u16 = 12;
-const CTA_ZONE: u16 = 18;
+pub(crate) const CTA_ID: u16 = 12;
+pub(crate) const CTA_ZONE: u16 = 18;
 const CTA_TIMESTAMP: u16 = 20;
 // enum ctattr_tuple / ctattr_ip / ctattr_l4proto.
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_IP_V4_SRC: u16 = 1;
-const CTA_IP_V4_DST: u16 = 2;
-const CTA_IP_V6_SRC: u16 = 3;
-const CTA_IP_V6_DST: u16 = 4;
-const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
+pub(crate) const CTA_TUPLE_IP: u16 = 1;
+pub(crate) const CTA_TUPLE_PROTO: u16 = 2;
+pub(crate) const CTA_IP_V4_SRC: u16 = 1;
+pub(crate) const CTA_IP_V4_DST: u16 = 2;
+pub(crate) const CTA_IP_V6_SRC: u16 = 3;
+pub(crate) const CTA_IP_V6_DST: u16 = 4;
+pub(crate) const CTA_PROTO_NUM: u16 = 1;
+pub(crate) const CTA_PROTO_SRC_PORT: u16 = 2;
+pub(crate) const CTA_PROTO_DST_PORT: u16 = 3;
 const CTA_PROTO_ICMP_ID: u16 = 4;
 const CTA_PROTO_ICMP_TYPE: u16 = 5;
 const CTA_PROTO_ICMP_CODE: u16 = 6;
@@ -188,6 +189,24 @@ pub fn is_icmp(proto: u8) -> bool {
 
 pub fn has_ports(proto: u8) -> bool {
     matches!(proto, 6 | 17 | 33 | 132 | 136)
+}
+
+/// The attributes of ICMP's id, type and code (ICMP or ICMPv6: the
+/// decoder reads them into `sport` and `dport`), None for every other
+/// protocol. Those carry CTA_PROTO_SRC_PORT and _DST_PORT where the
+/// kernel's tracker has ports (`nf_ct_port_tuple_to_nlattr`: TCP, UDP,
+/// UDPLite, SCTP, DCCP, and GRE, whose keys are PPTP call ids that
+/// `has_ports` does not show), none otherwise.
+pub fn icmp_attrs(proto: u8) -> Option<[u16; 3]> {
+    match proto {
+        IPPROTO_ICMP => Some([CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE]),
+        IPPROTO_ICMPV6 => Some([
+            CTA_PROTO_ICMPV6_ID,
+            CTA_PROTO_ICMPV6_TYPE,
+            CTA_PROTO_ICMPV6_CODE,
+        ]),
+        _ => None,
+    }
 }
 
 /// Decodes one conntrack message payload (nfgenmsg + attributes) into

@@ -7,7 +7,11 @@
 //! (`ctnetlink_del_conntrack`). Each request waits at most a second for
 //! its answer, so a kernel that says nothing cannot freeze the screen.
 
-use crate::conntrack::{self, Conn, Extra, Tuple};
+use crate::conntrack::{
+    self, Conn, Extra, Tuple, CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC,
+    CTA_PROTO_DST_PORT, CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_TUPLE_IP, CTA_TUPLE_ORIG,
+    CTA_TUPLE_PROTO, CTA_ZONE,
+};
 use crate::error::{Error, Result};
 use crate::netlink::{self, messages};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
@@ -19,7 +23,8 @@ const NLMSG_ERROR: u16 = 2;
 const CT_NEW: u16 = 1 << 8;
 pub const CT_GET: u16 = 1 << 8 | 1;
 pub const CT_DELETE: u16 = 1 << 8 | 2;
-/// A request is at most 100 bytes (two IPv6 addresses and the nests).
+/// A request is at most 120 bytes (two IPv6 addresses, ICMPv6's three
+/// fields, zone, id and the nests).
 const REQ_CAP: usize = 128;
 
 /// Appends one attribute, padded to 4 bytes.
@@ -43,32 +48,38 @@ fn close(buf: &mut [u8], at: usize, kind: u16) {
     buf[at + 2..at + 4].copy_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
 }
 
-/// CTA_TUPLE_ORIG { CTA_TUPLE_IP { src, dst }, CTA_TUPLE_PROTO { .. } }
+/// CTA_TUPLE_ORIG { CTA_TUPLE_IP { src, dst }, CTA_TUPLE_PROTO { .. } }:
+/// what the decoder read from the dump, attribute for attribute. The
+/// kernel's tracker needs every field of its tuple (a missing one is
+/// EINVAL: GRE's keys were, once) and its generic tracker ignores the
+/// ports, so the ports go with every protocol but ICMP and ICMPv6.
 fn tuple(b: &mut Vec<u8>, t: &Tuple, n: usize) {
     let orig = open(b);
     let ip = open(b);
-    let (s, d) = if n == 16 { (3, 4) } else { (1, 2) };
+    let (s, d) = if n == 16 {
+        (CTA_IP_V6_SRC, CTA_IP_V6_DST)
+    } else {
+        (CTA_IP_V4_SRC, CTA_IP_V4_DST)
+    };
     attr(b, s, &t.src[..n]);
     attr(b, d, &t.dst[..n]);
-    close(b, ip, 1);
+    close(b, ip, CTA_TUPLE_IP);
     let proto = open(b);
-    attr(b, 1, &[t.proto]);
-    if conntrack::is_icmp(t.proto) {
-        // ICMP: id 4, type 5, code 6; ICMPv6: 7, 8, 9.
-        let k = if t.proto == conntrack::IPPROTO_ICMP {
-            4
-        } else {
-            7
-        };
-        attr(b, k, &t.sport.to_be_bytes());
-        attr(b, k + 1, &[(t.dport >> 8) as u8]);
-        attr(b, k + 2, &[t.dport as u8]);
-    } else if conntrack::has_ports(t.proto) {
-        attr(b, 2, &t.sport.to_be_bytes());
-        attr(b, 3, &t.dport.to_be_bytes());
+    attr(b, CTA_PROTO_NUM, &[t.proto]);
+    // ICMP: `sport` is the id, `dport` type<<8|code.
+    match conntrack::icmp_attrs(t.proto) {
+        Some([id, kind, code]) => {
+            attr(b, id, &t.sport.to_be_bytes());
+            attr(b, kind, &[(t.dport >> 8) as u8]);
+            attr(b, code, &[t.dport as u8]);
+        }
+        None => {
+            attr(b, CTA_PROTO_SRC_PORT, &t.sport.to_be_bytes());
+            attr(b, CTA_PROTO_DST_PORT, &t.dport.to_be_bytes());
+        }
     }
-    close(b, proto, 2);
-    close(b, orig, 1);
+    close(b, proto, CTA_TUPLE_PROTO);
+    close(b, orig, CTA_TUPLE_ORIG);
 }
 
 /// The request for `c` (`CT_GET` or `CT_DELETE`), with an ACK asked for:
@@ -89,9 +100,9 @@ pub fn build(buf: &mut Vec<u8>, kind: u16, c: &Conn, seq: u32) {
     buf.extend_from_slice(&[family as u8, 0, 0, 0]);
     tuple(buf, &c.orig, c.addr_len());
     if c.zone != 0 {
-        attr(buf, 18, &c.zone.to_be_bytes()); // CTA_ZONE
+        attr(buf, CTA_ZONE, &c.zone.to_be_bytes());
     }
-    attr(buf, 12, &c.id.to_be_bytes()); // CTA_ID
+    attr(buf, CTA_ID, &c.id.to_be_bytes());
     let len = buf.len() as u32;
     buf[..4].copy_from_slice(&len.to_ne_bytes());
 }
@@ -212,28 +223,28 @@ mod tests {
     }
 
     /// The request's attributes are the dump's format: decoding them gives
-    /// back the tuple, zone and id, for every address family and protocol
-    /// shape (ports, ICMP's id/type/code, neither).
+    /// back the tuple, zone and id, for every address family and every
+    /// protocol the decoder knows: ports (TCP, UDP, UDPLite, SCTP, DCCP),
+    /// GRE's keys in the port fields, ICMP's id/type/code, and a protocol
+    /// of the generic tracker (ESP).
     #[test]
     fn a_request_decodes_back_to_its_entry() {
         let mut buf = Vec::new();
-        for (fam, proto) in [(4, 6), (4, 17), (4, 1), (6, 6), (6, 58), (4, 47)] {
-            let want = conn(fam, proto);
-            build(&mut buf, CT_DELETE, &want, 42);
-            assert!(buf.len() <= REQ_CAP);
-            let h = netlink::MsgHeader::parse(&buf).unwrap();
-            assert_eq!((h.len, h.kind, h.seq), (buf.len(), CT_DELETE, 42));
-            let mut got = Conn::default();
-            conntrack::decode(&buf[16..], &mut got).unwrap();
-            let mut o = want.orig;
-            if !conntrack::is_icmp(proto) && !conntrack::has_ports(proto) {
-                (o.sport, o.dport) = (0, 0);
+        for fam in [4, 6] {
+            for proto in [6, 17, 136, 132, 33, 47, 1, 58, 50] {
+                let want = conn(fam, proto);
+                build(&mut buf, CT_DELETE, &want, 42);
+                assert!(buf.len() <= REQ_CAP);
+                let h = netlink::MsgHeader::parse(&buf).unwrap();
+                assert_eq!((h.len, h.kind, h.seq), (buf.len(), CT_DELETE, 42));
+                let mut got = Conn::default();
+                conntrack::decode(&buf[16..], &mut got).unwrap();
+                assert_eq!(
+                    (got.family, got.orig, got.zone, got.id),
+                    (fam, want.orig, 7, 0xdead_beef),
+                    "{fam} {proto}"
+                );
             }
-            assert_eq!(
-                (got.family, got.orig, got.zone, got.id),
-                (fam, o, 7, 0xdead_beef),
-                "{fam} {proto}"
-            );
         }
     }
 

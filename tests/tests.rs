@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod decode;
 mod e2e;
+mod entry;
 mod events;
 mod export;
 mod feed;
