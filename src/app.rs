@@ -185,7 +185,11 @@ impl App {
             detail_seq: u64::MAX,
             hosts: crate::hostview::Hosts::default(),
             metrics: match cfg.metrics {
-                Some(a) => Some(crate::metrics::Metrics::start(a, cfg.metrics_hosts)?),
+                Some(a) => Some(crate::metrics::Metrics::start(
+                    a,
+                    cfg.metrics_hosts,
+                    !cfg.metrics_no_names,
+                )?),
                 None => None,
             },
             metrics_seq: 0,
@@ -391,7 +395,10 @@ impl App {
         if let Some(m) = &mut self.metrics {
             if self.metrics_seq != self.seq {
                 self.metrics_seq = self.seq;
-                m.update(&tick, &ctx, &self.hosts, self.mono);
+                // Every connection, whatever the display filters: the
+                // self-check's device table, built in this refresh.
+                let devs = &self.check.devs;
+                m.update(&tick, &ctx, devs, &self.hosts, self.mono);
             }
         }
         r.map_err(Error::output)

@@ -75,9 +75,11 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   --enable-acct         turn net.netfilter.nf_conntrack_acct (and with -a
                         nf_conntrack_timestamp) on, restore them on exit
   --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics
-                        (numeric address: 127.0.0.1:9100, [::]:9100)
+                        (numeric address: 127.0.0.1:9100, a LAN address;
+                        the page shows every device's MAC and name)
   --metrics-hosts N     at most N device series (default 256), the rest
                         summed as host other
+  --metrics-no-names    device series without MAC and name labels
   --ipfix ADDR:PORT     send IPFIX flow records over UDP to a collector
                         (nfcapd, nfacctd): per direction, per refresh
   --ipfix-domain N      IPFIX observation domain id (default 0)
@@ -207,6 +209,8 @@ pub struct Config {
     /// `--metrics`: where the Prometheus responder listens.
     pub metrics: Option<std::net::SocketAddr>,
     pub metrics_hosts: usize,
+    /// `--metrics-no-names`: device series labelled by address only.
+    pub metrics_no_names: bool,
     /// `--ipfix`: the collector, and the observation domain id.
     pub ipfix: Option<std::net::SocketAddr>,
     pub ipfix_domain: u32,
@@ -256,6 +260,7 @@ impl Default for Config {
             read_only: false,
             metrics: None,
             metrics_hosts: 256,
+            metrics_no_names: false,
             ipfix: None,
             ipfix_domain: 0,
         }
@@ -327,6 +332,7 @@ where
             Long("ipfix") => c.ipfix = Some(parse_addr(&value(&mut p)?, "--ipfix")?),
             Long("ipfix-domain") => c.ipfix_domain = parse_domain(&value(&mut p)?)?,
             Long("metrics-hosts") => c.metrics_hosts = parse_metrics_hosts(&value(&mut p)?)?,
+            Long("metrics-no-names") => c.metrics_no_names = true,
             Short('q') | Long("quiet") => quiet = true,
             _ => return Err(arg.unexpected().into()),
         }
@@ -714,6 +720,7 @@ mod tests {
         assert_eq!(cfg(&["-q"]).mode, Mode::Quiet);
         let m = cfg(&["--metrics", "[::]:9101", "--metrics-hosts", "3"]);
         assert_eq!((m.metrics.unwrap().port(), m.metrics_hosts), (9101, 3));
+        assert!(!m.metrics_no_names && cfg(&["--metrics-no-names"]).metrics_no_names);
         let x = cfg(&[
             "--ipfix",
             "[2001:db8::9]:4739",

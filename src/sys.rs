@@ -76,6 +76,13 @@ pub fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
     r > 0 && (p.revents & (libc::POLLIN | libc::POLLHUP)) != 0
 }
 
+/// Waits until one of `fds` is ready or `timeout_ms` passes (-1: no
+/// limit); entries with a negative fd are skipped (poll(2)).
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) {
+    // SAFETY: fds.len() valid pollfds.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+}
+
 /// Waits until `fd` takes more output or `timeout_ms` passes.
 pub fn poll_writable(fd: i32, timeout_ms: i32) {
     let mut p = libc::pollfd {

@@ -48,7 +48,12 @@ fn prometheus_scrapes_rates_that_match_the_uplink_counter() {
     // Once the flow is in a refresh or two.
     let end = Instant::now() + Duration::from_secs(15);
     let page = loop {
-        let p = http(&bed, PORT, "GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n");
+        // Prometheus' own Host: the bound address and port.
+        let p = http(
+            &bed,
+            PORT,
+            &format!("GET /metrics HTTP/1.1\\r\\nHost: 127.0.0.1:{PORT}\\r\\n\\r\\n"),
+        );
         if p.contains("host=\"192.0.2.2\"") || Instant::now() > end {
             break p;
         }

@@ -17,6 +17,7 @@ mod fuzzseeds;
 mod golden;
 mod hosts;
 mod ipfix;
+mod metrics;
 mod mwan;
 mod render;
 mod routing;

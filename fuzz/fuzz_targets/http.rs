@@ -1,8 +1,11 @@
-//! A request head to the metrics responder.
+//! A request head to the metrics responder, bound to a specific address
+//! and to the unspecified one (every Host rule).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let s = nftop::metrics::status(data);
-    assert!(matches!(s, 200 | 400 | 404 | 405), "{s}");
+    for bound in [[127, 0, 0, 1], [0; 4]] {
+        let s = nftop::metrics::status(data, std::net::IpAddr::from(bound));
+        assert!(matches!(s, 200 | 400 | 404 | 405 | 421), "{s}");
+    }
 });
