@@ -146,7 +146,9 @@ impl App {
         let ipfix = match cfg.ipfix {
             Some(a) => {
                 table.keep_exported();
-                Some(crate::ipfix::Ipfix::open(a, cfg.ipfix_domain)?)
+                let mut x = crate::ipfix::Ipfix::open(a, cfg.ipfix_domain)?;
+                x.privacy = crate::privacy::Privacy::of(&cfg);
+                Some(x)
             }
             None => None,
         };
@@ -233,12 +235,7 @@ impl App {
         self.router.refresh(self.mono)?;
         self.router.attribute_table(&mut self.table)?;
         if let Some(x) = &mut self.ipfix {
-            x.export(
-                &mut self.table,
-                &self.router.net.links,
-                self.mono,
-                self.real,
-            );
+            x.export(&mut self.table, &self.router.net, self.mono, self.real);
         }
         self.names.refresh();
         self.kernel.read(self.table.len());
@@ -395,10 +392,16 @@ impl App {
         if let Some(m) = &mut self.metrics {
             if self.metrics_seq != self.seq {
                 self.metrics_seq = self.seq;
+                // Exports keep the command line's -r/-R; the keys change
+                // the screen only.
+                let o = render::Opts {
+                    privacy: crate::privacy::Privacy::of(&self.cfg),
+                    ..self.ui.opts.clone()
+                };
                 // Every connection, whatever the display filters: the
                 // self-check's device table, built in this refresh.
                 let devs = &self.check.devs;
-                m.update(&tick, &ctx, devs, &self.hosts, self.mono);
+                m.update(&tick, &Ctx { o: &o, ..ctx }, devs, &self.hosts, self.mono);
             }
         }
         r.map_err(Error::output)
@@ -484,7 +487,12 @@ impl App {
         m.push_str(if errno == 0 { "deleted " } else { "delete " });
         render::fmt_proto(m, c.orig.proto);
         m.push(b' ');
-        render::fmt_tuple(m, &c.orig, c.addr_len());
+        let f = self
+            .table
+            .index_of(&c)
+            .map(|i| &self.table.flows()[i as usize]);
+        let hide = self.ui.opts.privacy.flow(f);
+        render::fmt_tuple(m, &c.orig, c.addr_len(), hide.tuple(false));
         if errno != 0 {
             m.push_str(": ");
             ctentry::explain(m, errno);

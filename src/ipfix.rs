@@ -25,6 +25,10 @@
 //! which nfdump reads). Packet counts are the kernel's: under GRO a
 //! merged super-packet counts once.
 //!
+//! `-r`/`-R` apply here too (privacy.rs): the addresses of a hidden side,
+//! before and after NAT, are sent as the unspecified address (0.0.0.0,
+//! ::); ports, interfaces and counters stay.
+//!
 //! The socket is non-blocking: a message the kernel does not take now is
 //! dropped and counted (its records keep their sequence numbers, so the
 //! collector sees the gap); an unreachable collector costs one send per
@@ -32,7 +36,8 @@
 //! flow table's export array (flows.rs).
 
 use crate::flows::{Exported, Flow, FlowTable, Life, Spills};
-use crate::route::{is_multi, Links, LOCAL_IF};
+use crate::privacy::{bytes, Hidden, Privacy};
+use crate::route::{is_multi, Links, Net, LOCAL_IF};
 use std::net::{SocketAddr, UdpSocket};
 
 /// A message fits an Ethernet frame with IPv6 and UDP headers.
@@ -101,6 +106,8 @@ pub struct Ipfix {
     /// Data records sent, and those in messages the kernel refused.
     pub records: u64,
     pub dropped: u64,
+    /// `-r`/`-R` of the command line (the screen's keys do not change it).
+    pub privacy: Privacy,
 }
 
 impl Ipfix {
@@ -134,13 +141,15 @@ impl Ipfix {
             links_sum: 0,
             records: 0,
             dropped: 0,
+            privacy: Privacy::default(),
         })
     }
 
     /// After a refresh (rates and interfaces settled): records for every
     /// connection that moved or ended. `mono`/`real` are the clocks of the
     /// refresh's dump.
-    pub fn export(&mut self, table: &mut FlowTable, links: &Links, mono: u64, real: u64) {
+    pub fn export(&mut self, table: &mut FlowTable, net: &Net, mono: u64, real: u64) {
+        let links = &net.links;
         self.export_s = (real / 1_000_000_000) as u32;
         let sum = links_sum(links);
         if self.templates_at == 0
@@ -153,12 +162,29 @@ impl Ipfix {
         }
         let (flows, spills, exported) = table.export_parts();
         for (f, e) in flows.iter().zip(exported.iter_mut()) {
-            self.flow(f, spills, e, mono, real);
+            // The sides as the view decides them (it has not run on this
+            // dump's new flows yet).
+            let hide = match self.privacy {
+                p if p == Privacy::default() => Hidden::default(),
+                p => {
+                    let (tx_is_orig, lo) = crate::view::direction(f, spills, &net.local, links);
+                    p.conn(tx_is_orig, lo)
+                }
+            };
+            self.flow(f, spills, e, mono, real, hide);
         }
         self.send();
     }
 
-    fn flow(&mut self, f: &Flow, spills: &Spills, e: &mut Exported, mono: u64, real: u64) {
+    fn flow(
+        &mut self,
+        f: &Flow,
+        spills: &Spills,
+        e: &mut Exported,
+        mono: u64,
+        real: u64,
+        h: Hidden,
+    ) {
         if e.ended {
             return;
         }
@@ -207,6 +233,7 @@ impl Ipfix {
                 out_if: ifx(f.out_if),
                 icmp,
                 reason,
+                hide: h.tuple(false),
             };
             self.record(&r, c.family == 6);
         }
@@ -223,6 +250,7 @@ impl Ipfix {
                 out_if: ifx(f.in_if),
                 icmp,
                 reason,
+                hide: h.tuple(true),
             };
             self.record(&r, c.family == 6);
         }
@@ -245,10 +273,13 @@ impl Ipfix {
         self.put(&r.packets.to_be_bytes());
         self.put(&r.start.to_be_bytes());
         self.put(&r.end.to_be_bytes());
-        self.put(&r.pre.src[..alen]);
-        self.put(&r.pre.dst[..alen]);
-        self.put(&r.post.dst[..alen]);
-        self.put(&r.post.src[..alen]);
+        // The post-NAT source stands for the source: its side is hidden
+        // with it; the same for the destinations.
+        let (hs, hd) = r.hide;
+        self.put(bytes(&r.pre.src[..alen], hs));
+        self.put(bytes(&r.pre.dst[..alen], hd));
+        self.put(bytes(&r.post.dst[..alen], hs));
+        self.put(bytes(&r.post.src[..alen], hd));
         self.put(&r.in_if.to_be_bytes());
         self.put(&r.out_if.to_be_bytes());
         for p in [sport, dport, post_sport, post_dport] {
@@ -362,6 +393,8 @@ struct Rec<'a> {
     out_if: u32,
     icmp: bool,
     reason: u8,
+    /// (source, destination) sides hidden (privacy.rs).
+    hide: (bool, bool),
 }
 
 /// Source and destination port of a tuple as IPFIX carries them.
@@ -437,14 +470,14 @@ mod tests {
 
     /// A collector socket on `at`, an exporter to it (domain 7), no links,
     /// and a flow table of `cap` that keeps export state.
-    fn setup(at: &str, cap: usize) -> (UdpSocket, Ipfix, Links, FlowTable) {
+    fn setup(at: &str, cap: usize) -> (UdpSocket, Ipfix, Net, FlowTable) {
         let rx = UdpSocket::bind(at).unwrap();
         rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
             .unwrap();
         let x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
         let mut t = FlowTable::new(cap, 1);
         t.keep_exported();
-        (rx, x, Links::with_capacity(), t)
+        (rx, x, Net::new(), t)
     }
 
     /// A message: its sequence number and its sets (id, body).
@@ -585,6 +618,55 @@ mod tests {
         assert_eq!((x.records, x.dropped), (5, 0));
     }
 
+    /// `-r`/`-R`: the hidden side's addresses, before and after NAT, are
+    /// sent as 0.0.0.0; the other side's, ports and counters stay.
+    #[test]
+    fn a_redacted_side_is_sent_as_the_unspecified_address() {
+        let (lan, wan, far, none) = (
+            [192, 0, 2, 10],
+            [198, 51, 100, 1],
+            [203, 0, 113, 5],
+            [0u8; 4],
+        );
+        // (-r, -R) -> the four addresses of the original record and of
+        // the reply record: pre-NAT source, destination, post-NAT source,
+        // destination.
+        for (local, remote, orig, reply) in [
+            (true, false, [none, far, none, far], [far, none, far, none]),
+            (false, true, [lan, none, wan, none], [none, wan, none, lan]),
+        ] {
+            let (rx, mut x, net, mut t) = setup("127.0.0.1:0", 16);
+            x.privacy = Privacy { local, remote };
+            let s = 1_000_000_000;
+            for (k, c) in [(1, conn(1, 100, 100, 1, 1)), (2, conn(1, 200, 300, 2, 3))] {
+                t.begin();
+                t.observe(&c);
+                t.finish(k * s, k * s);
+                // From the LAN (not an uplink) to the uplink.
+                for f in t.flows_mut() {
+                    (f.in_if, f.out_if) = (3, 2);
+                }
+                x.export(&mut t, &net, k * s, k * s);
+            }
+            let m = receive(&rx);
+            let body = &m
+                .last()
+                .unwrap()
+                .1
+                .iter()
+                .find(|(id, _)| *id == V4_ID)
+                .unwrap()
+                .1;
+            let (o, r) = body.split_at(record_len(4));
+            let addrs = |b: &[u8]| -> Vec<[u8; 4]> {
+                b[32..48].chunks(4).map(|a| a.try_into().unwrap()).collect()
+            };
+            assert_eq!(addrs(o), orig, "-r {local} -R {remote}");
+            assert_eq!(addrs(r), reply, "-r {local} -R {remote}");
+            assert_eq!((be16(o, 56), be16(o, 60)), (40000, 50000), "ports stay");
+        }
+    }
+
     #[test]
     fn a_full_message_is_sent_and_the_next_one_numbered_after_it() {
         let (rx, mut x, links, mut t) = setup("127.0.0.1:0", 256);
@@ -703,8 +785,9 @@ mod tests {
         assert!(has_templates(&at(601, &mut t, &mut x)));
         assert!(at(602, &mut t, &mut x).is_empty());
     }
-    fn links(names: &[(u32, &str)]) -> Links {
-        let mut l = Links::with_capacity();
+    fn links(names: &[(u32, &str)]) -> Net {
+        let mut n = Net::new();
+        let l = &mut n.links;
         l.begin();
         for &(index, name) in names {
             let mut m = crate::route::wire::LinkMsg {
@@ -719,7 +802,7 @@ mod tests {
             l.push(&m);
         }
         l.finish(1, |_| false);
-        l
+        n
     }
 
     /// The interface names: one options record (ifindex, NUL-padded
@@ -741,7 +824,7 @@ mod tests {
                 })
                 .collect()
         };
-        let mut at = |k: u64, l: &Links, t: &mut FlowTable| {
+        let mut at = |k: u64, l: &Net, t: &mut FlowTable| {
             t.begin();
             t.finish(k * s, k * s);
             x.export(t, l, k * s, k * s);

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod names;
 pub mod netlink;
 pub mod out;
+pub mod privacy;
 pub mod render;
 pub mod route;
 pub mod select;

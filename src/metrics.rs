@@ -237,7 +237,7 @@ fn labels(l: &mut Line, r: &HostRow, addr: &[u8], ctx: &Ctx, names: bool) {
     }
     l.push_str("\",mac=\"");
     if let (Who::Mac(_), true) = (r.who, names) {
-        render::hosts::mac(l, r.who);
+        render::hosts::mac(l, r.who, ctx);
     }
     l.push_str("\",name=\"");
     if let Some(n) = render::hosts::known(r, ctx, false).filter(|_| names) {

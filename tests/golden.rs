@@ -189,6 +189,18 @@ fn table() -> FlowTable {
 
 /// Renders one refresh of the fixed table with `args` into text.
 fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
+    render_with(args, screen, &names, |_, _| {})
+}
+
+/// `render` with these names, and `ui` set up by `setup` once the table
+/// is built (a selection, a question).
+pub(crate) fn render_with(
+    args: &[&str],
+    screen: Option<(usize, usize)>,
+    names: &Names,
+    setup: impl FnOnce(&mut nftop::keys::Ui, &FlowTable),
+) -> String {
     let c = cfg(args);
     let mut table = table();
     let net = net();
@@ -197,24 +209,22 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
     let mut warnings = Warnings::default();
     warnings.push(Warning::NoTimestamps);
     let mut scr = screen.map(|(r, cols)| Screen::new(r, cols));
-    let names = Names::new("/nonexistent", "/nonexistent", false, false);
     view.build(
         table.parts_mut(),
         &net,
-        &names,
+        names,
         &filter,
         (3_000_000_000, REAL),
         scr.as_ref()
             .map(|s| s.capacity(c.wide, warnings.len(), &net.links)),
     );
-    let names = Names::new("/nonexistent", "/nonexistent", false, false);
     let mut opts = Opts::from_config(&c);
     opts.color = false;
     let mut ui = nftop::keys::Ui::new(&c, opts.clone());
     ui.dev = c.dev;
     let ctx = Ctx {
         o: &opts,
-        names: &names,
+        names,
         links: &net.links,
         now_s: 3,
     };
@@ -223,6 +233,7 @@ fn render(args: &[&str], screen: Option<(usize, usize)>) -> String {
     hosts.build(flows, spills, &net);
     hosts.order(filter.sort, filter.ascending);
     ui.hosts = c.by_host;
+    setup(&mut ui, &table);
     let mut tick = crate::render::tick(&table, &view, &warnings, 2, REAL);
     tick.events = Some((5, 0));
     tick.hosts = c.by_host.then_some(&hosts);

@@ -19,6 +19,7 @@ mod hosts;
 mod ipfix;
 mod metrics;
 mod mwan;
+mod privacy;
 mod render;
 mod routing;
 mod scale;

@@ -34,17 +34,17 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Writes one end of a connection: name or address, or "redacted".
-    /// `local` says whether this end is the local side.
+    /// Writes one end of a connection: name or address, or "redacted"
+    /// (then never looked up). `local` says whether this end is on the
+    /// local side; a NAT address is on the side of the end it stands for.
     pub fn host(&self, out: &mut Line, a: &[u8], local: bool, numeric_only: bool) {
-        let (redact, numeric) = if local {
-            (self.o.redact_local, self.o.numeric_local)
+        let numeric = if local {
+            self.o.numeric_local
         } else {
-            (self.o.redact_remote, self.o.numeric_remote)
+            self.o.numeric_remote
         };
-        if redact {
-            out.push_str("redacted");
-            return;
+        if self.o.privacy.hides(local) {
+            return crate::privacy::addr(out, a, true);
         }
         if !numeric && !numeric_only {
             if let Some(n) = self.names.lookup(a, true, self.now_s) {
@@ -116,8 +116,8 @@ pub fn marker(f: &Flow) -> u8 {
 pub fn nat(line: &mut Line, ctx: &Ctx, c: &Conn, m: &Meta, numeric_only: bool) {
     if let Some((a, p)) = c.nat_src() {
         line.push_str(" via ");
-        // The translated source is the router's outside address: local.
-        ctx.host(line, a, true, numeric_only);
+        // What the source is translated to stands for it: its side.
+        ctx.host(line, a, src_is_local(m), numeric_only);
         if c.has_ports() {
             let _ = write!(line, ":{p}");
         }

@@ -2,7 +2,7 @@
 //! kernel has about that one entry, asked fresh each refresh (`conntrack
 //! -G`), and the rate history of the last refreshes as an ASCII graph.
 
-use super::{fmt_addr, fmt_proto, fmt_rate, fmt_tuple, Ctx, Line, Tick};
+use super::{fmt_proto, fmt_rate, fmt_tuple, Ctx, Line, Tick};
 use crate::conntrack::{state_name, STATUS_NAMES};
 use crate::select::Selection;
 use std::fmt::Write as _;
@@ -21,6 +21,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
     };
     let x = sel.answer.map(|a| a.1);
     let n = c.addr_len();
+    let hide = ctx.o.privacy.flow(flow);
     let _ = write!(l, "id {}  zone {}  mark 0x{:x}  ", c.id, c.zone, c.mark);
     fmt_proto(&mut l, c.orig.proto);
     l.push(b' ');
@@ -43,10 +44,10 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
         ("orig  ", &c.orig, c.orig_bytes),
         ("reply ", &c.reply, c.reply_bytes),
     ] {
+        let k = usize::from(dir.starts_with('r'));
         l.clear();
         l.push_str(dir);
-        fmt_tuple(&mut l, t, n);
-        let k = usize::from(dir.starts_with('r'));
+        fmt_tuple(&mut l, t, n, hide.tuple(k == 1));
         match x {
             Some(x) => {
                 let _ = write!(l, "  {} packets {bytes} bytes", x.packets[k]);
@@ -62,10 +63,13 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
     match (c.nat_src(), c.nat_dst()) {
         (None, None) => l.push_str("none"),
         (s, d) => {
-            for (what, v) in [("source seen as ", s), ("destination sent to ", d)] {
+            for (what, v, h) in [
+                ("source seen as ", s, hide.src),
+                ("destination sent to ", d, hide.dst),
+            ] {
                 if let Some((a, p)) = v {
                     l.push_str(what);
-                    fmt_addr(&mut l, a);
+                    crate::privacy::addr(&mut l, a, h);
                     let _ = write!(l, " port {p}  ");
                 }
             }

@@ -93,13 +93,17 @@ pub fn fmt_addr(out: &mut Line, a: &[u8]) {
 /// One direction of a connection, numeric, as `conntrack -L` would name
 /// it: `192.0.2.10:5201 -> 203.0.113.5:443` (IPv6 bracketed; ICMP shows
 /// `id N type T code C` after the addresses; other protocols no ports).
-pub fn fmt_tuple(out: &mut Line, t: &conntrack::Tuple, n: usize) {
-    for (a, p, arrow) in [(&t.src, t.sport, " -> "), (&t.dst, t.dport, "")] {
+/// `hide`: (source, destination) written `redacted` (privacy.rs).
+pub fn fmt_tuple(out: &mut Line, t: &conntrack::Tuple, n: usize, hide: (bool, bool)) {
+    for (a, p, arrow, h) in [
+        (&t.src, t.sport, " -> ", hide.0),
+        (&t.dst, t.dport, "", hide.1),
+    ] {
         let ports = conntrack::has_ports(t.proto);
         if ports && n == 16 {
             out.push(b'[');
         }
-        fmt_addr(out, &a[..n]);
+        crate::privacy::addr(out, &a[..n], h);
         if ports {
             let _ = write!(out, "{}:{p}", if n == 16 { "]" } else { "" });
         }
@@ -197,8 +201,7 @@ mod tests {
             numeric_local: false,
             numeric_remote: false,
             numeric_port: false,
-            redact_local: false,
-            redact_remote: false,
+            privacy: Default::default(),
             color: false,
             utf8: false,
         };

@@ -1,8 +1,10 @@
 //! The per-device view in every format: the screen's rows, `-c`/`-M`
 //! lines and `--json` `"host"` objects (hostview.rs builds the rows).
+//! A device is a local side: `-r` hides its addresses, MAC and name here,
+//! for every format and the metrics labels (privacy.rs).
 
 use super::columns::RATE_W;
-use super::{fmt_addr, fmt_rate, trim_end, Ctx, Line, Tick};
+use super::{fmt_rate, trim_end, Ctx, Line, Tick};
 use crate::hostview::{HostRow, Id, Who};
 use std::fmt::Write as _;
 use std::io::Write;
@@ -29,9 +31,9 @@ pub fn id_label(out: &mut Line, id: Id, ctx: &Ctx) {
     match id.0 {
         Who::Local => out.push_str("local"),
         Who::Other => out.push_str("other"),
-        Who::Mac(m) => match ctx.names.by_mac(&m) {
+        Who::Mac(m) => match ctx.names.by_mac(&m).filter(|_| !ctx.o.privacy.local) {
             Some(n) => out.push_str(n.as_str()),
-            None => mac(out, id.0),
+            None => mac(out, id.0, ctx),
         },
         Who::Addr => {
             let b = id.1.to_be_bytes();
@@ -46,8 +48,12 @@ pub fn id_label(out: &mut Line, id: Id, ctx: &Ctx) {
 }
 
 /// The name known for a device: the DHCP lease of its MAC, else what
-/// hosts, leases (and with `resolve`, DNS) say of its first address.
+/// hosts, leases (and with `resolve`, DNS) say of its first address;
+/// none under `-r`.
 pub fn known(r: &HostRow, ctx: &Ctx, resolve: bool) -> Option<crate::names::Name> {
+    if ctx.o.privacy.local {
+        return None;
+    }
     if let Who::Mac(m) = r.who {
         if let Some(n) = ctx.names.by_mac(&m) {
             return Some(n);
@@ -64,8 +70,7 @@ pub fn name(out: &mut Line, r: &HostRow, ctx: &Ctx, numeric: bool) {
         Who::Other => return out.push_str("other"),
         _ => {}
     }
-    let o = ctx.o;
-    if !numeric && !o.numeric_local && !o.redact_local {
+    if !numeric && !ctx.o.numeric_local {
         if let Some(n) = known(r, ctx, true) {
             return out.push_str(n.as_str());
         }
@@ -76,9 +81,11 @@ pub fn name(out: &mut Line, r: &HostRow, ctx: &Ctx, numeric: bool) {
     }
 }
 
-pub fn mac(out: &mut Line, who: Who) {
+/// A device's MAC, `redacted` under `-r`, `-` for none.
+pub fn mac(out: &mut Line, who: Who, ctx: &Ctx) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match who {
+        Who::Mac(_) if ctx.o.privacy.local => out.push_str(crate::privacy::REDACTED),
         Who::Mac(m) => {
             for (i, b) in m.iter().enumerate() {
                 if i > 0 {
@@ -98,7 +105,7 @@ pub fn cells(r: &HostRow, ctx: &Ctx, numeric: bool, mut put: impl FnMut(usize, &
     name(&mut c, r, ctx, numeric);
     put(0, c.as_str());
     c.clear();
-    mac(&mut c, r.who);
+    mac(&mut c, r.who, ctx);
     put(1, c.as_str());
     for (i, v) in [r.tx_bps, r.rx_bps, r.sum_bps()].into_iter().enumerate() {
         c.clear();
@@ -169,7 +176,7 @@ pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> s
         c.clear();
         match r.who {
             Who::Mac(_) => {
-                mac(&mut c, r.who);
+                mac(&mut c, r.who, ctx);
                 str_field(line, "mac", c.as_str());
             }
             _ => line.push_str(",\"mac\":null"),
@@ -180,11 +187,11 @@ pub fn write_json(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> s
                 line.push(b',');
             }
             line.push(b'"');
-            fmt_addr(line, a);
+            ctx.host(line, a, true, true);
             line.push(b'"');
         }
         line.push(b']');
-        match known(r, ctx, false).filter(|_| !ctx.o.redact_local) {
+        match known(r, ctx, false) {
             Some(n) => str_field(line, "name", n.as_str()),
             None => line.push_str(",\"name\":null"),
         }

@@ -8,7 +8,7 @@
 
 use super::columns::{dev_value, DevValue, DEV_COLUMNS};
 use super::{dst_is_local, flags, src_is_local};
-use super::{fmt_addr, fmt_fixed, Line, Tick, Warning};
+use super::{fmt_fixed, Line, Tick, Warning};
 use crate::conntrack;
 use crate::flows::RateState;
 use crate::render::Ctx;
@@ -102,14 +102,14 @@ pub fn write_json(
                 c.orig.sport
             );
         }
-        for (key, pkey, nat) in [
-            ("nat_src", "nat_sport", c.nat_src()),
-            ("nat_dst", "nat_dport", c.nat_dst()),
+        for (key, pkey, nat, local) in [
+            ("nat_src", "nat_sport", c.nat_src(), src_is_local(m)),
+            ("nat_dst", "nat_dport", c.nat_dst(), dst_is_local(m)),
         ] {
             match nat {
                 Some((a, p)) => {
                     cell.clear();
-                    fmt_addr(&mut cell, a);
+                    ctx.host(&mut cell, a, local, true);
                     str_field(line, key, cell.as_str());
                     if ports {
                         let _ = write!(line, ",\"{pkey}\":{p}");

@@ -39,8 +39,8 @@ pub struct Opts {
     pub numeric_local: bool,
     pub numeric_remote: bool,
     pub numeric_port: bool,
-    pub redact_local: bool,
-    pub redact_remote: bool,
+    /// `-r`/`-R` (privacy.rs decides what they hide).
+    pub privacy: crate::privacy::Privacy,
     pub color: bool,
     /// The locale is UTF-8: arrows instead of ASCII `^`/`v`.
     pub utf8: bool,
@@ -59,8 +59,7 @@ impl Opts {
             numeric_local: c.numeric_local,
             numeric_remote: c.numeric_remote,
             numeric_port: c.numeric_port,
-            redact_local: c.redact_local,
-            redact_remote: c.redact_remote,
+            privacy: crate::privacy::Privacy::of(c),
             color: c.color,
             utf8: false,
         }

@@ -9,7 +9,7 @@
 //!  nat_src nat_sport nat_dst nat_dport mark zone flags`
 
 use super::columns::{self, columns, dev_cell, dev_value, Col, Row, Style, COLUMNS, DEV_COLUMNS};
-use super::{flags, fmt_addr, nat, trim_end, Ctx, Line, Tick};
+use super::{dst_is_local, flags, nat, src_is_local, trim_end, Ctx, Line, Tick};
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -72,11 +72,14 @@ pub fn write_machine(
             line.push(b' ');
             columns::cell(line, c.col, &row, Style::Machine);
         }
-        for nat in [c.nat_src(), c.nat_dst()] {
+        for (nat, local) in [
+            (c.nat_src(), src_is_local(m)),
+            (c.nat_dst(), dst_is_local(m)),
+        ] {
             match nat {
                 Some((a, p)) => {
                     line.push(b' ');
-                    fmt_addr(line, a);
+                    ctx.host(line, a, local, true);
                     let _ = write!(line, " {p}");
                 }
                 None => line.push_str(" - -"),

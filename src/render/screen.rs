@@ -171,7 +171,9 @@ impl Screen {
                 line.push_str("delete ");
                 super::fmt_proto(&mut line, c.orig.proto);
                 line.push(b' ');
-                super::fmt_tuple(&mut line, &c.orig, c.addr_len());
+                let f = ui.sel.idx.and_then(|i| t.flows.get(i as usize));
+                let hide = ctx.o.privacy.flow(f.filter(|f| f.id == c.id));
+                super::fmt_tuple(&mut line, &c.orig, c.addr_len(), hide.tuple(false));
                 line.push_str(" ? [y/N]");
             } else if let Some((kind, input)) = &ui.prompt {
                 line.push_str(match kind {
