@@ -33,8 +33,8 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   -M, --machine         -c with raw numbers and a leading unix time
                         (fixed columns, see README)
   -P, --numeric-port    numeric ports (no /etc/services names)
-  -r, --redact-local    hide local addresses (never resolved)
-  -R, --redact-remote   hide remote addresses (never resolved)
+  -r, --redact-local    hide local addresses, MACs and names everywhere
+  -R, --redact-remote   hide remote addresses and names everywhere
   -S, --si              IEC binary units Ki/Mi/Gi (1024); default is
                         SI K/M/G (1000)
   -a, --age 0|1|2       age column: 0 none, 1 seconds, 2 DD HH:MM:SS
