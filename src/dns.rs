@@ -154,23 +154,29 @@ fn read_name(m: &[u8], mut at: usize, out: &mut Vec<u8>) -> Option<usize> {
     }
 }
 
-/// Whether `m` is a response (QR) to `query`: same id, same question.
-fn answers(m: &[u8], query: &[u8]) -> bool {
-    let qlen = query.len();
-    qlen >= 12
-        && m.len() >= qlen
-        && m[..2] == query[..2]
-        && m[2] & 0x80 != 0
-        && m[12..qlen] == query[12..]
-}
-
 /// The first PTR name of answer `m` to `query` (same id, same question),
 /// or None: NXDOMAIN, no PTR, or not an answer to it.
 pub fn parse_answer(m: &[u8], query: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    if !answers(m, query) {
+    reply(m, query, out).flatten()
+}
+
+/// None when `m` is no response (QR) to `query` (another id or
+/// question); else `parse_answer`'s result.
+fn reply(m: &[u8], query: &[u8], out: &mut Vec<u8>) -> Option<Option<()>> {
+    let qlen = query.len();
+    if qlen < 12
+        || m.len() < qlen
+        || m[..2] != query[..2]
+        || m[2] & 0x80 == 0
+        || m[12..qlen] != query[12..]
+    {
         return None;
     }
-    let qlen = query.len();
+    Some(records(m, qlen, out))
+}
+
+/// The first PTR name of the records after the question.
+fn records(m: &[u8], qlen: usize, out: &mut Vec<u8>) -> Option<()> {
     if m[3] & 0x0f != 0 {
         return None; // RCODE: NXDOMAIN, SERVFAIL, ...
     }
@@ -265,9 +271,9 @@ impl Resolver {
                     let m = &self.buf[..n];
                     // A wrong id or question is a stray or a guess, not
                     // the end of the wait: the real answer may follow.
-                    if answers(m, &self.query) {
+                    if let Some(name) = reply(m, &self.query, out) {
                         // Our answer, a name or none: no further waiting.
-                        return parse_answer(m, &self.query, out);
+                        return name;
                     }
                 }
             }

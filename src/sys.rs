@@ -40,9 +40,17 @@ fn clock(id: libc::clockid_t) -> u64 {
 /// cannot: GRND_NONBLOCK, so early in a boot, before the pool is ready,
 /// the caller does without rather than wait.
 pub fn random(buf: &mut [u8]) -> bool {
-    // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
-    n == buf.len() as isize
+    // SAFETY: the kernel writes at most buf.len() bytes into buf. The
+    // raw syscall, not musl's wrapper: 112 bytes less on mipsel.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            buf.as_mut_ptr(),
+            buf.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    n == buf.len() as libc::c_long
 }
 
 pub fn isatty(fd: i32) -> bool {
