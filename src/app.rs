@@ -15,7 +15,7 @@ use crate::flows::FlowTable;
 use crate::health;
 use crate::kernel::{read_proc_u64, Kernel};
 use crate::keys::{self, Outcome, Ui};
-use crate::names::Names;
+use crate::names::{Names, Source};
 use crate::netlink::{CtSocket, DumpStats};
 use crate::out::Out;
 use crate::render::screen::{Screen, FALLBACK};
@@ -92,27 +92,32 @@ struct Check {
 }
 
 impl App {
-    /// Opens sockets and sizes every table. Errors here are printed before
+    /// Opens sockets and sizes every table, drops root (`--user`), then
+    /// reads the files names come from. Errors here are printed before
     /// the screen is touched.
     pub fn new(cfg: Config) -> Result<App> {
-        let app = Self::open(cfg, Out::stdout())?;
-        // Every socket is open, the sysctls set, the metrics port bound:
-        // from here on only CAP_NET_ADMIN is needed (sys::drop_privileges).
-        sys::drop_privileges();
-        Ok(app)
+        Self::open(cfg, Out::stdout(), true)
     }
 
-    /// Like `new`, writing to `out` instead of stdout (tests).
+    /// Like `new`, writing to `out` instead of stdout, as the user it was
+    /// started as (tests).
     pub fn with_output(cfg: Config, out: Box<dyn Write>) -> Result<App> {
-        Self::open(cfg, Out::writer(out))
+        Self::open(cfg, Out::writer(out), false)
     }
 
-    fn open(cfg: Config, out: Out) -> Result<App> {
+    fn open(cfg: Config, mut out: Out, drop_root: bool) -> Result<App> {
         let env = Env::read();
         let st = settings::settle(&cfg, &env);
         if let Some(n) = st.note {
             let _ = writeln!(std::io::stderr(), "nftop: {n}");
         }
+        let user = if drop_root {
+            // Threads asked for from here on start after the drop.
+            sys::hold_threads();
+            Some(crate::user::resolve(cfg.user.as_deref())?)
+        } else {
+            None
+        };
         let ct = CtSocket::open()?;
         let router = Router::open(cfg.wan.clone())?;
         if cfg.enable_acct {
@@ -135,9 +140,46 @@ impl App {
             ),
             None => None,
         };
-        let names = Names::new(
-            &cfg.hosts,
-            &cfg.leases,
+        let metrics = match cfg.metrics {
+            Some(a) => Some(crate::metrics::Metrics::start(
+                a,
+                cfg.metrics_hosts,
+                !cfg.metrics_no_names,
+            )?),
+            None => None,
+        };
+        if let Some((uid, gid)) = user {
+            // The screen's own descriptor of the tty is opened through
+            // /proc/self/fd, which the new user may not open.
+            if st.mode == Mode::Screen {
+                out.reserve_screen_fd();
+            }
+            // Every socket is open, the sysctls set, the metrics port
+            // bound: from here on only CAP_NET_ADMIN is needed.
+            sys::drop_privileges(uid, gid).map_err(|e| {
+                Error::permission(format!(
+                    "cannot drop root privileges: {e} (nftop does not run half-dropped)"
+                ))
+            })?;
+        }
+        let names = Names::open(
+            match &cfg.hosts {
+                Some(p) => Source {
+                    path: p,
+                    explicit: true,
+                },
+                None => Source {
+                    path: "/etc/hosts",
+                    explicit: false,
+                },
+            },
+            match &cfg.leases {
+                Some(p) => Source {
+                    path: p,
+                    explicit: true,
+                },
+                None => Source::default_leases(),
+            },
             cfg.dns && st.resolve,
             !cfg.numeric_port,
         );
@@ -186,14 +228,7 @@ impl App {
             entries: None,
             detail_seq: u64::MAX,
             hosts: crate::hostview::Hosts::default(),
-            metrics: match cfg.metrics {
-                Some(a) => Some(crate::metrics::Metrics::start(
-                    a,
-                    cfg.metrics_hosts,
-                    !cfg.metrics_no_names,
-                )?),
-                None => None,
-            },
+            metrics,
             metrics_seq: 0,
             missed: 0,
             ipfix,
@@ -274,6 +309,7 @@ impl App {
             addrs_dropped: self.router.net.local.dropped,
             hosts_dropped: self.names.hosts_dropped,
             leases_dropped: self.names.leases_dropped,
+            refused: self.names.refused,
         };
         health::compute(&inputs, &mut self.warnings);
         for w in self.check.found.iter() {

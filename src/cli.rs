@@ -62,7 +62,8 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   --count N             exit after N refreshes
   --capacity N          flow table size (default: nf_conntrack_max)
   --hosts PATH          hosts file for names (default /etc/hosts)
-  --leases PATH         DHCP leases for names (default /tmp/dhcp.leases)
+  --leases PATH         DHCP leases for names (default on OpenWrt:
+                        /tmp/dhcp.leases; elsewhere none)
   --no-dns              no reverse DNS (hosts and leases still used)
   --no-color            no colour (also: NO_COLOR in the environment)
   --cpu PCT             cap nftop's CPU at PCT % of one core, the kernel's
@@ -87,6 +88,8 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         headless exporter)
   --read-only           the k key deletes nothing (nftop then never writes
                         to the conntrack table)
+  --user NAME           run as NAME (or UID[:GID]) after start, keeping
+                        only CAP_NET_ADMIN (default nobody)
 
 keys (screen mode): q quit, p pause, h help, d devices, w wide, a age,
   H devices by host, b bytes, B raw, S units, V state, I id, r/R redact, n/N numeric,
@@ -185,8 +188,12 @@ pub struct Config {
     pub wide: bool,
     pub count: Option<u64>,
     pub capacity: Option<usize>,
-    pub hosts: String,
-    pub leases: String,
+    /// `--hosts`/`--leases`: None for the default path, which is read
+    /// only when root or a system account owns it (infile.rs).
+    pub hosts: Option<String>,
+    pub leases: Option<String>,
+    /// `--user`: who nftop runs as after start (None: nobody).
+    pub user: Option<String>,
     pub dns: bool,
     pub color: bool,
     /// Hidden: write every raw dump datagram to this file (fixtures).
@@ -246,8 +253,9 @@ impl Default for Config {
             wide: false,
             count: None,
             capacity: None,
-            hosts: "/etc/hosts".into(),
-            leases: "/tmp/dhcp.leases".into(),
+            hosts: None,
+            leases: None,
+            user: None,
             dns: true,
             color: true,
             record: None,
@@ -316,8 +324,9 @@ where
             Long("wan") => c.wan = Some(parse_if(&value(&mut p)?, "--wan")?),
             Long("count") => c.count = Some(parse_count(&value(&mut p)?)?),
             Long("capacity") => c.capacity = Some(parse_capacity(&value(&mut p)?)?),
-            Long("hosts") => c.hosts = value(&mut p)?,
-            Long("leases") => c.leases = value(&mut p)?,
+            Long("hosts") => c.hosts = Some(value(&mut p)?),
+            Long("leases") => c.leases = Some(value(&mut p)?),
+            Long("user") => c.user = Some(value(&mut p)?),
             Long("no-dns") => c.dns = false,
             Long("no-color") => c.color = false,
             Long("record") => c.record = Some(value(&mut p)?),
@@ -697,8 +706,9 @@ mod tests {
         assert_eq!(cfg(&["--json"]).mode, Mode::Json);
         assert_eq!(cfg(&["--count", "3"]).count, Some(3));
         assert_eq!(cfg(&["--capacity", "1024"]).capacity, Some(1024));
-        assert_eq!(cfg(&["--leases", "/x"]).leases, "/x");
-        assert_eq!(cfg(&["--hosts", "/h"]).hosts, "/h");
+        assert_eq!(cfg(&["--leases", "/x"]).leases.as_deref(), Some("/x"));
+        assert_eq!(cfg(&["--hosts", "/h"]).hosts.as_deref(), Some("/h"));
+        assert_eq!(cfg(&["--user", "dnsmasq"]).user.as_deref(), Some("dnsmasq"));
         assert!(!cfg(&["--no-dns"]).dns);
         assert!(!cfg(&["--no-color"]).color);
         assert!(cfg(&["--wan", "wwan+"]).wan.unwrap().matches("wwan3"));

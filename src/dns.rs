@@ -201,7 +201,7 @@ fn records(m: &[u8], qlen: usize, out: &mut Vec<u8>) -> Option<()> {
 /// A resolver: resolv.conf (re-read when it changes) and a query buffer.
 pub struct Resolver {
     path: &'static str,
-    stamp: Option<std::time::SystemTime>,
+    stamp: Option<i128>,
     conf: Conf,
     query: Vec<u8>,
     buf: [u8; 512],
@@ -229,10 +229,15 @@ impl Resolver {
     /// The name of `addr` into `out`, or None. Blocks up to the
     /// configured timeout times attempts: the worker thread's only call.
     pub fn reverse(&mut self, addr: &[u8], out: &mut Vec<u8>) -> Option<()> {
-        let stamp = std::fs::metadata(self.path).and_then(|m| m.modified()).ok();
+        // Through infile's checks like every file another program writes:
+        // a planted or group-writable resolv.conf names no server.
+        let stamp = crate::infile::stat(self.path, false)
+            .ok()
+            .map(|m| m.mtime_ns);
         if stamp != self.stamp || stamp.is_none() {
             self.stamp = stamp;
-            self.conf = parse_conf(&std::fs::read_to_string(self.path).unwrap_or_default());
+            let text = crate::infile::read_text(self.path, false, 64 * 1024);
+            self.conf = parse_conf(&text.unwrap_or_default());
         }
         // A fresh random id per query: a counter or a clock would give
         // every later id away with one seen. Without one, no query.

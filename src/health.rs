@@ -3,6 +3,7 @@
 //! findings, their texts, and the pure functions of counters that raise
 //! them, so every finding is testable without a kernel.
 
+use crate::infile::Refusal;
 use crate::render::{fmt_scaled, Line};
 use crate::route::Links;
 use crate::view::DevRow;
@@ -43,6 +44,8 @@ pub struct Inputs {
     /// Hosts and leases entries left out at nftop's bounds.
     pub hosts_dropped: u32,
     pub leases_dropped: u32,
+    /// Names files (names::FILES order) there but refused, and why.
+    pub refused: [Option<Refusal>; 3],
 }
 
 pub fn compute(i: &Inputs, w: &mut Warnings) {
@@ -89,6 +92,11 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
     if i.hosts_dropped > 0 || i.leases_dropped > 0 {
         w.push(Warning::NamesDropped(i.hosts_dropped, i.leases_dropped));
     }
+    for (k, r) in i.refused.iter().enumerate() {
+        if let Some(r) = *r {
+            w.push(Warning::FileRefused(k as u8, r));
+        }
+    }
     if i.ct_max > 0 && i.ct_count * 10 >= i.ct_max * 9 {
         w.push(Warning::CtNearFull(i.ct_count, i.ct_max, i.ct_drops));
     }
@@ -119,6 +127,8 @@ pub enum Warning {
     LinksDropped(u32, u32),
     /// Hosts and leases entries beyond nftop's bounds, left out.
     NamesDropped(u32, u32),
+    /// A names file (index into names::FILES) not read, and why.
+    FileRefused(u8, Refusal),
 }
 
 impl Warning {
@@ -140,6 +150,7 @@ impl Warning {
             Warning::Mismatch(..) => "attribution_mismatch",
             Warning::LinksDropped(..) => "links_dropped",
             Warning::NamesDropped(..) => "names_dropped",
+            Warning::FileRefused(..) => "file_refused",
         }
     }
 
@@ -210,6 +221,19 @@ impl Warning {
                 out,
                 "{h} hosts entries and {l} leases beyond nftop's limits (8192, 4096 in 512 KiB) are left out: those addresses show without names"
             ),
+            Warning::FileRefused(k, r) => {
+                let file = crate::names::FILES.get(k as usize).unwrap_or(&"?");
+                let fix = if k == 2 {
+                    "-P for numeric ports"
+                } else {
+                    "fix its owner and mode, or name it with --"
+                };
+                let _ = write!(out, "{file} file refused: {}: {fix}", r.reason());
+                if k < 2 {
+                    let _ = out.write_str(file);
+                }
+                Ok(())
+            }
             Warning::EventsSilent => write!(
                 out,
                 "no conntrack DESTROY events arrive although connections end: totals miss short connections (some kernels need a module reload)"

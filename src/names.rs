@@ -28,6 +28,9 @@ const MAX_HOSTS: usize = 8192;
 const MAX_LEASES: usize = 4096;
 /// Leases files larger than this are read only up to here.
 const LEASES_MAX_BYTES: usize = 512 * 1024;
+/// Hosts and services files: read only up to here (a 4 MiB /etc/hosts
+/// ad-block list fits; MAX_HOSTS bounds the entries kept).
+const HOSTS_MAX_BYTES: usize = 4 << 20;
 
 /// A cleaned name in fixed storage.
 #[derive(Clone, Copy)]
@@ -144,10 +147,35 @@ struct Dns {
     wake: Condvar,
 }
 
+/// Where a names file comes from: the user named it (read as named, if
+/// it is a regular file) or it is a default (read only when root or a
+/// system account owns it and nobody else can write it: infile.rs).
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub path: &'a str,
+    pub explicit: bool,
+}
+
+impl Source<'_> {
+    /// The default leases file only where OpenWrt's dnsmasq writes it:
+    /// elsewhere /tmp/dhcp.leases is anybody's to create.
+    pub fn default_leases() -> Source<'static> {
+        let openwrt = std::path::Path::new("/etc/openwrt_release").exists();
+        Source {
+            path: if openwrt { "/tmp/dhcp.leases" } else { "" },
+            explicit: false,
+        }
+    }
+}
+
+/// The files names come from, in the order of `Names::refused`.
+pub const FILES: [&str; 3] = ["hosts", "leases", "services"];
+
 pub struct Names {
     hosts: Vec<(Addr, Name)>,
     leases_path: String,
-    leases_mtime: Option<std::time::SystemTime>,
+    leases_explicit: bool,
+    leases_mtime: Option<i128>,
     /// (address, name, MAC; zero when unreadable).
     leases: Vec<(Addr, Name, [u8; 6])>,
     leases_buf: Vec<u8>,
@@ -158,22 +186,41 @@ pub struct Names {
     /// Leases beyond MAX_LEASES, or a leases file over LEASES_MAX_BYTES
     /// (its tail unread, counted as one), last read.
     pub leases_dropped: u32,
+    /// Why the hosts, leases or services file (`FILES`) was not read,
+    /// when it was there but refused (the header says so).
+    pub refused: [Option<crate::infile::Refusal>; 3],
 }
 
 impl Names {
-    /// Reads hosts and services now, starts the DNS worker when `dns`.
+    /// Names from the files at these paths, named explicitly (tests).
     pub fn new(hosts_path: &str, leases_path: &str, dns: bool, services: bool) -> Names {
+        let src = |path| Source {
+            path,
+            explicit: true,
+        };
+        Names::open(src(hosts_path), src(leases_path), dns, services)
+    }
+
+    /// Reads hosts and services now (call it after the privilege drop:
+    /// they are files other programs write), starts the DNS worker when
+    /// `dns`, reads the leases.
+    pub fn open(hosts_src: Source, leases_src: Source, dns: bool, services: bool) -> Names {
+        let mut refused = [None; 3];
         let mut hosts = Vec::new();
         let mut hosts_dropped = 0;
-        if let Ok(text) = std::fs::read_to_string(hosts_path) {
-            hosts_dropped = parse_hosts(&text, &mut hosts);
+        match crate::infile::read_text(hosts_src.path, hosts_src.explicit, HOSTS_MAX_BYTES) {
+            Ok(text) => hosts_dropped = parse_hosts(&text, &mut hosts),
+            Err(crate::infile::Refusal::Missing) => {}
+            Err(r) => refused[0] = Some(r),
         }
         sort_stable_by(&mut hosts, |e| e.0);
         hosts.dedup_by(|a, b| a.0 == b.0);
         let mut svc = Vec::new();
         if services {
-            if let Ok(text) = std::fs::read_to_string("/etc/services") {
-                parse_services(&text, &mut svc);
+            match crate::infile::read_text("/etc/services", false, HOSTS_MAX_BYTES) {
+                Ok(text) => parse_services(&text, &mut svc),
+                Err(crate::infile::Refusal::Missing) => {}
+                Err(r) => refused[2] = Some(r),
             }
         }
         let dns = if dns {
@@ -186,7 +233,8 @@ impl Names {
         };
         let mut n = Names {
             hosts,
-            leases_path: leases_path.to_string(),
+            leases_path: leases_src.path.to_string(),
+            leases_explicit: leases_src.explicit,
             leases_mtime: None,
             leases: Vec::with_capacity(MAX_LEASES),
             leases_buf: Vec::with_capacity(LEASES_MAX_BYTES),
@@ -194,6 +242,7 @@ impl Names {
             services: svc,
             hosts_dropped,
             leases_dropped: 0,
+            refused,
         };
         n.refresh();
         n
@@ -201,26 +250,45 @@ impl Names {
 
     /// Re-reads the leases file when it changed. Call once per refresh.
     pub fn refresh(&mut self) {
-        let Ok(meta) = std::fs::metadata(&self.leases_path) else {
-            if self.leases_mtime.take().is_some() {
-                self.leases.clear();
-                self.leases_dropped = 0;
+        if self.leases_path.is_empty() {
+            return;
+        }
+        let meta = match crate::infile::stat(&self.leases_path, self.leases_explicit) {
+            Ok(m) => m,
+            Err(r) => {
+                self.refused[1] = (r != crate::infile::Refusal::Missing).then_some(r);
+                if self.leases_mtime.take().is_some() {
+                    self.leases.clear();
+                    self.leases_dropped = 0;
+                }
+                return;
             }
-            return;
         };
-        let mtime = meta.modified().ok();
-        if mtime == self.leases_mtime && mtime.is_some() {
+        self.refused[1] = None;
+        if Some(meta.mtime_ns) == self.leases_mtime {
             return;
         }
-        self.leases_mtime = mtime;
         self.leases_buf.clear();
-        if let Ok(f) = std::fs::File::open(&self.leases_path) {
-            use std::io::Read;
-            let _ = f
-                .take(LEASES_MAX_BYTES as u64)
-                .read_to_end(&mut self.leases_buf);
-        }
-        let truncated = meta.len() > LEASES_MAX_BYTES as u64;
+        // Read and judged again on the open file: what was stat'ed may have
+        // been replaced since.
+        let read = crate::infile::read(
+            &self.leases_path,
+            self.leases_explicit,
+            LEASES_MAX_BYTES,
+            &mut self.leases_buf,
+        );
+        let size = match read {
+            Ok(m) => {
+                self.leases_mtime = Some(m.mtime_ns);
+                m.size
+            }
+            Err(r) => {
+                self.refused[1] = Some(r);
+                self.leases_mtime = None;
+                0
+            }
+        };
+        let truncated = size > LEASES_MAX_BYTES as u64;
         self.leases_dropped =
             parse_leases(&self.leases_buf, &mut self.leases) + u32::from(truncated);
     }

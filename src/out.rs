@@ -34,6 +34,9 @@ pub struct Out {
     nonblocking: bool,
     /// Frames skipped because the previous one was still being written.
     pub skipped: u64,
+    /// The tty's non-blocking descriptor, opened before the privilege
+    /// drop (`reserve_screen_fd`) and used by `screen_mode`.
+    reserved: Option<i32>,
 }
 
 /// Lines are written when this much is buffered, and at every flush.
@@ -55,6 +58,7 @@ impl Out {
             done: 0,
             nonblocking: false,
             skipped: 0,
+            reserved: None,
         }
     }
 
@@ -63,10 +67,23 @@ impl Out {
     /// tty cannot be opened again.
     pub fn screen_mode(&mut self) {
         if let Sink::Fd(1) = self.sink {
-            if let Some(fd) = crate::sys::reopen_stdout_nonblocking() {
+            let fd = self
+                .reserved
+                .take()
+                .or_else(crate::sys::reopen_stdout_nonblocking);
+            if let Some(fd) = fd {
                 self.sink = Sink::Fd(fd);
                 self.nonblocking = true;
             }
+        }
+    }
+
+    /// Opens the screen's descriptor now, while /proc/self/fd/1 can still
+    /// be opened (root before the drop to `--user`); `screen_mode` takes
+    /// it.
+    pub fn reserve_screen_fd(&mut self) {
+        if let Sink::Fd(1) = self.sink {
+            self.reserved = crate::sys::reopen_stdout_nonblocking();
         }
     }
 

@@ -381,39 +381,198 @@ fn set_buf(fd: i32, bytes: usize, force: libc::c_int, opt: libc::c_int) -> usize
     }
 }
 
-/// Least privilege for the calling thread (capabilities are per
-/// thread; threads started later inherit): every capability dropped but
-/// CAP_NET_ADMIN, which conntrack dumps, events and deletes need at send
-/// time and which also lets the exit-time sysctl restore write
-/// /proc/sys/net (net_ctl_permissions); the bounding and ambient sets
-/// emptied of the rest, and PR_SET_NO_NEW_PRIVS. Nothing here can fail in
-/// a way that matters: without CAP_SETPCAP (a setcap'd binary run by a
-/// user) the bounding set stays, and a capability never held is not kept.
-pub fn drop_privileges() {
-    const CAP_NET_ADMIN: u32 = 12;
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
+// ---------------------------------------------------------------------------
+// Files other programs write (infile.rs holds the policy).
+
+/// An open descriptor, closed on drop.
+pub struct Fd(i32);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: our descriptor, closed once.
+        unsafe { libc::close(self.0) };
     }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
+}
+
+/// Opens `path` for reading without blocking (a FIFO opens at once) or
+/// taking a controlling tty; a symbolic link as the last component only
+/// when `follow`. Err(errno).
+pub fn open_read(path: &std::ffi::CStr, follow: bool) -> Result<Fd, i32> {
+    let mut flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
     }
-    // _LINUX_CAPABILITY_VERSION_3: two Data words (capabilities 0-63).
-    let mut hdr = Header {
+    // SAFETY: a NUL-terminated path, plain flags.
+    let fd = unsafe { libc::open(path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    Ok(Fd(fd))
+}
+
+/// The owner of `path` itself (a link, not what it points to).
+pub fn lstat_uid(path: &std::ffi::CStr) -> Option<u32> {
+    // SAFETY: zeroed is a valid stat; lstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a stat to fill.
+    (unsafe { libc::lstat(path.as_ptr(), &mut st) } == 0).then_some(st.st_uid)
+}
+
+/// What fstat says of an open file.
+pub struct Stat {
+    pub mode: u32,
+    pub uid: u32,
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+pub fn fstat(fd: &Fd) -> Result<Stat, i32> {
+    // SAFETY: zeroed is a valid stat; fstat fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: an open descriptor and a stat to fill.
+    if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
+        return Err(errno());
+    }
+    Ok(Stat {
+        mode: st.st_mode as u32,
+        uid: st.st_uid,
+        size: st.st_size as u64,
+        mtime_ns: st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
+    })
+}
+
+/// Appends at most `cap` bytes from `fd` to `buf` (no allocation when
+/// `buf` has room for them). Stops at EOF, an error, or EAGAIN.
+pub fn read_up_to(fd: &Fd, cap: usize, buf: &mut Vec<u8>) {
+    let start = buf.len();
+    buf.reserve(cap);
+    while buf.len() - start < cap {
+        let want = cap - (buf.len() - start);
+        let spare = buf.spare_capacity_mut();
+        let n = want.min(spare.len());
+        // SAFETY: reads at most n bytes into the vector's spare capacity.
+        let got = unsafe { libc::read(fd.0, spare.as_mut_ptr().cast(), n) };
+        if got < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        if got <= 0 {
+            break;
+        }
+        // SAFETY: the kernel wrote `got` initialised bytes.
+        unsafe { buf.set_len(buf.len() + got as usize) };
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+const CAP_NET_ADMIN: u32 = 12;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Sets the calling thread's capability sets to `keep` (a mask of
+/// capabilities 0-31) in effective and permitted, none inheritable.
+fn capset(keep: u32) -> bool {
+    // _LINUX_CAPABILITY_VERSION_3: two data words (capabilities 0-63).
+    let hdr = CapHeader {
         version: 0x2008_0522,
         pid: 0,
     };
-    let mut cur = [Data::default(); 2];
-    // SAFETY: prctl and capget/capset with the structs the kernel's
-    // capability ABI (linux/capability.h, version 3) defines.
+    let new = [
+        CapData {
+            effective: keep,
+            permitted: keep,
+            inheritable: 0,
+        },
+        CapData::default(),
+    ];
+    // SAFETY: capset with the structs linux/capability.h (version 3)
+    // defines.
+    unsafe { libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, new.as_ptr()) == 0 }
+}
+
+/// The calling thread's capability sets 0-31.
+fn capget() -> Option<CapData> {
+    let mut hdr = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut cur = [CapData::default(); 2];
+    // SAFETY: capget with the structs linux/capability.h defines.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            cur.as_mut_ptr(),
+        )
+    };
+    (r == 0).then_some(cur[0])
+}
+
+/// Least privilege, once every socket is open, the sysctls set and the
+/// metrics port bound, before anything from outside is read:
+/// - as root: switch to `uid`/`gid` (`--user`, default nobody) with no
+///   supplementary groups, keeping CAP_NET_ADMIN only (conntrack dumps,
+///   events and deletes check it at send time; it also lets the
+///   exit-time sysctl restore write /proc/sys/net, net_ctl_permissions),
+///   with SECBIT_NOROOT and SECBIT_NO_SETUID_FIXUP set and locked, so
+///   no later setuid or exec gives anything back. uid 0 keeps owner
+///   rights on root's files (/etc/shadow); an unprivileged uid does not.
+/// - not root (a setcap'd binary): keep CAP_NET_ADMIN, drop the rest.
+///
+/// Then the bounding and ambient sets are emptied of the rest and
+/// PR_SET_NO_NEW_PRIVS is set. Every call is checked: Err names the step
+/// that failed, and start is aborted (nftop never runs half-dropped).
+/// Call on the main thread before any other thread exists; threads asked
+/// for earlier start now (`spawn_detached`), with no capability at all.
+pub fn drop_privileges(uid: u32, gid: u32) -> Result<(), &'static str> {
+    // SAFETY: prctl, setgroups, setresgid and setresuid with plain
+    // values; every result is checked.
     unsafe {
+        let root = libc::geteuid() == 0;
+        if root {
+            // Kept across the uid change (then locked below): permitted
+            // survives, effective is set again by capset.
+            const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+            const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+            const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+            const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+            const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+            let bits = SECBIT_NOROOT
+                | SECBIT_NOROOT_LOCKED
+                | SECBIT_NO_SETUID_FIXUP
+                | SECBIT_NO_SETUID_FIXUP_LOCKED
+                | SECBIT_KEEP_CAPS_LOCKED;
+            if libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 {
+                return Err("cannot set securebits (prctl PR_SET_SECUREBITS)");
+            }
+            if libc::setgroups(0, std::ptr::null()) != 0 {
+                return Err("cannot drop supplementary groups (setgroups)");
+            }
+            if libc::setresgid(gid, gid, gid) != 0 {
+                return Err("cannot switch group (setresgid)");
+            }
+            if libc::setresuid(uid, uid, uid) != 0 {
+                return Err("cannot switch user (setresuid)");
+            }
+        }
         for cap in 0..64 {
             if cap != CAP_NET_ADMIN {
+                // Fails without CAP_SETPCAP (a setcap'd binary run by a
+                // user): the bounding set then stays as it was.
                 libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
             }
         }
@@ -424,36 +583,93 @@ pub fn drop_privileges() {
             0,
             0,
         );
-        libc::syscall(libc::SYS_capget, &mut hdr as *mut Header, cur.as_mut_ptr());
-        let keep = cur[0].permitted & 1 << CAP_NET_ADMIN;
-        let new = [
-            Data {
-                effective: keep,
-                permitted: keep,
-                inheritable: 0,
-            },
-            Data::default(),
-        ];
-        libc::syscall(libc::SYS_capset, &hdr as *const Header, new.as_ptr());
-        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0);
+        let had = capget().map_or(0, |c| c.permitted);
+        if !capset(had & 1 << CAP_NET_ADMIN) {
+            return Err("cannot set capabilities (capset)");
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) != 0 {
+            return Err("cannot set no_new_privs (prctl)");
+        }
+        if root && (libc::getuid() != uid || libc::geteuid() != uid || libc::getegid() != gid) {
+            return Err("the user switch did not hold");
+        }
     }
+    release_threads()
+}
+
+type Job = (&'static [u8], usize, Box<dyn FnOnce() + Send>);
+
+/// Threads asked for before the drop (`hold_threads` .. `drop_privileges`):
+/// started only once nothing they read can run as root.
+static HELD: std::sync::Mutex<Option<Vec<Job>>> = std::sync::Mutex::new(None);
+
+/// From now until `drop_privileges`, `spawn_detached` queues its threads.
+pub fn hold_threads() {
+    if let Ok(mut h) = HELD.lock() {
+        *h = Some(Vec::new());
+    }
+}
+
+fn release_threads() -> Result<(), &'static str> {
+    let jobs = HELD.lock().ok().and_then(|mut h| h.take());
+    for (name, stack, f) in jobs.into_iter().flatten() {
+        if !start_thread(stack, name, f) {
+            return Err("cannot start a helper thread");
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` on a new detached thread with a `stack`-byte stack, named
 /// `name` (NUL-terminated, <= 16 bytes; `top -H` shows it). Not
 /// std::thread: its spawn path links musl's pthread_setname_np, whose
 /// snprintf pulls printf, 9 KB of flash for a name. False when the
-/// thread could not be created.
+/// thread could not be created. Between `hold_threads` and
+/// `drop_privileges` the thread is queued and started by the latter.
 pub fn spawn_detached(stack: usize, name: &'static [u8], f: Box<dyn FnOnce() + Send>) -> bool {
-    type Job = (&'static [u8], Box<dyn FnOnce() + Send>);
+    if let Ok(mut h) = HELD.lock() {
+        if let Some(q) = h.as_mut() {
+            q.push((name, stack, f));
+            return true;
+        }
+    }
+    start_thread(stack, name, f)
+}
+
+fn start_thread(stack: usize, name: &'static [u8], f: Box<dyn FnOnce() + Send>) -> bool {
+    type Start = (&'static [u8], Box<dyn FnOnce() + Send>);
     extern "C" fn start(p: *mut libc::c_void) -> *mut libc::c_void {
         // SAFETY: `p` is the Box leaked below, handed over exactly once.
-        let (name, f) = *unsafe { Box::from_raw(p as *mut Job) };
-        // SAFETY: PR_SET_NAME reads a NUL-terminated string of <= 16 bytes.
-        unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
-        // A helper thread holds no more than the main thread will.
-        drop_privileges();
-        f();
+        let (name, f) = *unsafe { Box::from_raw(p as *mut Start) };
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of <= 16
+        // bytes; the signal mask is this thread's own.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+            // Signals for the process go to the main thread, which holds
+            // CAP_NET_ADMIN for the exit-time sysctl restore.
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in [
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGWINCH,
+                libc::SIGTSTP,
+                libc::SIGCONT,
+                libc::SIGTTIN,
+                libc::SIGTTOU,
+            ] {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        // Helper threads parse what comes from the network (DNS answers,
+        // HTTP requests): they hold no capability at all. A thread that
+        // cannot drop them does not run its job.
+        if capset(0) && capget().is_some_and(|c| c.permitted == 0) {
+            f();
+        }
         std::ptr::null_mut()
     }
     let p = Box::into_raw(Box::new((name, f))) as *mut libc::c_void;
@@ -468,7 +684,7 @@ pub fn spawn_detached(stack: usize, name: &'static [u8], f: Box<dyn FnOnce() + S
         let r = libc::pthread_create(&mut t, &attr, start, p);
         libc::pthread_attr_destroy(&mut attr);
         if r != 0 {
-            drop(Box::from_raw(p as *mut Job));
+            drop(Box::from_raw(p as *mut Start));
             return false;
         }
     }

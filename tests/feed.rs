@@ -480,7 +480,10 @@ fn source_tarball_is_reproducible_and_builds_offline() {
     // recipe (PKG_HASH:=skip) with the tarball's hash and this version.
     let mk = std::fs::read_to_string(dir.join("a/openwrt/Makefile")).unwrap();
     let tracked = std::fs::read_to_string(root.join("openwrt/Makefile")).unwrap();
-    assert!(tracked.lines().any(|l| l == "PKG_HASH:=skip"), "tracked placeholder");
+    assert!(
+        tracked.lines().any(|l| l == "PKG_HASH:=skip"),
+        "tracked placeholder"
+    );
     assert!(mk.lines().any(|l| l == format!("PKG_HASH:={a}")), "{mk}");
     assert!(mk.lines().any(|l| l == "PKG_VERSION:=9.8.7"), "{mk}");
     let strip = |s: &str| {
@@ -489,7 +492,11 @@ fn source_tarball_is_reproducible_and_builds_offline() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert_eq!(strip(&mk), strip(&tracked), "only the hash and version differ");
+    assert_eq!(
+        strip(&mk),
+        strip(&tracked),
+        "only the hash and version differ"
+    );
     for f in ["nftop.init", "nftop.config"] {
         assert_eq!(
             std::fs::read(dir.join("a/openwrt/files").join(f)).unwrap(),

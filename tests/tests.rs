@@ -27,6 +27,7 @@ mod select;
 mod service;
 mod soak;
 mod terminal;
+mod trust;
 mod vm;
 
 use std::alloc::{GlobalAlloc, Layout, System};
