@@ -108,6 +108,7 @@ impl App {
     fn open(cfg: Config, mut out: Out, drop_root: bool) -> Result<App> {
         let env = Env::read();
         let st = settings::settle(&cfg, &env);
+        out.ascii = !st.opts.utf8;
         if let Some(n) = st.note {
             let _ = writeln!(std::io::stderr(), "nftop: {n}");
         }

@@ -33,4 +33,5 @@ pub mod settings;
 pub mod sys;
 pub mod term;
 pub mod user;
+pub mod text;
 pub mod view;

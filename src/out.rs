@@ -30,6 +30,10 @@ pub struct Out {
     buf: Vec<u8>,
     /// Bytes of `buf` already written (non-blocking mode leaves a tail).
     done: usize,
+    /// The locale is not UTF-8: non-ASCII text goes out as `?` per cell
+    /// (`text::to_ascii`), so that a name in UTF-8 neither garbles an
+    /// 8-bit terminal (whose C1 range holds CSI) nor moves its columns.
+    pub ascii: bool,
     /// The screen's non-blocking descriptor, when opened.
     nonblocking: bool,
     /// Frames skipped because the previous one was still being written.
@@ -56,6 +60,7 @@ impl Out {
             sink,
             buf: Vec::with_capacity(LINE_CHUNK),
             done: 0,
+            ascii: false,
             nonblocking: false,
             skipped: 0,
             reserved: None,
@@ -148,7 +153,11 @@ impl Write for Out {
         if !self.nonblocking && self.buf.len() + b.len() > LINE_CHUNK && !self.buf.is_empty() {
             self.push()?;
         }
-        self.buf.extend_from_slice(b);
+        if self.ascii && !b.is_ascii() {
+            crate::text::to_ascii(&mut self.buf, b);
+        } else {
+            self.buf.extend_from_slice(b);
+        }
         Ok(b.len())
     }
 

@@ -20,6 +20,7 @@ mod ipfix;
 mod metrics;
 mod mwan;
 mod privacy;
+mod outside_names;
 mod render;
 mod routing;
 mod scale;

@@ -31,7 +31,7 @@ pub(super) fn str_field(line: &mut Line, key: &str, v: &str) {
         match ch {
             '"' => line.push_str("\\\""),
             '\\' => line.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
+            c if (c as u32) < 0x20 || c == '\x7f' => {
                 let _ = write!(line, "\\u{:04x}", c as u32);
             }
             c => line.push(if c.is_ascii() { c as u8 } else { b'?' }),

@@ -1,5 +1,9 @@
 //! The fixed line buffer every renderer builds its lines in: no
 //! allocation (hexyl style), writes past `LINE_MAX` dropped, never grown.
+//! A line is UTF-8 (interface names may not be ASCII); widths are counted
+//! in terminal cells (`crate::text`), and text is cut on characters only.
+
+use crate::text::{cut, width};
 
 /// Longest line we ever build (a 300+ column terminal, or a -c line with
 /// two 63-character names).
@@ -52,10 +56,15 @@ impl Line {
         }
     }
 
+    /// Appends `s`, or the whole characters of it that fit: the line
+    /// stays UTF-8.
     pub fn push_str(&mut self, s: &str) {
-        for &b in s.as_bytes() {
-            self.push(b);
+        let mut n = s.len().min(LINE_MAX - self.len);
+        while !s.is_char_boundary(n) {
+            n -= 1;
         }
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
     }
 
     pub fn spaces(&mut self, n: usize) {
@@ -64,7 +73,8 @@ impl Line {
         }
     }
 
-    /// Pads with spaces up to `col`.
+    /// Pads with spaces up to byte `col` (for ASCII text; `cell` counts
+    /// cells).
     pub fn pad_to(&mut self, col: usize) {
         while self.len < col.min(LINE_MAX) {
             self.push(b' ');
@@ -78,16 +88,17 @@ impl Line {
     /// Appends `s` padded to at least `w` columns, never cut (plain output).
     pub fn cell_min(&mut self, s: &str, w: usize) {
         self.push_str(s);
-        self.spaces(w.saturating_sub(s.len()));
+        self.spaces(w.saturating_sub(width(s)));
     }
 
-    /// Appends `s` in exactly `w` columns: right-aligned when `right`,
-    /// cut with a trailing '~' when too long.
+    /// Appends `s` in exactly `w` columns (terminal cells, not bytes):
+    /// right-aligned when `right`, cut on a character with a trailing '~'
+    /// when too long.
     pub fn cell(&mut self, s: &str, w: usize, right: bool) {
-        let n = s.len();
+        let n = width(s);
         if n > w {
             if w > 0 {
-                self.push_str(&s[..w - 1]);
+                self.push_head(s, w - 1);
                 self.push(b'~');
             }
         } else if right {
@@ -98,11 +109,56 @@ impl Line {
             self.spaces(w - n);
         }
     }
+
+    /// Appends the head of `s` that fits in `w` cells, padded to `w` (a
+    /// wide character that does not fit leaves a space).
+    pub fn push_head(&mut self, s: &str, w: usize) {
+        let (end, used) = cut(s, w);
+        self.push_str(&s[..end]);
+        self.spaces(w - used);
+    }
 }
 
 impl std::fmt::Write for Line {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         self.push_str(s);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cut_names_on_characters_at_every_width() {
+        // Issue 26 item 4: a 7-character name of 8 bytes in a 7-column
+        // cell was cut at byte 6, inside 'é': a panic.
+        let mut l = Line::new();
+        l.cell("abcdeé1", 7, false);
+        assert_eq!(l.as_str(), "abcdeé1");
+        l.clear();
+        l.cell("abcdeé1", 6, false);
+        assert_eq!(l.as_str(), "abcde~");
+        for s in ["abcdeé1", "éééé", "网口网口1", "a网b", "wan0", ""] {
+            for w in 0..12 {
+                for right in [false, true] {
+                    l.clear();
+                    l.cell(s, w, right);
+                    let got = std::str::from_utf8(l.as_bytes()).unwrap();
+                    assert_eq!(width(got), w, "{s:?} in {w}: {got:?}");
+                }
+                l.clear();
+                l.cell_min(s, w);
+                assert_eq!(width(l.as_str()), width(s).max(w), "{s:?} min {w}");
+            }
+        }
+        // A full line keeps whole characters.
+        l.clear();
+        l.spaces(LINE_MAX - 1);
+        l.push_str("é");
+        assert_eq!(l.len(), LINE_MAX - 1);
+        l.push_str("a");
+        assert_eq!(l.len(), LINE_MAX);
     }
 }

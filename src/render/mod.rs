@@ -1,7 +1,7 @@
 //! Turning flows into text. Every line is built in a fixed `Line` and
-//! then written through one buffered writer. Output is plain ASCII (the
-//! uplinks' arrows excepted on a UTF-8 locale); the only escape sequences
-//! come from `screen.rs`, and only on a tty.
+//! then written through one buffered writer. Output is plain ASCII but on
+//! a UTF-8 locale (the uplinks' arrows, interface names: `crate::text`);
+//! the only escape sequences come from `screen.rs`, and only on a tty.
 //!
 //! - `line`: the buffer; `fmt`: numbers, addresses, ages; `cells`: what a
 //!   row's cells show, shared by every format;

@@ -517,7 +517,10 @@ impl Screen {
         if row >= self.rows {
             return;
         }
-        let text = &line.as_bytes()[..line.len().min(self.cols)];
+        // Cut on a character at the width in cells (a name may not be
+        // ASCII: a cut byte would be no character at all).
+        let (end, used) = crate::text::cut(line.as_str(), self.cols);
+        let text = &line.as_bytes()[..end];
         let h = hash(text) ^ hash(color).rotate_left(1);
         if !self.force && self.prev[row] == h {
             return;
@@ -533,7 +536,7 @@ impl Screen {
         }
         // Erase the rest of the line unless the text filled it (writing in
         // the last column already leaves the cursor there).
-        if text.len() < self.cols {
+        if used < self.cols {
             self.frame.extend_from_slice(b"\x1b[K");
         }
     }
@@ -586,7 +589,8 @@ fn endpoint(
     if v6 {
         line.push(b'[');
     }
-    if host.len() + extra <= w {
+    let hw = crate::text::width(host);
+    if hw + extra <= w {
         line.push_str(host);
     } else if numeric {
         // The tail tells addresses of one network apart.
@@ -601,13 +605,14 @@ fn endpoint(
         line.push(b'~');
         line.push_str(&host[from..]);
     } else {
-        let keep = w.saturating_sub(extra + 1).max(MIN_NAME).min(host.len());
-        line.push_str(&host[..keep]);
+        let keep = w.saturating_sub(extra + 1).max(MIN_NAME).min(hw);
+        line.push_head(host, keep);
         line.push(b'~');
     }
     if v6 {
         line.push(b']');
     }
     line.push_str(pcell.as_str());
-    line.pad_to(start + w);
+    let used = crate::text::width(line.as_str().get(start..).unwrap_or(""));
+    line.spaces(w.saturating_sub(used));
 }

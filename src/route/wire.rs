@@ -156,7 +156,10 @@ pub fn parse_link(p: &[u8]) -> Option<LinkMsg> {
                     .unwrap_or(v.len())
                     .min(IFNAMSIZ - 1);
                 l.name[..n].copy_from_slice(&v[..n]);
-                l.name_len = n as u8;
+                // The kernel takes any byte in a name but NUL, '/', ':'
+                // and whitespace (dev_valid_name), ESC and BEL too: the
+                // name is cleaned here, once, for every output.
+                l.name_len = crate::text::clean_label(&mut l.name[..n]) as u8;
             }
             // struct rtnl_link_stats64: rx_packets, tx_packets, rx_bytes,
             // tx_bytes, ... (u64, host order)
@@ -568,6 +571,20 @@ mod tests {
         let mut b = Vec::new();
         put_attr(&mut b, kind, v);
         b
+    }
+
+    #[test]
+    fn link_names_are_cleaned_where_they_enter() {
+        // Issue 26 item 5: `ip link set wan0 name "$(printf 'w\e]0;pwn\a')"`.
+        let mut link = vec![0u8; 16];
+        link.extend(attr(IFLA_IFNAME, b"w\x1b]0;pwn\x07\0"));
+        let l = parse_link(&link).unwrap();
+        assert_eq!(&l.name[..l.name_len as usize], b"w?]0;pwn?");
+        // 15 bytes cut inside a character: the tail byte becomes '?'.
+        let mut link = vec![0u8; 16];
+        link.extend(attr(IFLA_IFNAME, "abcdefghijklmné".as_bytes()));
+        let l = parse_link(&link).unwrap();
+        assert_eq!(&l.name[..l.name_len as usize], b"abcdefghijklmn?");
     }
 
     #[test]
