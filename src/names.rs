@@ -366,6 +366,19 @@ impl Names {
             .map(|i| self.services[i].2.as_str())
     }
 
+    /// Names from texts already read (a hosts file, a leases file, a
+    /// services file), through the same parsers, without files or DNS: the
+    /// renderer's fuzz target gives them any bytes.
+    pub fn from_text(hosts: &str, leases: &[u8], services: &str) -> Names {
+        let mut n = Names::new("", "", false, false);
+        n.hosts_dropped = parse_hosts(hosts, &mut n.hosts);
+        sort_stable_by(&mut n.hosts, |e| e.0);
+        n.hosts.dedup_by(|a, b| a.0 == b.0);
+        n.leases_dropped = parse_leases(leases, &mut n.leases);
+        parse_services(services, &mut n.services);
+        n
+    }
+
     /// Requests dropped because the DNS ring was full (each is asked again
     /// on a later refresh, so nothing shows it; the tests check the ring's
     /// bound with it).

@@ -17,7 +17,7 @@
 set -eu
 cd "$(dirname "$0")/../fuzz"
 NIGHTLY=${NIGHTLY:-nightly}
-TARGETS="ct_dump ct_events rtnl_dump rtnl_answers files keys cli filter http dns"
+TARGETS="ct_dump ct_events rtnl_dump rtnl_answers files keys cli filter http dns render"
 OUT=../target
 BIN=target/x86_64-unknown-linux-gnu/release
 OPTS="-rss_limit_mb=512 -timeout=1 -print_final_stats=1"
