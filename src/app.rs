@@ -270,9 +270,6 @@ impl App {
         self.stats = stats;
         self.router.refresh(self.mono)?;
         self.router.attribute_table(&mut self.table)?;
-        if let Some(x) = &mut self.ipfix {
-            x.export(&mut self.table, &self.router.net, self.mono, self.real);
-        }
         self.names.refresh();
         self.kernel.read(self.table.len());
         // Without events, a flow missing from a dump is gone for good.
@@ -348,6 +345,12 @@ impl App {
             c.found.clear();
             c.mismatch
                 .update(&c.devs.rows, &self.router.net.links, &mut c.found);
+        }
+        // Once per refresh, after the view set each flow's sides (which
+        // -r/-R hide): the IPFIX records.
+        if let (true, Some(x)) = (check, &mut self.ipfix) {
+            let links = &self.router.net.links;
+            x.export(&mut self.table, links, self.mono, self.real);
         }
         // The warnings take screen lines: known before the rows are cut.
         self.health();
@@ -524,11 +527,8 @@ impl App {
         m.push_str(if errno == 0 { "deleted " } else { "delete " });
         render::fmt_proto(m, c.orig.proto);
         m.push(b' ');
-        let f = self
-            .table
-            .index_of(&c)
-            .map(|i| &self.table.flows()[i as usize]);
-        let hide = self.ui.opts.privacy.flow(f);
+        let (flows, idx) = (self.table.flows(), self.ui.sel.idx);
+        let hide = self.ui.opts.privacy.flow(flows, idx, c.id);
         render::fmt_tuple(m, &c.orig, c.addr_len(), hide.tuple(false));
         if errno != 0 {
             m.push_str(": ");

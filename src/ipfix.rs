@@ -37,7 +37,7 @@
 
 use crate::flows::{Exported, Flow, FlowTable, Life, Spills};
 use crate::privacy::{bytes, Hidden, Privacy};
-use crate::route::{is_multi, Links, Net, LOCAL_IF};
+use crate::route::{is_multi, Links, LOCAL_IF};
 use std::net::{SocketAddr, UdpSocket};
 
 /// A message fits an Ethernet frame with IPv6 and UDP headers.
@@ -145,11 +145,10 @@ impl Ipfix {
         })
     }
 
-    /// After a refresh (rates and interfaces settled): records for every
-    /// connection that moved or ended. `mono`/`real` are the clocks of the
-    /// refresh's dump.
-    pub fn export(&mut self, table: &mut FlowTable, net: &Net, mono: u64, real: u64) {
-        let links = &net.links;
+    /// After a refresh (rates and interfaces settled) and the view (which
+    /// set each flow's local side): records for every connection that
+    /// moved or ended. `mono`/`real` are the clocks of the refresh's dump.
+    pub fn export(&mut self, table: &mut FlowTable, links: &Links, mono: u64, real: u64) {
         self.export_s = (real / 1_000_000_000) as u32;
         let sum = links_sum(links);
         if self.templates_at == 0
@@ -162,15 +161,7 @@ impl Ipfix {
         }
         let (flows, spills, exported) = table.export_parts();
         for (f, e) in flows.iter().zip(exported.iter_mut()) {
-            // The sides as the view decides them (it has not run on this
-            // dump's new flows yet).
-            let hide = match self.privacy {
-                p if p == Privacy::default() => Hidden::default(),
-                p => {
-                    let (tx_is_orig, lo) = crate::view::direction(f, spills, &net.local, links);
-                    p.conn(tx_is_orig, lo)
-                }
-            };
+            let hide = self.privacy.conn(f.tx_is_orig(), f.loopback());
             self.flow(f, spills, e, mono, real, hide);
         }
         self.send();
@@ -470,14 +461,14 @@ mod tests {
 
     /// A collector socket on `at`, an exporter to it (domain 7), no links,
     /// and a flow table of `cap` that keeps export state.
-    fn setup(at: &str, cap: usize) -> (UdpSocket, Ipfix, Net, FlowTable) {
+    fn setup(at: &str, cap: usize) -> (UdpSocket, Ipfix, Links, FlowTable) {
         let rx = UdpSocket::bind(at).unwrap();
         rx.set_read_timeout(Some(std::time::Duration::from_millis(200)))
             .unwrap();
         let x = Ipfix::open(rx.local_addr().unwrap(), 7).unwrap();
         let mut t = FlowTable::new(cap, 1);
         t.keep_exported();
-        (rx, x, Net::new(), t)
+        (rx, x, Links::with_capacity(), t)
     }
 
     /// A message: its sequence number and its sets (id, body).
@@ -635,7 +626,7 @@ mod tests {
             (true, false, [none, far, none, far], [far, none, far, none]),
             (false, true, [lan, none, wan, none], [none, wan, none, lan]),
         ] {
-            let (rx, mut x, net, mut t) = setup("127.0.0.1:0", 16);
+            let (rx, mut x, links, mut t) = setup("127.0.0.1:0", 16);
             x.privacy = Privacy { local, remote };
             let s = 1_000_000_000;
             for (k, c) in [(1, conn(1, 100, 100, 1, 1)), (2, conn(1, 200, 300, 2, 3))] {
@@ -645,8 +636,10 @@ mod tests {
                 // From the LAN (not an uplink) to the uplink.
                 for f in t.flows_mut() {
                     (f.in_if, f.out_if) = (3, 2);
+                    // As the view decides it (view.rs `direction`).
+                    f.set_direction(true, false);
                 }
-                x.export(&mut t, &net, k * s, k * s);
+                x.export(&mut t, &links, k * s, k * s);
             }
             let m = receive(&rx);
             let body = &m
@@ -785,9 +778,8 @@ mod tests {
         assert!(has_templates(&at(601, &mut t, &mut x)));
         assert!(at(602, &mut t, &mut x).is_empty());
     }
-    fn links(names: &[(u32, &str)]) -> Net {
-        let mut n = Net::new();
-        let l = &mut n.links;
+    fn links(names: &[(u32, &str)]) -> Links {
+        let mut l = Links::with_capacity();
         l.begin();
         for &(index, name) in names {
             let mut m = crate::route::wire::LinkMsg {
@@ -802,7 +794,7 @@ mod tests {
             l.push(&m);
         }
         l.finish(1, |_| false);
-        n
+        l
     }
 
     /// The interface names: one options record (ifindex, NUL-padded
@@ -824,7 +816,7 @@ mod tests {
                 })
                 .collect()
         };
-        let mut at = |k: u64, l: &Net, t: &mut FlowTable| {
+        let mut at = |k: u64, l: &Links, t: &mut FlowTable| {
             t.begin();
             t.finish(k * s, k * s);
             x.export(t, l, k * s, k * s);

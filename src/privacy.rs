@@ -58,12 +58,15 @@ impl Privacy {
         }
     }
 
-    /// A connection by its flow, whose sides the view set; None (it left
-    /// nftop's table, its sides are not known): either option hides both.
-    pub fn flow(self, f: Option<&crate::flows::Flow>) -> Hidden {
-        match f {
-            Some(f) => self.conn(f.tx_is_orig(), f.loopback()),
-            None => {
+    /// The selected connection `id` by its flow at `idx` (the selection's
+    /// index at the last draw), whose sides the view set. When that flow
+    /// is gone or another, the sides are not known: either option hides
+    /// both. Not inlined: the screen and the App ask it in three places.
+    #[inline(never)]
+    pub fn flow(self, flows: &[crate::flows::Flow], idx: Option<u32>, id: u32) -> Hidden {
+        match idx.and_then(|i| flows.get(i as usize)) {
+            Some(f) if f.id == id => self.conn(f.tx_is_orig(), f.loopback()),
+            _ => {
                 let h = self.local || self.remote;
                 Hidden { src: h, dst: h }
             }
@@ -83,7 +86,9 @@ impl Hidden {
     }
 }
 
-/// Writes an address, or `redacted`.
+/// Writes an address, or `redacted`. Not inlined: its callers write two
+/// ends in a loop, which would get a copy of the formatter each.
+#[inline(never)]
 pub fn addr(out: &mut Line, a: &[u8], hidden: bool) {
     if hidden {
         out.push_str(REDACTED);
@@ -149,13 +154,13 @@ mod tests {
         );
         assert_eq!(big_r.conn(true, true), Hidden::default());
         assert_eq!(
-            big_r.flow(None),
+            big_r.flow(&[], Some(0), 1),
             Hidden {
                 src: true,
                 dst: true
             }
         );
-        assert_eq!(Privacy::default().flow(None), Hidden::default());
+        assert_eq!(Privacy::default().flow(&[], None, 1), Hidden::default());
         assert_eq!(bytes(&[192, 0, 2, 1], true), &[0, 0, 0, 0]);
         let mut l = Line::new();
         addr(&mut l, &[192, 0, 2, 1], false);

@@ -21,7 +21,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
     };
     let x = sel.answer.map(|a| a.1);
     let n = c.addr_len();
-    let hide = ctx.o.privacy.flow(flow);
+    let hide = ctx.o.privacy.flow(t.flows, sel.idx, c.id);
     let _ = write!(l, "id {}  zone {}  mark 0x{:x}  ", c.id, c.zone, c.mark);
     fmt_proto(&mut l, c.orig.proto);
     l.push(b' ');

@@ -171,8 +171,7 @@ impl Screen {
                 line.push_str("delete ");
                 super::fmt_proto(&mut line, c.orig.proto);
                 line.push(b' ');
-                let f = ui.sel.idx.and_then(|i| t.flows.get(i as usize));
-                let hide = ctx.o.privacy.flow(f.filter(|f| f.id == c.id));
+                let hide = ctx.o.privacy.flow(t.flows, ui.sel.idx, c.id);
                 super::fmt_tuple(&mut line, &c.orig, c.addr_len(), hide.tuple(false));
                 line.push_str(" ? [y/N]");
             } else if let Some((kind, input)) = &ui.prompt {
