@@ -362,3 +362,72 @@ fn redaction_reaches_every_output_on_the_bed() {
         );
     }
 }
+
+/// The keys `r`/`R` change the screen only: started with `-r`, the
+/// screen shows the LAN host after `r`, and the metrics page served at
+/// the same time still hides it, its MAC and its lease name.
+#[test]
+fn the_keys_change_the_screen_and_not_the_exports() {
+    if !netns_ok("the_keys_change_the_screen_and_not_the_exports") {
+        return;
+    }
+    let bed = Bed::up();
+    let mac = bed
+        .sh("cli", "cat /sys/class/net/cli0/address")
+        .trim()
+        .to_string();
+    let leases = Tmp::new(
+        "keys-leases",
+        &format!("1700000000 {mac} 192.0.2.99 phone9x *\n"),
+    );
+    let _t = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
+    bed.wait_for("rtr", "ip neigh show 192.0.2.2 | grep -q lladdr", 10);
+    let t = crate::terminal::Tmux::new("privacy", 120, 30);
+    let port = 9473;
+    crate::terminal::run_nftop(
+        &t,
+        &bed,
+        &format!(
+            "-r -n -u 0.5 -t 0 --leases {} --metrics 127.0.0.1:{port}",
+            leases.0
+        ),
+    );
+    t.wait("redacted rows", |s| {
+        s.contains("redacted") && !s.contains("192.0.2.2")
+    });
+    t.keys("r");
+    t.wait("the LAN host after r", |s| s.contains("192.0.2.2"));
+    // Pages of two more refreshes with the screen showing it.
+    let get = || {
+        crate::export::http(
+            &bed,
+            port,
+            &format!("GET /metrics HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\n\\r\\n"),
+        )
+    };
+    let refreshes = |p: &str| -> u64 {
+        p.lines()
+            .find_map(|l| l.strip_prefix("nftop_refreshes_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let first = refreshes(&get());
+    let end = Instant::now() + Duration::from_secs(10);
+    let page = loop {
+        let p = get();
+        if refreshes(&p) >= first + 2 || Instant::now() > end {
+            break p;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(refreshes(&page) >= first + 2, "no new refresh:\n{page}");
+    assert!(page.contains("host=\"redacted\""), "{page}");
+    assert_hidden(
+        "metrics after the key r",
+        &page,
+        &["192.0.2.2", "198.51.100.1", &mac, "phone9x"],
+        &[],
+    );
+    t.keys("q");
+    crate::terminal::exited_restored(&t, 0, "q");
+}
