@@ -16,7 +16,7 @@ fn tmp(tag: &str) -> PathBuf {
 
 /// A static executable's ELF header (no program headers, so no
 /// interpreter) for an OpenWrt architecture: what `readelf -h` reads.
-fn elf_for(dir: &Path, arch: &str) -> PathBuf {
+pub(crate) fn elf_for(dir: &Path, arch: &str) -> PathBuf {
     // (64-bit, big-endian, e_machine)
     let (wide, big, machine): (bool, bool, u16) = match arch {
         "x86_64" => (true, false, 62),

@@ -3,6 +3,7 @@
 //! fail instead when NFTOP_REQUIRE_NETNS=1 (CI).
 
 mod alloc;
+mod apk;
 mod badenv;
 pub(crate) mod bench;
 mod cli;
