@@ -8,7 +8,7 @@ STABLE := $(shell sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 export RUSTUP_TOOLCHAIN := $(STABLE)
 CARGO ?= cargo
 DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct g++ \
-	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio
+	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio openssl python3
 
 .PHONY: all build release demo deps test test-host lint bench size clean soak fuzz fuzz-smoke fuzz-report fuzz-seeds fuzz-tools
 
@@ -174,23 +174,30 @@ version-check:
 		echo "openwrt/Makefile: PKG_HASH:=$$h, want PKG_HASH:=skip (make dist writes the real one to dist/openwrt/Makefile)" >&2; exit 1; fi
 
 # dist/feed/<arch>/nftop_<version>_<arch>.ipk, Packages, Packages.gz,
-# Packages.sig: signed with NFTOP_SIGN_KEY, else with a key pair created
-# once in dist/keys (git-ignored, kept across builds); openwrt/mkfeed.sh
-# prints the router's two commands.
+# Packages.sig (opkg, OpenWrt 24.10 and older): signed with NFTOP_SIGN_KEY,
+# else with a key pair created once in dist/keys (git-ignored, kept across
+# builds). Beside it dist/apk/<arch>/nftop-<version>-r<release>.apk and
+# packages.adb (apk v3, OpenWrt 25.12), the index signed with NFTOP_APK_KEY
+# (PEM EC P-256), else with dist/keys/nftop-apk.key, made once; the public
+# key is dist/apk/nftop.pem. NFTOP_APK_UNSIGNED=1 writes the apk index
+# unsigned (routers then need apk --allow-untrusted). Both writers print
+# the router's commands.
+FEED_SPECS = $(foreach t,$(ALL_TARGETS),$(foreach a,$(OPENWRT_$(t)),$(a)=target/$(t)/release/nftop))
 feed: version-check cross
-	@rm -rf dist/feed
-	@sh openwrt/mkfeed.sh dist/feed $(VERSION) $(foreach t,$(ALL_TARGETS),$(foreach a,$(OPENWRT_$(t)),$(a)=target/$(t)/release/nftop))
+	@rm -rf dist/feed dist/apk
+	@sh openwrt/mkfeed.sh dist/feed $(VERSION) $(FEED_SPECS)
+	@python3 openwrt/mkapk.py $(if $(filter 1,$(NFTOP_APK_UNSIGNED)),--unsigned) dist/apk $(VERSION) $(FEED_SPECS)
 
-# Stripped size per architecture and the .ipk size (builds the feed, so
-# both columns are current); fails when mipsel is over its budget.
+# Stripped size per architecture and the .ipk and .apk sizes (builds the
+# feeds, so the columns are current); fails when mipsel is over its budget.
 SIZE_BUDGET_KIB = 340
 size: feed
-	@printf '%-34s %10s %8s %10s\n' target bytes KiB ipk
+	@printf '%-34s %10s %8s %10s %10s\n' target bytes KiB ipk apk
 	@for t in $(ALL_TARGETS); do \
 		b=target/$$t/release/nftop; s=$$(stat -c %s $$b); \
 		a=$$(echo "$(foreach t,$(ALL_TARGETS),$(t):$(firstword $(OPENWRT_$(t))))" | tr ' ' '\n' | sed -n "s/^$$t://p"); \
-		i=$$(ls dist/feed/$$a/*.ipk | head -1); \
-		printf '%-34s %10s %8s %10s\n' $$t $$s $$((s / 1024)) $$(stat -c %s $$i); \
+		i=$$(ls dist/feed/$$a/*.ipk | head -1); k=$$(ls dist/apk/$$a/*.apk | head -1); \
+		printf '%-34s %10s %8s %10s %10s\n' $$t $$s $$((s / 1024)) $$(stat -c %s $$i) $$(stat -c %s $$k); \
 	done
 	@s=$$(stat -c %s target/mipsel-unknown-linux-musl/release/nftop); \
 	echo "budget: mipsel $$((s / 1024)) KiB of $(SIZE_BUDGET_KIB) KiB stripped"; \
