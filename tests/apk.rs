@@ -687,10 +687,9 @@ fn ipk_files(ipk: &Path, dir: &Path) -> (BTreeMap<String, (u64, Vec<u8>)>, Strin
             l.rsplit(' ').next().unwrap(),
         );
         let path = path.trim_start_matches("./");
-        if perm.starts_with('-') {
-            let mode = perm[1..]
-                .chars()
-                .fold(0u64, |m, c| (m << 1) | (c != '-') as u64);
+        // Regular files only ("-rwxr-xr-x"), the mode from the 9 letters.
+        if let Some(bits) = perm.strip_prefix('-') {
+            let mode = bits.chars().fold(0u64, |m, c| (m << 1) | (c != '-') as u64);
             out.insert(
                 path.to_string(),
                 (mode, std::fs::read(dir.join("data").join(path)).unwrap()),
