@@ -231,9 +231,11 @@ def check_elf(path, arch):
         data = open(path, "rb").read()
     except OSError as e:
         die("%s: %s" % (path, e.strerror))
-    if len(data) < 52 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+    if len(data) < 16 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
         die("%s is not an ELF file" % path)
     wide, big = data[4] == 2, data[5] == 2
+    if len(data) < (64 if wide else 52):
+        die("%s is not an ELF file (short header)" % path)
     e = ">" if big else "<"
     machine = struct.unpack_from(e + "H", data, 18)[0]
     if (machine, wide, big) != ARCHES[arch]:
