@@ -91,6 +91,47 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) {
     unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
 }
 
+/// What a socket call on a non-blocking descriptor did: Ok(bytes, or a
+/// descriptor), Err(true) when it would block (or was interrupted),
+/// Err(false) on any other error.
+fn sock(r: isize) -> Result<usize, bool> {
+    if r >= 0 {
+        return Ok(r as usize);
+    }
+    // SAFETY: this thread's errno.
+    let e = unsafe { *libc::__errno_location() };
+    Err(e == libc::EAGAIN || e == libc::EINTR)
+}
+
+/// A connection waiting on listening socket `fd`, non-blocking and
+/// close-on-exec (accept4(2)).
+pub fn accept(fd: i32) -> Result<i32, bool> {
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: no address is asked for.
+    let r = unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
+    sock(r as isize).map(|fd| fd as i32)
+}
+
+/// recv(2) into `b`: Ok(0) at end of stream.
+pub fn recv(fd: i32, b: &mut [u8]) -> Result<usize, bool> {
+    // SAFETY: b is valid for b.len() bytes.
+    sock(unsafe { libc::recv(fd, b.as_mut_ptr().cast(), b.len(), 0) })
+}
+
+/// send(2) of `b`, without SIGPIPE when the peer is gone.
+pub fn send(fd: i32, b: &[u8]) -> Result<usize, bool> {
+    // SAFETY: b is valid for b.len() bytes.
+    sock(unsafe { libc::send(fd, b.as_ptr().cast(), b.len(), libc::MSG_NOSIGNAL) })
+}
+
+/// Closes descriptor `fd` (-1: nothing).
+pub fn close(fd: i32) {
+    if fd >= 0 {
+        // SAFETY: the caller's descriptor, closed once.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// Waits until `fd` takes more output or `timeout_ms` passes.
 pub fn poll_writable(fd: i32, timeout_ms: i32) {
     let mut p = libc::pollfd {

@@ -92,7 +92,8 @@ fn app_refresh_allocates_nothing_on_the_kernel() {
         let f = std::fs::File::open(&ns).unwrap();
         // SAFETY: setns on this thread only, with a valid namespace fd.
         assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-        let c = crate::render::cfg(&["--json", "-t", "0"]);
+        // The metrics page too: device series, labels, the page swap.
+        let c = crate::render::cfg(&["--json", "-t", "0", "--metrics", "127.0.0.1:9467"]);
         let mut app = nftop::app::App::with_output(c, Box::new(std::io::sink())).unwrap();
         for _ in 0..3 {
             app.refresh().unwrap();
