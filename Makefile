@@ -90,7 +90,9 @@ bench: deps
 # here, and for all of them it buys the size options): panic=immediate-abort,
 # a size-optimised std and no unwind tables (nothing unwinds). No panic
 # machinery, so the terminal is restored by the SIGABRT/SIGILL/SIGTRAP
-# handlers (sys.rs), which is why those exist. The linker's --strip-all
+# handlers (sys.rs), which is why those exist. Nothing unwinds, so the
+# unwind tables zig's C objects bring are discarded at link time
+# (.cargo/no-eh-frame.ld, 7.4 KB on mipsel). The linker's --strip-all
 # keeps MIPS's .pdr section (66 KB on mipsel); the toolchain's own llvm
 # objcopy removes it. README "Building for routers" has the figures.
 # --config arrays are appended to .cargo/config.toml's per-target rustflags.
@@ -135,7 +137,7 @@ cross: cross-deps
 	@set -e; for t in $(CROSS_TARGETS); do \
 		echo "== $$t (nightly, build-std, immediate-abort)"; \
 		cargo +$(NIGHTLY) zigbuild --release --locked --target $$t \
-			--config "target.$$t.rustflags=['-Zunstable-options','-Cpanic=immediate-abort','-Cforce-unwind-tables=no']" \
+			--config "target.$$t.rustflags=['-Zunstable-options','-Cpanic=immediate-abort','-Cforce-unwind-tables=no','-Clink-arg=-Wl,-T,$(CURDIR)/.cargo/no-eh-frame.ld']" \
 			-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size; \
 		if readelf -lW target/$$t/release/nftop | grep -q INTERP; then \
 			echo "target/$$t/release/nftop is not static" >&2; exit 1; fi; \
