@@ -73,16 +73,18 @@ fn the_service_runs_what_the_uci_file_says() {
     let (out, _, rc) = start(&shipped);
     assert_eq!((rc, out.contains("instance")), (0, false), "{out}");
     // Enabled with every option.
-    let uci = "config nftop 'main'\n\toption enabled '1'\n\toption metrics '[::]:9464'\n\
+    let uci = "config nftop 'main'\n\toption enabled '1'\n\toption metrics '192.0.2.1:9464'\n\
                \toption interval '2'\n\toption metrics_hosts '16'\n\toption wan 'wwan+'\n\
+               \toption metrics_no_names '1'\n\
                \toption ipfix '192.0.2.9:4739'\n\toption ipfix_domain '42'\n";
     let (out, err, rc) = start(uci);
     assert_eq!(rc, 0, "{out}{err}");
     let want = [
         "instance",
         "set command /usr/sbin/nftop --quiet -u 2",
-        "append command --metrics [::]:9464",
+        "append command --metrics 192.0.2.1:9464",
         "append command --metrics-hosts 16",
+        "append command --metrics-no-names",
         "append command --ipfix 192.0.2.9:4739",
         "append command --ipfix-domain 42",
         "append command --wan wwan+",
@@ -126,7 +128,7 @@ fn the_service_command_line_runs() {
     }
     let bed = Bed::up();
     let uci = "config nftop 'main'\n\toption enabled '1'\n\toption metrics '127.0.0.1:9464'\n\
-               \toption wan 'wan+'\n\toption ipfix '127.0.0.1:4739'\n\toption ipfix_domain '3'\n";
+               \toption metrics_no_names '1'\n\toption wan 'wan+'\n\toption ipfix '127.0.0.1:4739'\n\toption ipfix_domain '3'\n";
     let (out, _, _) = start(uci);
     let mut args: Vec<String> = out
         .lines()
