@@ -175,3 +175,37 @@ fn issue26_metrics_answer_only_their_host_and_can_leave_names_out() {
         assert!(body(&a).contains(cli), "{a}");
     }
 }
+
+/// Item 7, IPFIX: it reads the flow table itself, never the view, so
+/// `-6` leaves its IPv4 records alone (a guard: this held before too).
+/// The collector is socat writing every datagram to a file; the LAN
+/// host's address in it is an IPv4 data record (templates and interface
+/// names carry no address).
+#[test]
+fn issue26_ipfix_exports_what_the_display_filters_hide() {
+    if !netns_ok("issue26_ipfix_exports_what_the_display_filters_hide") {
+        return;
+    }
+    let bed = Bed::up();
+    let file = format!("/tmp/nftop-metrics-ipfix-{}", std::process::id());
+    let _collector = bed.spawn(
+        "rtr",
+        &format!("socat -u UDP-RECV:4739,bind=127.0.0.1 CREATE:{file}"),
+    );
+    bed.wait_for("rtr", "ss -lun | grep -q ':4739 '", 10);
+    let _ping = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
+    let _n = bed.spawn(
+        "rtr",
+        &format!("{} --quiet -6 -u 0.5 --ipfix 127.0.0.1:4739", bin()),
+    );
+    let end = Instant::now() + Duration::from_secs(15);
+    let found = loop {
+        let got = std::fs::read(&file).unwrap_or_default();
+        if got.windows(4).any(|w| w == [192, 0, 2, 2]) || Instant::now() > end {
+            break !got.is_empty() && got.windows(4).any(|w| w == [192, 0, 2, 2]);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = std::fs::remove_file(&file);
+    assert!(found, "no IPv4 record from 192.0.2.2 under -6");
+}
