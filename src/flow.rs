@@ -14,7 +14,8 @@
 //!
 //! Counters: only the latest value per direction is kept. The dump's
 //! `observe` turns the change into a pending delta held in the rate fields
-//! until `finish` divides it by the interval (flows.rs).
+//! until `finish` divides it by the interval (flows.rs); after a counter
+//! zeroing the rate fields keep the last rates instead (`ZEROED`).
 
 use crate::conntrack::{self, Conn, Tuple};
 
@@ -64,6 +65,10 @@ pub(crate) const PENDING: u16 = 1 << 10;
 const V6: u16 = 1 << 11;
 /// Two bits: how the reply tuple is stored (`Nat`).
 const NAT_SHIFT: u16 = 12;
+/// Another program zeroed its counters since the last dump: the rate
+/// fields still hold the last rates and the counters what came after the
+/// zeroing, until finish() estimates what the zeroing took (flows.rs).
+pub(crate) const ZEROED: u16 = 1 << 14;
 
 /// How the reply tuple is kept.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

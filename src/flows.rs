@@ -29,10 +29,22 @@
 //! last refresh as a pending delta; `finish(now_mono_ns, now_real_ns)` is
 //! given the clock reading taken when the dump completed and turns deltas
 //! into rates.
+//!
+//! Counter zeroings (nlbwmon's `IPCTNL_MSG_CT_GET_CTRZERO` dump, every 30 s
+//! on OpenWrt): a counter that went down was zeroed, and the bytes between
+//! the last dump and the zeroing are gone from it. The zeroing takes the
+//! whole table within one dump walk, so its moment is estimated from every
+//! flow zeroed in the same refresh: each flow's new count over what its
+//! last rate promised for the interval is the fraction of the interval
+//! since the zeroing; their median (a histogram of `ZERO_BINS` bins: fixed
+//! memory whatever the number of flows) is robust on a busy table. Each
+//! zeroed flow is credited its last rate over the rest of the interval,
+//! counted as estimated (`Counts::estimated_total`); with fewer than
+//! `MIN_ZERO_SAMPLES` usable flows, each holds its own last rate.
 
 use crate::conntrack::{Conn, Malformed};
 pub use crate::flow::{Flow, Life, RateState, Spills};
-use crate::flow::{FRESH, NEW, PENDING, RESET, SEEN};
+use crate::flow::{FRESH, NEW, PENDING, RESET, SEEN, ZEROED};
 
 /// Largest index load, in tenths.
 const MAX_LOAD_TENTHS: usize = 7;
@@ -43,6 +55,17 @@ const MIN_AGE_NS: u64 = 1_000_000;
 
 /// How long a departed flow waits for its DESTROY event.
 pub const DEPART_WAIT_S: u32 = 30;
+
+/// Bins over [0, 1] of the fractions of the interval since a zeroing
+/// (module doc): every zeroed flow of a refresh counts, in 256 bytes; the
+/// median is interpolated within its bin.
+const ZERO_BINS: usize = 64;
+/// Fewer zeroed flows with a usable last rate than this: no table-wide
+/// estimate, each flow holds its own last rate.
+const MIN_ZERO_SAMPLES: u32 = 3;
+/// A zeroed flow is a sample only when its last rate promised this many
+/// bytes over the interval (a few full packets; fewer is noise).
+const MIN_ZERO_BYTES: f64 = 4096.0;
 
 /// What the flow table counted: in the last refresh, and since start.
 /// Health turns them into findings; JSON ticks print some.
@@ -67,6 +90,12 @@ pub struct Counts {
     pub closed_total: u64,
     /// Bytes credited from DESTROY events in the last refresh.
     pub credited: u64,
+    /// Bytes estimated since start: what counter zeroings by another
+    /// program took between two dumps (module doc). The rates and every
+    /// total built from them include them.
+    pub estimated_total: u64,
+    /// Seconds between the last two zeroings (0: fewer than two seen).
+    pub zero_period_s: u32,
 }
 
 /// What `settle` decided for one flow.
@@ -125,6 +154,13 @@ pub struct FlowTable {
     /// (`keep_exported`, with --ipfix): the 80-byte record has no room.
     exported: Vec<Exported>,
     keep_exported: bool,
+    /// The zeroed flows of the running refresh (module doc): how many,
+    /// how many are samples, the samples by bin.
+    zeroed: u32,
+    zero_samples: u32,
+    zero_hist: [u32; ZERO_BINS],
+    /// CLOCK_MONOTONIC ns of the last zeroing, as estimated (0: none yet).
+    zeroed_at: u64,
 }
 
 /// A flow's packet counters and what was last exported of it (ipfix.rs).
@@ -133,7 +169,10 @@ pub struct Exported {
     /// The kernel's packet counters (original, reply).
     pub packets: [u64; 2],
     /// Bytes (original, reply) and packets (original, reply) when last
-    /// exported.
+    /// exported, so that `now - sent` (wrapping) is what is not exported
+    /// yet. A counter zeroing moves them below zero, by what was not
+    /// exported of the old count and by the estimate of what the zeroing
+    /// took (`follow`, `estimate_zeroing`).
     pub sent: [u64; 4],
     /// Its final record (the connection ended) was sent.
     pub ended: bool,
@@ -166,6 +205,10 @@ impl FlowTable {
             events: false,
             exported: Vec::new(),
             keep_exported: false,
+            zeroed: 0,
+            zero_samples: 0,
+            zero_hist: [0; ZERO_BINS],
+            zeroed_at: 0,
         }
     }
 
@@ -277,12 +320,13 @@ impl FlowTable {
     /// The dump holds flow `i` again, as `c`.
     fn seen(&mut self, i: usize, c: &Conn) {
         let f = &mut self.flows[i];
+        let was = [f.orig_bytes, f.reply_bytes];
         credit(f, c.orig_bytes, c.reply_bytes);
         f.update(c);
         f.set(SEEN, true);
         self.cursor = i + 1;
         if let Some(e) = self.exported.get_mut(i) {
-            e.packets = c.packets;
+            follow(e, was, c);
         }
     }
 
@@ -356,12 +400,13 @@ impl FlowTable {
                 let f = &mut self.flows[i];
                 if !matches!(f.life, Life::Closing | Life::Closed) {
                     // Final counters: what the last dump did not see.
+                    let was = [f.orig_bytes, f.reply_bytes];
                     credit(f, c.orig_bytes, c.reply_bytes);
                     f.update(c);
                     f.life = Life::Closing;
                     f.end_s = end_s;
                     if let Some(e) = self.exported.get_mut(i) {
-                        e.packets = c.packets;
+                        follow(e, was, c);
                     }
                 }
                 return;
@@ -471,9 +516,10 @@ impl FlowTable {
     /// computes rates.
     ///
     /// Rates: Δbytes·8/Δt over the time between the two dump completions.
-    /// A counter that went down is a reset: the new value is what was
-    /// counted since the reset, so it is rated over Δt (a lower bound, never
-    /// negative, never a spike) and becomes the new baseline. A flow first
+    /// A counter that went down was zeroed by another program: the new
+    /// value is what was counted since, and what came before the zeroing
+    /// is estimated (module doc, `estimate_zeroing`): never negative, never
+    /// a spike, never the dip of the lost bytes. A flow first
     /// seen after the first dump was born within Δt (or missed, when the
     /// table was full): its bytes are credited over Δt, or over its age when
     /// the kernel timestamp says it is older. A flow in the very first dump
@@ -489,6 +535,9 @@ impl FlowTable {
         let first_dump = self.last_t == 0;
         self.counts.resets = 0;
         self.counts.credited = 0;
+        self.zeroed = 0;
+        self.zero_samples = 0;
+        self.zero_hist = [0; ZERO_BINS];
         let mut i = 0;
         while i < self.flows.len() {
             match self.settle(i, now_s) {
@@ -511,6 +560,9 @@ impl FlowTable {
             f.set(SEEN, false);
             f.set(PENDING, false);
             i += 1;
+        }
+        if self.zeroed > 0 {
+            self.estimate_zeroing(now, dt_ns);
         }
         self.last_t = now;
         if self.first_real == 0 {
@@ -571,6 +623,13 @@ impl FlowTable {
     /// connection that ended are credited.
     fn rate(&mut self, i: usize, span: u64, fresh: bool) {
         let f = &mut self.flows[i];
+        if f.has(ZEROED) && span == 0 {
+            // No interval to estimate over: what it counted since the
+            // zeroing is this refresh's bytes.
+            f.set(ZEROED, false);
+            f.orig_bps = f.orig_bytes as f32;
+            f.reply_bps = f.reply_bytes as f32;
+        }
         let (d_o, d_r) = if f.has(PENDING) {
             (f.orig_bps as f64, f.reply_bps as f64)
         } else {
@@ -582,6 +641,20 @@ impl FlowTable {
                 self.counts.resets += 1;
                 self.counts.resets_total += 1;
             }
+        }
+        if f.has(ZEROED) {
+            // Rated by estimate_zeroing once every zeroed flow of this
+            // refresh is in the histogram. Sample: the fraction of the
+            // interval its new count stands for at its last rate.
+            let new = f.orig_bytes.saturating_add(f.reply_bytes) as f64;
+            let promised = (f.orig_bps as f64 + f.reply_bps as f64) * span as f64 / 8e9;
+            if promised >= MIN_ZERO_BYTES {
+                let bin = (new / promised * ZERO_BINS as f64) as usize;
+                self.zero_hist[bin.min(ZERO_BINS - 1)] += 1;
+                self.zero_samples += 1;
+            }
+            self.zeroed += 1;
+            return;
         }
         if f.life == Life::Closed {
             // Saturating: counters are the kernel's 64-bit values, and a
@@ -609,6 +682,71 @@ impl FlowTable {
             f.reply_bps = 0.0;
             if f.life == Life::Closed {
                 f.set_rate(RateState::Known);
+            }
+        }
+    }
+
+    /// Rates the flows zeroed in this refresh (module doc), `dt` ns after
+    /// the last dump: the median fraction `q` of the interval since the
+    /// zeroing, from the histogram; each zeroed flow is credited its last
+    /// rate over the rest, `(1 - q)·dt`, or, without a table-wide `q`, the
+    /// bytes its last rate promised beyond its new count (it holds its
+    /// rate). The rate is then (new + estimated)/dt, the same average over
+    /// the interval as any other sample, so totals built from rates
+    /// include the estimate; an error in `q` moves it by at most that
+    /// fraction of the last rate (new/(q·dt) would divide it by `q`).
+    fn estimate_zeroing(&mut self, now: u64, dt: u64) {
+        let mut median = None;
+        let half = self.zero_samples as f64 / 2.0;
+        let mut below = 0.0;
+        for (b, &n) in self.zero_hist.iter().enumerate() {
+            let n = n as f64;
+            if n > 0.0 && below + n >= half {
+                median = Some(((b as f64 + (half - below) / n) / ZERO_BINS as f64).min(1.0));
+                break;
+            }
+            below += n;
+        }
+        // The moment of the zeroing, for the period the header shows. A
+        // zeroing walk that crossed nftop's dump shows in two refreshes
+        // in a row: one zeroing.
+        let at = now.saturating_sub((median.unwrap_or(0.5) * dt as f64) as u64);
+        if self.zeroed_at == 0 || at > self.zeroed_at + 2 * dt {
+            if self.zeroed_at != 0 {
+                self.counts.zero_period_s =
+                    ((at - self.zeroed_at + 500_000_000) / 1_000_000_000) as u32;
+            }
+            self.zeroed_at = at;
+        }
+        let q = median.filter(|_| self.zero_samples >= MIN_ZERO_SAMPLES);
+        for i in 0..self.flows.len() {
+            let f = &mut self.flows[i];
+            if !f.has(ZEROED) {
+                continue;
+            }
+            f.set(ZEROED, false);
+            let new = [f.orig_bytes, f.reply_bytes];
+            let mut lost = [0u64; 2];
+            for (k, last) in [f.orig_bps, f.reply_bps].into_iter().enumerate() {
+                let promised = last as f64 * dt as f64 / 8e9;
+                lost[k] = match q {
+                    Some(q) => promised * (1.0 - q),
+                    None => promised - new[k] as f64,
+                }
+                .max(0.0) as u64;
+            }
+            f.orig_bps = bps(new[0].saturating_add(lost[0]) as f64, dt);
+            f.reply_bps = bps(new[1].saturating_add(lost[1]) as f64, dt);
+            f.set_rate(RateState::Known);
+            let est = lost[0].saturating_add(lost[1]);
+            self.counts.estimated_total = self.counts.estimated_total.saturating_add(est);
+            if f.life == Life::Closed {
+                let all = new[0].saturating_add(new[1]).saturating_add(est);
+                self.counts.credited = self.counts.credited.saturating_add(all);
+            }
+            if let Some(e) = self.exported.get_mut(i) {
+                e.sent[0] = e.sent[0].wrapping_sub(lost[0]);
+                e.sent[1] = e.sent[1].wrapping_sub(lost[1]);
             }
         }
     }
@@ -674,22 +812,52 @@ impl FlowTable {
 }
 
 /// Adds the change from the flow's counters to `o`/`r` to its pending
-/// deltas. A counter that went down was reset (nlbwmon): what it holds is
-/// all new.
+/// deltas. A counter that went down was zeroed by another program
+/// (nlbwmon's CTRZERO dump zeroes both directions of every entry): what
+/// both hold is all new, and what came between the last dump and the
+/// zeroing is missing. The rate fields then keep the last rates
+/// (`ZEROED`) for `finish` to estimate it from.
 fn credit(f: &mut Flow, o: u64, r: u64) {
-    let since = |now: u64, prev: u64| if now < prev { now } else { now - prev };
-    let (d_o, d_r) = (since(o, f.orig_bytes), since(r, f.reply_bytes));
+    let zeroed = o < f.orig_bytes || r < f.reply_bytes;
     if !f.has(PENDING) {
+        f.set(PENDING, true);
+        f.set(RESET, zeroed);
+        f.set(ZEROED, zeroed);
+        if zeroed {
+            return;
+        }
         f.orig_bps = 0.0;
         f.reply_bps = 0.0;
-        f.set(RESET, false);
-        f.set(PENDING, true);
+    } else if f.has(ZEROED) {
+        // Again in this refresh, after the zeroing: finish reads the
+        // counters.
+        return;
     }
-    if o < f.orig_bytes || r < f.reply_bytes {
+    // Twice in one refresh (an event and a dump), zeroed in between: the
+    // pending deltas are bytes, so no estimate; a lower bound as before.
+    let (d_o, d_r) = if zeroed {
         f.set(RESET, true);
-    }
+        (o, r)
+    } else {
+        (o - f.orig_bytes, r - f.reply_bytes)
+    };
     f.orig_bps += d_o as f32;
     f.reply_bps += d_r as f32;
+}
+
+/// Keeps a flow's export state across new counters (`was`: its byte
+/// counters before): when they were zeroed, what was not exported of the
+/// old count stays due, below zero (`Exported::sent`).
+fn follow(e: &mut Exported, was: [u64; 2], c: &Conn) {
+    let prev = [was[0], was[1], e.packets[0], e.packets[1]];
+    let now = [c.orig_bytes, c.reply_bytes, c.packets[0], c.packets[1]];
+    let zeroed = now[0] < prev[0] || now[1] < prev[1];
+    for k in 0..4 {
+        if zeroed || now[k] < prev[k] {
+            e.sent[k] = e.sent[k].wrapping_sub(prev[k]);
+        }
+    }
+    e.packets = c.packets;
 }
 
 fn bps(bytes: f64, ns: u64) -> f32 {
@@ -805,8 +973,12 @@ mod tests {
         assert_eq!(get(&t, 3).orig_bps, 0.0);
     }
 
+    /// Issue 23 part 1, the fallback: one zeroed flow is no table-wide
+    /// estimate; it holds its last rate (never the dip of the lost bytes,
+    /// never negative, never a spike) and what its last rate promised
+    /// beyond its new count is estimated. Before, it read 80 kbit/s here.
     #[test]
-    fn counter_reset_is_not_negative_nor_a_spike() {
+    fn a_lone_zeroed_flow_holds_its_last_rate() {
         let mut t = FlowTable::new(64, 7);
         tick(&mut t, S, 0, &[conn(1, 0, 1, 1_000_000, 900_000)]);
         tick(&mut t, 2 * S, 0, &[conn(1, 0, 1, 1_100_000, 950_000)]);
@@ -815,13 +987,140 @@ mod tests {
         let f = get(&t, 1);
         assert!(f.reset());
         assert_eq!(t.counts.resets, 1);
-        assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
-        assert_eq!(f.reply_bps, 0.0);
+        assert!((f.orig_bps - 800_000.0).abs() < 1e-3, "{}", f.orig_bps);
+        assert!((f.reply_bps - 400_000.0).abs() < 1e-3, "{}", f.reply_bps);
+        assert_eq!(t.counts.estimated_total, 90_000 + 50_000);
         tick(&mut t, 4 * S, 0, &[conn(1, 0, 1, 20_000, 0)]);
         let f = get(&t, 1);
         assert!(!f.reset());
-        assert!((f.orig_bps - 80_000.0).abs() < 1e-6);
+        assert!((f.orig_bps - 80_000.0).abs() < 1e-3);
         assert_eq!(t.counts.resets_total, 1);
+        assert_eq!(t.counts.estimated_total, 140_000, "once");
+    }
+
+    /// Issue 23 part 1: a table of steady flows (2 to 100 kB/s, replies a
+    /// quarter of that), refreshes 1.25 s apart; another program zeroes
+    /// every counter 0.46 s after a dump, each flow within ±0.025 s of that
+    /// (a zeroing walk takes time), and among them flows that prove
+    /// nothing (idle ones, one that doubled after the zeroing). Every
+    /// steady flow's rate stays within 5 % of the truth, the estimated
+    /// bytes within 2 % of what the zeroing took, and the IPFIX deltas
+    /// carry them; the next zeroing, 30 s on, gives the header's period.
+    #[test]
+    fn a_table_wide_zeroing_is_estimated_from_the_median() {
+        let mut t = FlowTable::new(256, 7);
+        t.keep_exported();
+        const DT: u64 = 1_250_000_000;
+        let n = 40u32;
+        // Bytes per second, original direction; the reply is a quarter.
+        let rate = |i: u32| match i {
+            0..=2 => 0.0,
+            _ => 2_000.0 + 2_500.0 * i as f64,
+        };
+        // Seconds after the dump at which flow i was zeroed.
+        let at = |i: u32| 0.46 + ((i * 7) % 11) as f64 * 0.005 - 0.025;
+        let mut total = vec![[50_000u64, 10_000]; n as usize];
+        let dump = |total: &[[u64; 2]]| -> Vec<Conn> {
+            (0..n)
+                .map(|i| {
+                    let [o, r] = total[i as usize];
+                    let mut c = conn(i, 0, i as u16, o, r);
+                    c.packets = [o / 1000, r / 1000];
+                    c
+                })
+                .collect()
+        };
+        // Ten steady refreshes; the exporter takes what moved each time.
+        let export = |t: &mut FlowTable| {
+            let (flows, _, ex) = t.export_parts();
+            let mut d = [0u64; 2];
+            for (f, e) in flows.iter().zip(ex.iter_mut()) {
+                d[0] += f.orig_bytes.wrapping_sub(e.sent[0]);
+                d[1] += f.reply_bytes.wrapping_sub(e.sent[1]);
+                e.sent = [f.orig_bytes, f.reply_bytes, e.packets[0], e.packets[1]];
+            }
+            d
+        };
+        let dt_s = DT as f64 / 1e9;
+        let mut now = S;
+        for _ in 0..10 {
+            for i in 0..n {
+                let b = (rate(i) * dt_s) as u64;
+                let tl = &mut total[i as usize];
+                *tl = [tl[0] + b, tl[1] + b / 4];
+            }
+            tick(&mut t, now, 0, &dump(&total));
+            export(&mut t);
+            now += DT;
+        }
+        // The zeroing refresh: what flow i carried before its zeroing is
+        // lost to its counters, and flow 3 doubled after it.
+        let mut lost = 0.0;
+        for i in 0..n {
+            let after = if i == 3 { 2.0 } else { 1.0 } * rate(i) * (dt_s - at(i));
+            lost += rate(i) * at(i) * 1.25;
+            total[i as usize] = [after as u64, (after / 4.0) as u64];
+        }
+        tick(&mut t, now, 0, &dump(&total));
+        assert_eq!(t.counts.resets, n);
+        for i in 4..n {
+            let f = get(&t, i);
+            assert!(f.reset());
+            let truth = rate(i) * 8.0;
+            let err = (f.orig_bps as f64 - truth).abs() / truth;
+            assert!(err < 0.05, "flow {i}: {} vs {truth}", f.orig_bps);
+            let err = (f.reply_bps as f64 * 4.0 - truth).abs() / truth;
+            assert!(err < 0.05, "flow {i} reply: {} vs {truth}", f.reply_bps);
+        }
+        assert_eq!(get(&t, 0).orig_bps, 0.0, "idle stays idle");
+        let est = t.counts.estimated_total as f64;
+        assert!(
+            (est - lost).abs() < 0.02 * lost,
+            "estimated {est}, lost {lost}"
+        );
+        // IPFIX: the deltas of the zeroing refresh hold the new counts and
+        // the estimate.
+        let d = export(&mut t);
+        let new: u64 = total.iter().map(|c| c[0] + c[1]).sum();
+        assert_eq!(d[0] + d[1], new + t.counts.estimated_total);
+        // Counting on: no estimate without a zeroing, and the next one
+        // 30 s after the first gives the period.
+        assert_eq!(t.counts.zero_period_s, 0);
+        for k in 1..=24u32 {
+            now += DT;
+            let zero = k == 24;
+            for i in 0..n {
+                let b = (rate(i) * dt_s) as u64;
+                let tl = &mut total[i as usize];
+                *tl = if zero {
+                    [b / 2, b / 8]
+                } else {
+                    [tl[0] + b, tl[1] + b / 4]
+                };
+            }
+            tick(&mut t, now, 0, &dump(&total));
+            if !zero {
+                assert_eq!(t.counts.estimated_total as f64, est);
+            }
+        }
+        assert_eq!(t.counts.zero_period_s, 30);
+    }
+
+    /// Zeroed flows too few for a table-wide estimate leave the others
+    /// alone, and a zeroing split over two refreshes (its walk crossed
+    /// nftop's dump) is one zeroing for the period.
+    #[test]
+    fn a_zeroing_across_two_dumps_is_one() {
+        let mut t = FlowTable::new(64, 7);
+        let c = |id, o| conn(id, 0, id as u16, o, 0);
+        tick(&mut t, S, 0, &[c(1, 0), c(2, 0)]);
+        tick(&mut t, 2 * S, 0, &[c(1, 100_000), c(2, 100_000)]);
+        tick(&mut t, 3 * S, 0, &[c(1, 50_000), c(2, 200_000)]);
+        assert!(get(&t, 1).reset() && !get(&t, 2).reset());
+        assert!((get(&t, 2).orig_bps - 800_000.0).abs() < 1e-3);
+        tick(&mut t, 4 * S, 0, &[c(1, 150_000), c(2, 30_000)]);
+        assert_eq!(t.counts.zero_period_s, 0, "the same zeroing");
+        assert!((get(&t, 2).orig_bps - 800_000.0).abs() < 1e-3, "held");
     }
 
     #[test]

@@ -20,8 +20,9 @@ pub struct Inputs {
     pub entries: u32,
     /// Entries the flow table had no room for.
     pub table_dropped: u64,
-    /// Counter resets seen in the last minute (total since start).
-    pub recent_resets: Option<u64>,
+    /// Counters were zeroed in the last minute: the seconds seen between
+    /// the last two zeroings (0: not known yet).
+    pub recent_resets: Option<u32>,
     /// The age column is on and some entries lack kernel timestamps.
     pub ages_estimated: bool,
     /// Offloaded entries (OFFLOAD / HW_OFFLOAD status).
@@ -62,8 +63,8 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
     if i.table_dropped > 0 {
         w.push(Warning::FlowTableFull(i.table_dropped));
     }
-    if let Some(n) = i.recent_resets {
-        w.push(Warning::Resets(n.min(u32::MAX as u64) as u32));
+    if let Some(p) = i.recent_resets {
+        w.push(Warning::Resets(p));
     }
     if i.ages_estimated {
         w.push(Warning::NoTimestamps);
@@ -110,6 +111,8 @@ pub enum Warning {
     AcctOff,
     EmptyTable,
     FlowTableFull(u64),
+    /// Another program zeroes the counters: the seconds between zeroings
+    /// (0: not known yet).
     Resets(u32),
     NoTimestamps,
     Offload(u32),
@@ -172,10 +175,13 @@ impl Warning {
                 out,
                 "nftop flow table full: {n} connections not shown (raise --capacity)"
             ),
-            Warning::Resets(n) => write!(
-                out,
-                "{n} counter resets: another program (nlbwmon?) zeroes conntrack counters; rates stay right, byte totals restart"
-            ),
+            Warning::Resets(p) => {
+                out.push_str("nlbwmon (or another program) zeroes conntrack counters");
+                if p > 0 {
+                    let _ = write!(out, " every ~{p} s");
+                }
+                write!(out, ": rates estimated across resets")
+            }
             Warning::NoTimestamps => write!(
                 out,
                 "ages are nftop's first-seen times (marked >): sysctl -w net.netfilter.nf_conntrack_timestamp=1 for true ages of new connections"

@@ -181,14 +181,11 @@ impl Ipfix {
         }
         let ended = matches!(f.life, Life::Closing | Life::Closed);
         let now = [f.orig_bytes, f.reply_bytes, e.packets[0], e.packets[1]];
-        // A counter that went down was reset: what it holds is all new.
-        let d: [u64; 4] = std::array::from_fn(|k| {
-            if now[k] < e.sent[k] {
-                now[k]
-            } else {
-                now[k] - e.sent[k]
-            }
-        });
+        // What is not exported yet. After a counter zeroing `sent` is
+        // below zero (flows.rs `Exported::sent`): the delta holds what
+        // was left of the old count, the new count, and the estimate of
+        // what the zeroing took.
+        let d: [u64; 4] = std::array::from_fn(|k| now[k].wrapping_sub(e.sent[k]));
         if !ended && d == [0; 4] {
             return;
         }

@@ -561,6 +561,12 @@ impl Metrics {
                 lost,
             ),
             (
+                "nftop_estimated_bytes_total",
+                "counter",
+                "Bytes estimated across counter zeroings by another program (nlbwmon), included in the byte totals.",
+                t.estimated,
+            ),
+            (
                 "nftop_ipfix_records_total",
                 "counter",
                 "IPFIX data records sent.",

@@ -107,6 +107,7 @@ pub fn tick<'a>(
         events: None,
         closed_total: 0,
         credited: 0,
+        estimated: 0,
         hosts: None,
     }
 }
