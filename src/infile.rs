@@ -21,8 +21,7 @@
 //!
 //! The system calls are sys.rs's (the one module with `unsafe`).
 
-use crate::sys::{self, Fd};
-use std::ffi::CString;
+use crate::sys;
 
 /// Why a file was not read. Each names its fix (`message`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,48 +69,47 @@ pub struct Meta {
 /// once by the caller: no allocation when `buf` has room). `explicit`: the
 /// user named this path, so owner and mode are not judged.
 pub fn read(path: &str, explicit: bool, cap: usize, buf: &mut Vec<u8>) -> Result<Meta, Refusal> {
-    let Ok(c) = CString::new(path) else {
+    // The path as a C string on the stack (no allocation per refresh).
+    let mut c = [0u8; 512];
+    if path.len() >= c.len() || path.as_bytes().contains(&0) {
         return Err(Refusal::Missing);
-    };
-    let fd = open(&c, explicit)?;
-    let m = check(&fd, explicit)?;
+    }
+    c[..path.len()].copy_from_slice(path.as_bytes());
+    let c = std::ffi::CStr::from_bytes_until_nul(&c).map_err(|_| Refusal::Missing)?;
+    let fd = match sys::open_read(c, false) {
+        Err(libc::ELOOP) => {
+            // A symbolic link: the user's own path is theirs to link; at
+            // a default path only root's links are followed.
+            if !explicit && sys::lstat_uid(c) != Some(0) {
+                return Err(Refusal::ForeignLink);
+            }
+            sys::open_read(c, true)
+        }
+        r => r,
+    }
+    .map_err(refusal)?;
+    let st = sys::fstat(&fd).map_err(Refusal::Unreadable)?;
+    judge(st.mode, st.uid, explicit)?;
     sys::read_up_to(&fd, cap, buf);
-    Ok(m)
+    Ok(Meta {
+        size: st.size,
+        mtime_ns: st.mtime_ns,
+    })
 }
 
 /// The file's metadata as `read` would judge it, without reading: for
 /// "did it change" checks once per refresh.
 pub fn stat(path: &str, explicit: bool) -> Result<Meta, Refusal> {
-    let Ok(c) = CString::new(path) else {
-        return Err(Refusal::Missing);
-    };
-    let fd = open(&c, explicit)?;
-    check(&fd, explicit)
+    read(path, explicit, 0, &mut Vec::new())
 }
 
 /// Reads a whole small file as text (lossy UTF-8), for files read at
 /// start or on change outside the refresh (hosts, services, passwd,
 /// resolv.conf).
 pub fn read_text(path: &str, explicit: bool, cap: usize) -> Result<String, Refusal> {
-    let mut b = Vec::with_capacity(cap.min(64 * 1024));
+    let mut b = Vec::new();
     read(path, explicit, cap, &mut b)?;
-    Ok(String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
-}
-
-fn open(c: &CString, explicit: bool) -> Result<Fd, Refusal> {
-    let e = match sys::open_read(c, false) {
-        Ok(fd) => return Ok(fd),
-        Err(e) => e,
-    };
-    if e != libc::ELOOP {
-        return Err(refusal(e));
-    }
-    // A symbolic link: the user's own path is theirs to link; at a
-    // default path only root's links are followed.
-    if !explicit && sys::lstat_uid(c) != Some(0) {
-        return Err(Refusal::ForeignLink);
-    }
-    sys::open_read(c, true).map_err(refusal)
+    Ok(String::from_utf8_lossy(&b).into_owned())
 }
 
 fn refusal(errno: i32) -> Refusal {
@@ -120,15 +118,6 @@ fn refusal(errno: i32) -> Refusal {
     } else {
         Refusal::Unreadable(errno)
     }
-}
-
-fn check(fd: &Fd, explicit: bool) -> Result<Meta, Refusal> {
-    let st = sys::fstat(fd).map_err(Refusal::Unreadable)?;
-    judge(st.mode, st.uid, explicit)?;
-    Ok(Meta {
-        size: st.size,
-        mtime_ns: st.mtime_ns,
-    })
 }
 
 /// The policy on an fstat's mode and owner (a pure function: tested

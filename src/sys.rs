@@ -600,13 +600,28 @@ pub fn drop_privileges(uid: u32, gid: u32) -> Result<(), &'static str> {
             if libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) != 0 {
                 return Err("cannot set securebits (prctl PR_SET_SECUREBITS)");
             }
-            if libc::setgroups(0, std::ptr::null()) != 0 {
+            // Raw system calls, for this thread only: no other thread
+            // exists yet (hold_threads), so libc's broadcast to every
+            // thread (musl's __synccall, 2 KB of flash) has nothing to do.
+            // 32-bit ARM's plain calls take 16-bit ids; the *32 ones are
+            // what its libc uses.
+            #[cfg(not(target_arch = "arm"))]
+            use libc::{
+                SYS_setgroups as SETGROUPS, SYS_setresgid as SETRESGID, SYS_setresuid as SETRESUID,
+            };
+            #[cfg(target_arch = "arm")]
+            use libc::{
+                SYS_setgroups32 as SETGROUPS, SYS_setresgid32 as SETRESGID,
+                SYS_setresuid32 as SETRESUID,
+            };
+            let null = std::ptr::null::<libc::gid_t>();
+            if libc::syscall(SETGROUPS, 0, null) != 0 {
                 return Err("cannot drop supplementary groups (setgroups)");
             }
-            if libc::setresgid(gid, gid, gid) != 0 {
+            if libc::syscall(SETRESGID, gid, gid, gid) != 0 {
                 return Err("cannot switch group (setresgid)");
             }
-            if libc::setresuid(uid, uid, uid) != 0 {
+            if libc::syscall(SETRESUID, uid, uid, uid) != 0 {
                 return Err("cannot switch user (setresuid)");
             }
         }
@@ -688,8 +703,10 @@ fn start_thread(stack: usize, name: &'static [u8], f: Box<dyn FnOnce() + Send>) 
             libc::prctl(libc::PR_SET_NAME, name.as_ptr());
             // Signals for the process go to the main thread, which holds
             // CAP_NET_ADMIN for the exit-time sysctl restore.
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
+            // The kernel's sigset (rt_sigprocmask, not libc's wrapper and
+            // its 128-byte sigset_t): 64 signals, 128 on MIPS.
+            const SIGSET_BYTES: usize = if cfg!(target_arch = "mips") { 16 } else { 8 };
+            let mut set = [0u64; 2];
             for s in [
                 libc::SIGINT,
                 libc::SIGTERM,
@@ -701,9 +718,15 @@ fn start_thread(stack: usize, name: &'static [u8], f: Box<dyn FnOnce() + Send>) 
                 libc::SIGTTIN,
                 libc::SIGTTOU,
             ] {
-                libc::sigaddset(&mut set, s);
+                set[0] |= 1 << (s - 1);
             }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_BLOCK,
+                set.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                SIGSET_BYTES,
+            );
         }
         // Helper threads parse what comes from the network (DNS answers,
         // HTTP requests): they hold no capability at all. A thread that

@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 
 pub const DEFAULT: &str = "nobody";
+const NOBODY: u32 = 65534;
 const PASSWD: &str = "/etc/passwd";
 
 /// The uid and gid of `spec` (a user name or `UID[:GID]`; None:
@@ -15,18 +16,22 @@ pub fn resolve(spec: Option<&str>) -> Result<(u32, u32)> {
     if let Some(ids) = numeric(name) {
         return ids.ok_or_else(|| bad(name));
     }
-    let text = crate::infile::read_text(PASSWD, false, 1 << 20).map_err(|r| {
-        Error::system(format!(
-            "cannot look up user '{name}': {PASSWD} refused: {} (give --user UID:GID)",
-            r.reason()
-        ))
-    })?;
+    let text = match crate::infile::read_text(PASSWD, false, 1 << 20) {
+        Ok(t) => t,
+        Err(_) if spec.is_none() => String::new(),
+        Err(r) => {
+            return Err(Error::system(format!(
+                "cannot look up user '{name}': {PASSWD} refused: {} (give --user UID:GID)",
+                r.reason()
+            )))
+        }
+    };
     match find(&text, name) {
         Some(ids) => Ok(ids),
         None if spec.is_some() => Err(bad(name)),
-        None => Err(Error::system(format!(
-            "user '{name}' is not in {PASSWD}: nftop drops root to it after start (give --user NAME or --user UID:GID)"
-        ))),
+        // No nobody in passwd (a minimal initramfs): the kernel's own
+        // overflow id, which is what nobody is everywhere.
+        None => Ok((NOBODY, NOBODY)),
     }
 }
 
