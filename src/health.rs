@@ -542,6 +542,25 @@ mod tests {
         assert_eq!(w.len(), 0);
     }
 
+    /// Issue 23: the header names the cause and the period seen, and no
+    /// longer says that rates stay right.
+    #[test]
+    fn a_counter_zeroing_is_named_with_its_period() {
+        let text = |p| {
+            let mut l = crate::render::Line::new();
+            Warning::Resets(p).message(&mut l);
+            l.as_str().to_string()
+        };
+        assert_eq!(
+            text(30),
+            "nlbwmon (or another program) zeroes conntrack counters every ~30 s: rates estimated across resets"
+        );
+        assert_eq!(
+            text(0),
+            "nlbwmon (or another program) zeroes conntrack counters: rates estimated across resets"
+        );
+    }
+
     #[test]
     fn kernel_drop_counters_are_summed_over_cpus() {
         let text = b"entries  clashres found     invalid   insert    insert_failed drop      early_drop error     search_restart\n\

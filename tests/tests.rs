@@ -31,6 +31,7 @@ mod soak;
 mod terminal;
 mod trust;
 mod vm;
+mod zeroing;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
