@@ -479,7 +479,18 @@ fn source_tarball_is_reproducible_and_builds_offline() {
     // Beside it the package directory for a feed or an SDK: the tracked
     // recipe (PKG_HASH:=skip) with the tarball's hash and this version.
     let mk = std::fs::read_to_string(dir.join("a/openwrt/Makefile")).unwrap();
-    let tracked = std::fs::read_to_string(root.join("openwrt/Makefile")).unwrap();
+    // The tarball is HEAD's tree: compare with HEAD's files, not the work
+    // tree's (which may hold uncommitted edits).
+    let head = |f: &str| {
+        let o = Command::new("git")
+            .args(["show", &format!("HEAD:{f}")])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git show HEAD:{f}");
+        o.stdout
+    };
+    let tracked = String::from_utf8(head("openwrt/Makefile")).unwrap();
     assert!(
         tracked.lines().any(|l| l == "PKG_HASH:=skip"),
         "tracked placeholder"
@@ -500,7 +511,7 @@ fn source_tarball_is_reproducible_and_builds_offline() {
     for f in ["nftop.init", "nftop.config"] {
         assert_eq!(
             std::fs::read(dir.join("a/openwrt/files").join(f)).unwrap(),
-            std::fs::read(root.join("openwrt/files").join(f)).unwrap()
+            head(&format!("openwrt/files/{f}"))
         );
     }
     let verbose = Command::new("tar").arg("tvzf").arg(&tgz).output().unwrap();
