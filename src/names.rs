@@ -160,7 +160,7 @@ impl Source<'_> {
     /// The default leases file only where OpenWrt's dnsmasq writes it:
     /// elsewhere /tmp/dhcp.leases is anybody's to create.
     pub fn default_leases() -> Source<'static> {
-        let openwrt = std::path::Path::new("/etc/openwrt_release").exists();
+        let openwrt = crate::sys::lstat_uid(c"/etc/openwrt_release").is_some();
         Source {
             path: if openwrt { "/tmp/dhcp.leases" } else { "" },
             explicit: false,
