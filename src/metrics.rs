@@ -259,13 +259,21 @@ fn shown_addr<'a>(r: &'a HostRow, was: &'a [u8]) -> &'a [u8] {
 /// Writes a device's labels: `host` (`local`, or the address `addr`),
 /// `mac` and `name` (its DHCP lease or hosts name); with `--metrics-no-names`
 /// mac and name stay empty.
-fn labels(l: &mut Line, r: &HostRow, addr: &[u8], ctx: &Ctx, names: bool) {
+fn labels(l: &mut Line, r: &HostRow, addr: &[u8], ctx: &Ctx, names: bool, slot: usize) {
     l.clear();
     l.push_str("host=\"");
     match r.who {
         Who::Local => l.push_str("local"),
+        // -r: every device would read `redacted` alike, and Prometheus
+        // refuses a page with two series of the same labels: the series'
+        // slot number tells them apart and tells nothing about the device.
+        _ if ctx.o.privacy.local => {
+            l.push_str(crate::privacy::REDACTED);
+            l.push(b'-');
+            render::fmt_fixed(l, slot as f64, 0);
+        }
         _ if addr.is_empty() => l.push(b'-'),
-        // An address or `redacted`: nothing to escape.
+        // An address: nothing to escape.
         _ => ctx.host(l, addr, true, true),
     }
     l.push_str("\",mac=\"");
@@ -409,7 +417,7 @@ impl Metrics {
                     h.alen = a.len() as u8;
                     h.addr = addr;
                     let l = &mut self.line;
-                    labels(l, r, &addr[..h.alen as usize], ctx, self.names);
+                    labels(l, r, &addr[..h.alen as usize], ctx, self.names, i);
                     let n = l.len().min(LABELS);
                     h.labels[..n].copy_from_slice(&l.as_bytes()[..n]);
                     h.len = n as u8;
