@@ -181,11 +181,16 @@ impl Ipfix {
         }
         let ended = matches!(f.life, Life::Closing | Life::Closed);
         let now = [f.orig_bytes, f.reply_bytes, e.packets[0], e.packets[1]];
-        // What is not exported yet. After a counter zeroing `sent` is
-        // below zero (flows.rs `Exported::sent`): the delta holds what
-        // was left of the old count, the new count, and the estimate of
-        // what the zeroing took.
-        let d: [u64; 4] = std::array::from_fn(|k| now[k].wrapping_sub(e.sent[k]));
+        // A counter that went down was zeroed (nlbwmon): what it holds is
+        // all new. What the zeroing took is not here (flows.rs estimates
+        // it for the rates and the metrics; README, Fleet: IPFIX).
+        let d: [u64; 4] = std::array::from_fn(|k| {
+            if now[k] < e.sent[k] {
+                now[k]
+            } else {
+                now[k] - e.sent[k]
+            }
+        });
         if !ended && d == [0; 4] {
             return;
         }
