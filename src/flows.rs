@@ -697,7 +697,8 @@ impl FlowTable {
             }
         }
         // The median: its bin b, and its place within the bin, for a
-        // fraction of (2·b·k + n − 2·below) / (2·ZERO_BINS·k).
+        // fraction of (2·b·k + n − 2·below) / (2·ZERO_BINS·k) (in u32: at
+        // most 2^24 flows, --capacity, so below 2^31).
         let mut q = 0.5;
         let mut below = 0;
         for (b, &k) in hist.iter().enumerate() {
