@@ -32,6 +32,6 @@ pub mod select;
 pub mod settings;
 pub mod sys;
 pub mod term;
-pub mod user;
 pub mod text;
+pub mod user;
 pub mod view;
