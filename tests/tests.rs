@@ -18,6 +18,7 @@ mod fuzzseeds;
 mod golden;
 mod hosts;
 mod ipfix;
+mod layers;
 mod metrics;
 mod mwan;
 mod outside_names;
