@@ -94,7 +94,7 @@ bench: deps
 # unwind tables zig's C objects bring are discarded at link time
 # (.cargo/no-eh-frame.ld, 7.4 KB on mipsel). The linker's --strip-all
 # keeps MIPS's .pdr section (66 KB on mipsel); the toolchain's own llvm
-# objcopy removes it. README "Building for routers" has the figures.
+# objcopy removes it. docs/router.md ("Building for routers") has the figures.
 # --config arrays are appended to .cargo/config.toml's per-target rustflags.
 # Stable (pinned too) builds the host and the foreign test binaries.
 # `make cross` builds all, `make cross TARGET=mipsel-unknown-linux-musl` one.

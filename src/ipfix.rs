@@ -183,7 +183,7 @@ impl Ipfix {
         let now = [f.orig_bytes, f.reply_bytes, e.packets[0], e.packets[1]];
         // A counter that went down was zeroed (nlbwmon): what it holds is
         // all new. What the zeroing took is not here (flows.rs estimates
-        // it for the rates and the metrics; README, Fleet: IPFIX).
+        // it for the rates and the metrics; docs/fleet.md, "Fleet: IPFIX").
         let d: [u64; 4] = std::array::from_fn(|k| {
             if now[k] < e.sent[k] {
                 now[k]

@@ -354,7 +354,7 @@ fn mwan3_scheme_and_an_outage_of_the_second_uplink() {
     // Uplink 2 drops, watched by a running nftop: inbound connections keep
     // it as their ingress; the IPv6 upload (routed, so its entry survives
     // the masquerade flush) has no route. (An nftop started during the
-    // outage cannot know where they came in: README "Interfaces".)
+    // outage cannot know where they came in: docs/interfaces.md.)
     let mut n = bed.nftop(&["--json", "-u", "0.5", "-t", "0"]);
     let next = |n: &mut crate::common::Nftop| -> Vec<J> {
         let mut cs = Vec::new();

@@ -1,4 +1,4 @@
-//! `--json`: one object per line (schema in the README, `"v":1`).
+//! `--json`: one object per line (schema in docs/output.md, `"v":1`).
 //!
 //! Per refresh: one `"conn"` object per shown connection (none with
 //! `-d`), one `"dev"` object per interface, then one `"tick"` object that

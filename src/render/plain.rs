@@ -3,7 +3,7 @@
 //! `-c`: one line per shown connection per refresh, columns aligned but
 //! never cut, a blank line between refreshes, no escape codes.
 //!
-//! `-M`: the fixed column order documented in the README, single spaces,
+//! `-M`: the fixed column order documented in docs/output.md, single spaces,
 //! raw numbers, numeric addresses, `-` for an empty field:
 //! `time proto src sport dst dport tx rx sum state age id in out
 //!  nat_src nat_sport nat_dst nat_dport mark zone flags`

@@ -1,5 +1,5 @@
 //! The router's view of itself, and per connection the interface it came
-//! in through and the one it leaves through (README "Interfaces").
+//! in through and the one it leaves through (docs/interfaces.md).
 //!
 //! - `wire`: rtnetlink headers and readers (functions of bytes).
 //! - `socket`: the dump/lookup socket and the change watcher.
