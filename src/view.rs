@@ -2,7 +2,7 @@
 //! top-N and totals. Works on the flow table by index; the row buffer is
 //! sized once to the table's capacity.
 //!
-//! Direction rule (README "Direction"): tx is what the local side sends.
+//! Direction rule (docs/numbers.md, "Direction"): tx is what the local side sends.
 //! The local side is the initiator of the connection (a LAN host or the
 //! router itself) unless the connection terminates on the router: when the
 //! original destination is one of the router's own addresses (a service
@@ -27,7 +27,7 @@ pub struct Meta {
     pub tx_is_orig: bool,
     /// Both ends are the router itself.
     pub loopback: bool,
-    /// Ingress / egress interface index (0 = unknown, see route.rs).
+    /// Ingress / egress interface index (0 = unknown, see route/).
     pub in_if: u32,
     pub out_if: u32,
     /// Age in ns, and whether it comes from the kernel timestamp.
@@ -94,7 +94,7 @@ pub struct View {
 
 /// Which side is local, and whether the connection is on loopback.
 ///
-/// With interfaces known (route.rs): a connection that ends on the router
+/// With interfaces known (route/): a connection that ends on the router
 /// has the router as its local side (tx = reply); one the router starts,
 /// the router (tx = original); a forwarded one that entered through an
 /// uplink was started from outside (a port forward, or inbound IPv6 to a
@@ -158,7 +158,7 @@ impl View {
         }
     }
 
-    /// Derives direction for every flow (interfaces come from route.rs),
+    /// Derives direction for every flow (interfaces come from route/),
     /// totals, then the shown rows. `limit` keeps only the top N rows
     /// (screen mode).
     pub fn build(

@@ -1,7 +1,12 @@
-//! The connection table's columns, described once: title, widths,
-//! alignment, and the writer of the cell. The screen, `-c` and `-M` walk
-//! the same list in the same order; what differs is written here, per
-//! `Style`, and nowhere else.
+//! The connection table's columns (`COLUMNS`) and the device table's
+//! (`DEV_COLUMNS`): title, widths, alignment, and the writer of the cell,
+//! per `Style`. The screen, `-c` and `-M` walk the same list in the same
+//! order. Not everything is here yet (issue 22): the screen drops columns
+//! on narrow terminals and folds the ports into the addresses in
+//! `screen.rs` (`Layout`); `-M` appends the NAT view, mark, zone and flags
+//! after the list in `plain.rs`; JSON writes the connection's fields by
+//! hand in `json.rs` (the device fields come from `DEV_COLUMNS`); the
+//! per-device table has its own in `hosts.rs`.
 //!
 //! The screen merges each address with its port (`host:port`, the host
 //! cut to fit the address width that is left) and in the narrow layout

@@ -4,8 +4,11 @@
 //! the only escape sequences come from `screen.rs`, and only on a tty.
 //!
 //! - `line`: the buffer; `fmt`: numbers, addresses, ages; `cells`: what a
-//!   row's cells show, shared by every format;
-//! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats.
+//!   row's cells show, shared by every format; `columns`: the connection
+//!   and device tables' columns (title, widths, cell writer);
+//! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats; `detail`:
+//!   the screen's detail pane; `hosts`: the per-device table (`-H`) in
+//!   every format, with columns of its own (`WIDTHS`, `TITLES`).
 
 pub mod cells;
 pub mod columns;
