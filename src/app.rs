@@ -7,7 +7,7 @@
 //! when each dump completes, so scheduling jitter never biases them.
 
 use crate::budget::CpuBudget;
-use crate::cli::{AgeFmt, Config, Mode};
+use crate::cli::Config;
 use crate::ctentry::{self, EntrySocket};
 use crate::error::{Error, Result};
 use crate::events::Events;
@@ -25,6 +25,7 @@ use crate::settings::{self, Env, Settings};
 use crate::sys;
 use crate::term::{self, Term};
 use crate::view::{Devices, View};
+use crate::vocab::{AgeFmt, Mode};
 use std::io::Write;
 use std::sync::atomic::Ordering;
 

@@ -158,7 +158,7 @@ impl Expr {
                     proto_of(a).ok_or_else(|| bad(&shown(a.into()), "a protocol name (tcp, udp, icmp, ...) or number"))?,
                 ),
                 ("in" | "out", Some(a)) => {
-                    let ifm = crate::cli::parse_if(a, "in/out")
+                    let ifm = crate::vocab::parse_if(a, "in/out")
                         .map_err(|_| bad(&shown(a.into()), "an interface name, or a prefix ending in +"))?;
                     if w == "in" {
                         What::In(ifm)

@@ -10,9 +10,9 @@
 //! or start from it. So every connection counts once, with its own tx and
 //! rx, and the rows add up to the connection view's totals exactly.
 
-use crate::cli::SortCol;
 use crate::flows::{Flow, Life, Spills};
 use crate::route::{Net, LOCAL_IF};
+use crate::vocab::SortCol;
 use std::cmp::Ordering;
 
 /// Devices kept; the rest are summed into one `other` row (counted).

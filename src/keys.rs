@@ -2,12 +2,13 @@
 //! function from (state, key) to state and an outcome, testable without a
 //! terminal or a socket.
 
-use crate::cli::{self, AgeFmt, Config, SORT_COLS};
+use crate::cli::Config;
 use crate::conntrack::Conn;
 use crate::render::{Line, Opts};
 use crate::select::{HostSel, Move, Selection};
 use crate::term::Key;
 use crate::view::Filter;
+use crate::vocab::{self, AgeFmt, SORT_COLS};
 
 /// The help screen (`h`): every key, grouped; fits 80x24 (a test draws
 /// it at that size).
@@ -137,14 +138,14 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
                 ui.prompt = None;
                 ui.message.clear();
                 match kind {
-                    PromptKind::Interval => match cli::parse_interval(value) {
+                    PromptKind::Interval => match vocab::parse_interval(value) {
                         Ok(v) => {
                             ui.interval = v;
                             return Outcome::Interval;
                         }
                         Err(e) => ui.message.push_str(&e.msg),
                     },
-                    PromptKind::Threshold => match cli::parse_bps(value) {
+                    PromptKind::Threshold => match vocab::parse_bps(value) {
                         Ok(v) => ui.filter.threshold = Some(v),
                         Err(e) => ui.message.push_str(&e.msg),
                     },
@@ -268,7 +269,7 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
     Outcome::Redraw
 }
 
-fn step_sort(cur: cli::SortCol, d: i32) -> cli::SortCol {
+fn step_sort(cur: vocab::SortCol, d: i32) -> vocab::SortCol {
     let n = SORT_COLS.len() as i32;
     let i = SORT_COLS.iter().position(|(_, c)| *c == cur).unwrap_or(0) as i32;
     SORT_COLS[((i + d).rem_euclid(n)) as usize].1
@@ -279,8 +280,8 @@ mod tests {
     use super::*;
 
     fn ui() -> Ui {
-        let cfg = match cli::parse(std::iter::empty::<&str>()).unwrap() {
-            cli::Action::Run(c) => *c,
+        let cfg = match crate::cli::parse(std::iter::empty::<&str>()).unwrap() {
+            crate::cli::Action::Run(c) => *c,
             _ => unreachable!(),
         };
         let opts = Opts::from_config(&cfg);

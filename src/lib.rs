@@ -35,3 +35,4 @@ pub mod term;
 pub mod text;
 pub mod user;
 pub mod view;
+pub mod vocab;

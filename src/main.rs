@@ -1,13 +1,13 @@
 //! nftop's entry point: parse flags, run, map errors to exit codes
 //! (0 ok or closed pipe, 1 runtime error, 2 usage error).
 
-use nftop::{app::App, cli, sys};
+use nftop::{app::App, cli, sys, vocab::Mode};
 use std::io::Write;
 
 fn main() {
     sys::install_signal_handlers();
     let code = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Action::Run(cfg)) if cfg.mode != cli::Mode::Quiet && sys::stdout_closed_at_start() => fail(
+        Ok(cli::Action::Run(cfg)) if cfg.mode != Mode::Quiet && sys::stdout_closed_at_start() => fail(
             nftop::error::Error::system(
                 "stdout is closed: nothing to write the output to (redirect it, e.g. > /dev/null, or use --quiet with --metrics or --ipfix)",
             ),

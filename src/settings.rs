@@ -4,8 +4,9 @@
 //! character set, name resolution, the flow table's capacity. A pure
 //! function of its inputs, so every rule is tested without a terminal.
 
-use crate::cli::{Config, Mode};
+use crate::cli::Config;
 use crate::render::Opts;
+use crate::vocab::Mode;
 
 /// Flow table size when nf_conntrack_max cannot be read.
 pub const DEFAULT_CAPACITY: usize = 65536;

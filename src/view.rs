@@ -10,10 +10,11 @@
 //! the inside host behind the port forward) is the local side, and tx is
 //! the reply direction.
 
-use crate::cli::{Config, SortCol};
+use crate::cli::Config;
 use crate::flows::{Flow, Life, RateState, Spills};
 use crate::names::Names;
 use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
+use crate::vocab::SortCol;
 use std::cmp::Ordering;
 
 /// Per-row facts for the renderers, computed from a flow on demand.
@@ -49,8 +50,8 @@ pub struct Filter {
     pub ipv6: bool,
     pub loopback: bool,
     pub threshold: Option<u64>,
-    pub in_if: Option<crate::cli::IfMatch>,
-    pub out_if: Option<crate::cli::IfMatch>,
+    pub in_if: Option<crate::route::IfMatch>,
+    pub out_if: Option<crate::route::IfMatch>,
     pub sort: SortCol,
     pub ascending: bool,
     /// `-f` / `/` (filter.rs).

@@ -248,7 +248,7 @@ pub(crate) fn render_with(
             vt.feed(&out);
             out = (vt.text() + "\n").into_bytes();
         }
-        (None, nftop::cli::Mode::Json) => {
+        (None, nftop::vocab::Mode::Json) => {
             json::write_json(&mut out, &tick, &ctx, &mut line, dev).unwrap()
         }
         (None, m) if c.by_host => nftop::render::hosts::write_plain(
@@ -256,7 +256,7 @@ pub(crate) fn render_with(
             &tick,
             &ctx,
             &mut line,
-            m == nftop::cli::Mode::Machine,
+            m == nftop::vocab::Mode::Machine,
         )
         .unwrap(),
         (None, m) if dev => plain::write_devices(
@@ -264,10 +264,10 @@ pub(crate) fn render_with(
             &tick,
             &ctx,
             &mut line,
-            m == nftop::cli::Mode::Machine,
+            m == nftop::vocab::Mode::Machine,
         )
         .unwrap(),
-        (None, nftop::cli::Mode::Machine) => {
+        (None, nftop::vocab::Mode::Machine) => {
             plain::write_machine(&mut out, &tick, &ctx, &mut line).unwrap()
         }
         (None, _) => plain::write_continuous(&mut out, &tick, &ctx, &mut line).unwrap(),

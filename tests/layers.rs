@@ -30,10 +30,8 @@ use std::path::Path;
 const KNOWN: &[&str] = &[
     "cli -> filter",
     "conntrack -> netlink",
-    "filter -> cli",
     "filter -> names",
     "health -> render::fmt",
-    "hostview -> cli",
     "hostview -> view",
     "names -> view",
     "netlink -> conntrack",

@@ -281,9 +281,9 @@ impl World {
         };
         let (out, line) = (&mut self.out, &mut self.line);
         out.clear();
-        let machine = c.mode == cli::Mode::Machine;
+        let machine = c.mode == nftop::vocab::Mode::Machine;
         match c.mode {
-            cli::Mode::Json => {
+            nftop::vocab::Mode::Json => {
                 json::write_json(out, &tick, &ctx, line, c.dev).unwrap();
                 if c.by_host {
                     hosts::write_json(out, &tick, &ctx, line).unwrap();
@@ -291,7 +291,7 @@ impl World {
                 assert!(out.is_ascii(), "{args:?}: JSON not ASCII");
                 check_lines(args, out, false);
             }
-            cli::Mode::Continuous | cli::Mode::Machine => {
+            nftop::vocab::Mode::Continuous | nftop::vocab::Mode::Machine => {
                 if c.by_host {
                     hosts::write_plain(out, &tick, &ctx, line, machine).unwrap();
                 } else if c.dev {

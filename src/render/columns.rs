@@ -14,10 +14,10 @@
 //! so that `awk` can pick fields.
 
 use super::{fmt_age, fmt_proto, fmt_rate, fmt_state, marker, Ctx, Line, Opts};
-use crate::cli::AgeFmt;
 use crate::conntrack::Conn;
 use crate::flows::{Flow, RateState};
 use crate::view::Meta;
+use crate::vocab::AgeFmt;
 use std::fmt::Write as _;
 
 /// How a cell is written.

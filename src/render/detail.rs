@@ -81,7 +81,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
         Some(f) => {
             let name = |i| ctx.links.name(i).unwrap_or("-");
             let _ = write!(l, "in {}  out {}  age ", name(f.in_if), name(f.out_if));
-            super::fmt_age(&mut l, &t.view.meta(f), crate::cli::AgeFmt::Dhms);
+            super::fmt_age(&mut l, &t.view.meta(f), crate::vocab::AgeFmt::Dhms);
             if c.start != 0 {
                 let (y, mo, d, h, mi, s) = crate::sys::localtime(c.start / 1_000_000_000);
                 let _ = write!(l, "  started {y}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");

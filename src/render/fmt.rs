@@ -3,9 +3,9 @@
 //! into a `Line`.
 
 use super::{Line, Opts};
-use crate::cli::AgeFmt;
 use crate::conntrack;
 use crate::view::Meta;
+use crate::vocab::AgeFmt;
 use std::fmt::Write as _;
 
 /// Writes a rate (given in bits/s) in the chosen unit: bits or bytes, SI

@@ -25,9 +25,9 @@ pub use cells::*;
 pub use fmt::*;
 pub use line::*;
 
-use crate::cli::AgeFmt;
 use crate::flows::Flow;
 use crate::view::View;
+use crate::vocab::AgeFmt;
 
 /// Display options that keys can change at run time.
 #[derive(Clone, Debug)]
