@@ -250,7 +250,7 @@ impl Hosts {
             // Ties: a stable order between refreshes.
             o.then(x.key.cmp(&y.key))
         };
-        crate::view::sort_indices(&mut self.order, &cmp);
+        crate::vocab::sort_indices(&mut self.order, &cmp);
     }
 }
 

@@ -532,7 +532,7 @@ pub fn parse_services(text: &str, out: &mut Vec<(u16, u8, Name)>) {
 /// element type cost 4 KB of flash each. Runs when a file is read.
 fn sort_stable_by<T: Copy, K: Ord>(v: &mut Vec<T>, key: impl Fn(&T) -> K) {
     let mut idx: Vec<u32> = (0..v.len() as u32).collect();
-    crate::view::sort_indices(&mut idx, &|&a, &b| {
+    crate::vocab::sort_indices(&mut idx, &|&a, &b| {
         key(&v[a as usize])
             .cmp(&key(&v[b as usize]))
             .then(a.cmp(&b))

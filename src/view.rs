@@ -14,7 +14,7 @@ use crate::cli::Config;
 use crate::flows::{Flow, Life, RateState, Spills};
 use crate::names::Names;
 use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
-use crate::vocab::SortCol;
+use crate::vocab::{sort_indices, SortCol};
 use std::cmp::Ordering;
 
 /// Per-row facts for the renderers, computed from a flow on demand.
@@ -283,13 +283,6 @@ impl View {
                 .count(),
         )
     }
-}
-
-/// The one sort of index lists (rows, devices): each comparator type would
-/// otherwise get its own copy of the sort, 4 KB of flash each.
-#[inline(never)]
-pub(crate) fn sort_indices(v: &mut [u32], cmp: &dyn Fn(&u32, &u32) -> Ordering) {
-    v.sort_unstable_by(cmp);
 }
 
 fn passes(

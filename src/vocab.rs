@@ -1,11 +1,13 @@
 //! The words the flags, the views and the outputs share: the output
 //! mode, the age format, the sort columns, and the parsers of the values
 //! that both a flag and a key take (`-t`/`t`, `-u`/`u`, `-s`/`<`/`>`,
-//! `-i`/`-o` and the filter's `in`/`out`). Below cli, view, filter,
-//! hostview, keys and render, so none of them imports cli for a type.
+//! `-i`/`-o` and the filter's `in`/`out`), and the one sort of index
+//! lists. Below cli, view, filter, names, hostview, keys and render, so
+//! none of them imports cli or view for a type or a helper.
 
 use crate::error::{Error, Result};
 use crate::route::IfMatch;
+use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -147,4 +149,11 @@ pub fn parse_sort(s: &str) -> Result<(SortCol, bool)> {
             "invalid value '{s}' for '--sort': pick one of id, in, out, sport, dport, rx, tx, sum, age, proto (prefix + for ascending)"
         ))),
     }
+}
+
+/// The one sort of index lists (rows, devices): each comparator type would
+/// otherwise get its own copy of the sort, 4 KB of flash each.
+#[inline(never)]
+pub(crate) fn sort_indices(v: &mut [u32], cmp: &dyn Fn(&u32, &u32) -> Ordering) {
+    v.sort_unstable_by(cmp);
 }
