@@ -308,6 +308,122 @@ fn man_page_covers_every_flag_of_the_help() {
     assert!(flags > 40, "found only {flags} flags in nftop -h");
 }
 
+/// The flags in a piece of text: `-x` (one letter or digit) and `--long`,
+/// each cut from its argument and punctuation.
+fn flags_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| {
+            let long = w.len() > 3 && w.starts_with("--") && w.as_bytes()[2].is_ascii_lowercase();
+            let short =
+                w.len() == 2 && w.starts_with('-') && w.as_bytes()[1].is_ascii_alphanumeric();
+            long || short
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// One flag list in three places (issue 22: they drifted apart): every
+/// flag of `nftop -h` is in the README's flag table and in the man page's
+/// OPTIONS, and neither names a flag the binary lacks. Only the option
+/// column of the help counts (`-a, --age 0|1|2`), so the test also sees a
+/// flag that the help describes but no other text mentions.
+#[test]
+fn readme_flag_table_and_man_page_name_exactly_the_flags_of_the_help() {
+    let out = Command::new(crate::common::bin())
+        .arg("-h")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    // Option lines start with a flag; the option column ends at the first
+    // run of two spaces.
+    let help: std::collections::BTreeSet<String> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .flat_map(|l| flags_in(l.split("  ").next().unwrap()))
+        .collect();
+    assert!(
+        help.len() > 70,
+        "only {} flags in nftop -h: {help:?}",
+        help.len()
+    );
+
+    let root = crate::common::root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // The table: the rows of the "## Flags" section; a row's first cell
+    // holds its flags.
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Flags\n"))
+        .expect("README has a \"## Flags\" section");
+    let table: std::collections::BTreeSet<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| flags_in(l.split(" | ").next().unwrap()))
+        .collect();
+    // Elsewhere in the README a long flag must be real too (link targets
+    // such as `#json-lines---json` are not flags).
+    let mut prose = String::new();
+    for (i, part) in readme.split("](").enumerate() {
+        prose.push_str(if i == 0 {
+            part
+        } else {
+            part.split_once(')').map_or("", |p| p.1)
+        });
+        prose.push(' ');
+    }
+    let readme_long: Vec<String> = flags_in(&prose)
+        .into_iter()
+        .filter(|f| f.starts_with("--"))
+        .collect();
+
+    let man = std::fs::read_to_string(root.join("openwrt/nftop.8")).unwrap();
+    let man = man.replace("\\-", "-");
+    let options = man
+        .split(".SH OPTIONS")
+        .nth(1)
+        .and_then(|s| s.split(".SH ").next())
+        .expect("the man page has an OPTIONS section");
+    // The flags of the .TP items: the lines that follow a ".TP".
+    let mut man_items = std::collections::BTreeSet::new();
+    let mut lines = options.lines();
+    while let Some(l) = lines.next() {
+        if l == ".TP" {
+            man_items.extend(flags_in(lines.next().unwrap_or("")));
+        }
+    }
+    let man_long: Vec<String> = flags_in(&man)
+        .into_iter()
+        .filter(|f| f.starts_with("--"))
+        .collect();
+
+    for f in &help {
+        assert!(table.contains(f), "README's flag table lacks {f}");
+        assert!(
+            man_items.contains(f),
+            "openwrt/nftop.8 OPTIONS has no item for {f}"
+        );
+    }
+    for f in &table {
+        assert!(
+            help.contains(f),
+            "README's flag table names {f}, which nftop -h lacks"
+        );
+    }
+    for f in &man_items {
+        assert!(
+            help.contains(f),
+            "openwrt/nftop.8 OPTIONS names {f}, which nftop -h lacks"
+        );
+    }
+    for f in readme_long.iter().chain(&man_long) {
+        assert!(
+            help.contains(f),
+            "the README or man page names {f}, which nftop -h lacks"
+        );
+    }
+}
+
 /// Signing is the normal path: without NFTOP_SIGN_KEY a key pair is made
 /// once and kept, the index is signed, and the router's two commands are
 /// printed.
