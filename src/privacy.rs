@@ -15,8 +15,6 @@
 //! (metrics, IPFIX) keep the command line's (app.rs), so a key pressed on
 //! the console cannot publish what the service was started to hide.
 
-use crate::render::{fmt_addr, Line};
-
 pub const REDACTED: &str = "redacted";
 
 /// The options: which side is hidden.
@@ -89,17 +87,6 @@ impl Hidden {
     }
 }
 
-/// Writes an address, or `redacted`. Not inlined: its callers write two
-/// ends in a loop, which would get a copy of the formatter each.
-#[inline(never)]
-pub fn addr(out: &mut Line, a: &[u8], hidden: bool) {
-    if hidden {
-        out.push_str(REDACTED);
-    } else {
-        fmt_addr(out, a);
-    }
-}
-
 /// An address as IPFIX sends it: all zeros when hidden.
 pub fn bytes(a: &[u8], hidden: bool) -> &[u8] {
     const ZERO: [u8; 16] = [0; 16];
@@ -113,6 +100,7 @@ pub fn bytes(a: &[u8], hidden: bool) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::fmt_addr_or_redacted;
 
     #[test]
     fn sides_of_a_connection() {
@@ -165,9 +153,9 @@ mod tests {
         );
         assert_eq!(Privacy::default().flow(&[], None, 1), Hidden::default());
         assert_eq!(bytes(&[192, 0, 2, 1], true), &[0, 0, 0, 0]);
-        let mut l = Line::new();
-        addr(&mut l, &[192, 0, 2, 1], false);
-        addr(&mut l, &[192, 0, 2, 1], true);
+        let mut l = crate::render::Line::new();
+        fmt_addr_or_redacted(&mut l, &[192, 0, 2, 1], false);
+        fmt_addr_or_redacted(&mut l, &[192, 0, 2, 1], true);
         assert_eq!(l.as_str(), "192.0.2.1redacted");
     }
 }

@@ -44,7 +44,7 @@ impl Ctx<'_> {
             self.o.numeric_remote
         };
         if self.o.privacy.hides(local) {
-            return crate::privacy::addr(out, a, true);
+            return super::fmt_addr_or_redacted(out, a, true);
         }
         if !numeric && !numeric_only {
             if let Some(n) = self.names.lookup(a, true, self.now_s) {

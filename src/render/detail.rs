@@ -69,7 +69,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
             ] {
                 if let Some((a, p)) = v {
                     l.push_str(what);
-                    crate::privacy::addr(&mut l, a, h);
+                    super::fmt_addr_or_redacted(&mut l, a, h);
                     let _ = write!(l, " port {p}  ");
                 }
             }

@@ -81,6 +81,17 @@ pub fn fmt_fixed(out: &mut Line, v: f64, decimals: u32) {
     }
 }
 
+/// Writes an address, or `redacted` (what is hidden: privacy.rs). Not inlined: its callers write two
+/// ends in a loop, which would get a copy of the formatter each.
+#[inline(never)]
+pub fn fmt_addr_or_redacted(out: &mut Line, a: &[u8], hidden: bool) {
+    if hidden {
+        out.push_str(crate::privacy::REDACTED);
+    } else {
+        fmt_addr(out, a);
+    }
+}
+
 /// Writes an address (4 or 16 bytes) in standard text form.
 pub fn fmt_addr(out: &mut Line, a: &[u8]) {
     if a.len() == 4 {
@@ -135,7 +146,7 @@ pub fn fmt_tuple(out: &mut Line, t: &conntrack::Tuple, n: usize, hide: (bool, bo
         if ports && n == 16 {
             out.push(b'[');
         }
-        crate::privacy::addr(out, &a[..n], h);
+        fmt_addr_or_redacted(out, &a[..n], h);
         if ports {
             let _ = write!(out, "{}:{p}", if n == 16 { "]" } else { "" });
         }

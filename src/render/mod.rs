@@ -3,7 +3,9 @@
 //! a UTF-8 locale (the uplinks' arrows, interface names: `crate::text`);
 //! the only escape sequences come from `screen.rs`, and only on a tty.
 //!
-//! - `line`: the buffer; `fmt`: numbers, addresses, ages; `cells`: what a
+//! - `line`: the buffer; `opts`: the display options; `fmt`: numbers,
+//!   addresses, ages (of render it needs only `line` and `opts`, so
+//!   health can use it without a circle); `cells`: what a
 //!   row's cells show, shared by every format; `columns`: the connection
 //!   and device tables' columns (title, widths, cell writer);
 //! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats; `detail`:
@@ -17,6 +19,7 @@ pub mod fmt;
 pub mod hosts;
 pub mod json;
 pub mod line;
+pub mod opts;
 pub mod plain;
 pub mod screen;
 
@@ -24,50 +27,10 @@ pub use crate::health::{Warning, Warnings};
 pub use cells::*;
 pub use fmt::*;
 pub use line::*;
+pub use opts::Opts;
 
 use crate::flows::Flow;
 use crate::view::View;
-use crate::vocab::AgeFmt;
-
-/// Display options that keys can change at run time.
-#[derive(Clone, Debug)]
-pub struct Opts {
-    pub bytes: bool,
-    pub raw: bool,
-    pub iec: bool,
-    pub age: AgeFmt,
-    pub show_id: bool,
-    pub show_state: bool,
-    pub wide: bool,
-    pub numeric_local: bool,
-    pub numeric_remote: bool,
-    pub numeric_port: bool,
-    /// `-r`/`-R` (privacy.rs decides what they hide).
-    pub privacy: crate::privacy::Privacy,
-    pub color: bool,
-    /// The locale is UTF-8: arrows instead of ASCII `^`/`v`.
-    pub utf8: bool,
-}
-
-impl Opts {
-    pub fn from_config(c: &crate::cli::Config) -> Opts {
-        Opts {
-            bytes: c.bytes,
-            raw: c.raw,
-            iec: c.iec,
-            age: c.age,
-            show_id: c.show_id,
-            show_state: c.show_state,
-            wide: c.wide,
-            numeric_local: c.numeric_local,
-            numeric_remote: c.numeric_remote,
-            numeric_port: c.numeric_port,
-            privacy: crate::privacy::Privacy::of(c),
-            color: c.color,
-            utf8: false,
-        }
-    }
-}
 
 /// Per-refresh summary that every renderer prints in its own way.
 pub struct Tick<'a> {
