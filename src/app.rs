@@ -12,14 +12,14 @@ use crate::ctentry::{self, EntrySocket};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::flows::FlowTable;
-use crate::health;
+use crate::health::{self, Warnings};
 use crate::kernel::{read_proc_u64, Kernel};
 use crate::keys::{self, Outcome, Ui};
 use crate::names::{Names, Source};
 use crate::netlink::{CtSocket, DumpStats};
 use crate::out::Out;
 use crate::render::screen::{Screen, FALLBACK};
-use crate::render::{self, Ctx, Line, Tick, Warnings};
+use crate::render::{self, Ctx, Line, Tick};
 use crate::route::Router;
 use crate::settings::{self, Env, Settings};
 use crate::sys;
@@ -136,10 +136,18 @@ impl App {
             None
         };
         let record = match &cfg.record {
-            Some(p) => Some(
-                std::fs::File::create(p)
-                    .map_err(|e| Error::usage(format!("cannot create '{p}' for --record: {e}")))?,
-            ),
+            // Created new, not through a link, for its owner only: it is
+            // opened as root, and it holds every connection unredacted.
+            Some(p) => Some({
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::File::options()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(p)
+                    .map_err(|e| Error::usage(format!("cannot create '{p}' for --record: {e}")))?
+            }),
             None => None,
         };
         let metrics = match cfg.metrics {

@@ -428,9 +428,12 @@ fn worker(d: &Dns) {
             a
         };
         // The only blocking call, outside the lock.
+        // A PTR name that reads as an address (whoever runs the reverse
+        // zone picks it) would pose as another host: no name then.
         let name = resolver
             .reverse(addr.bytes(), &mut out)
             .map(|()| Name::clean(&out))
+            .filter(|n| Addr::parse(n.as_str()).is_none())
             .unwrap_or(Name::EMPTY);
         let now = crate::sys::mono_ns() / 1_000_000_000;
         let Ok(mut st) = d.state.lock() else { return };

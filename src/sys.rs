@@ -53,6 +53,11 @@ pub fn random(buf: &mut [u8]) -> bool {
     n == buf.len() as libc::c_long
 }
 
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 pub fn isatty(fd: i32) -> bool {
     // SAFETY: plain query on a descriptor number.
     unsafe { libc::isatty(fd) == 1 }
@@ -344,6 +349,19 @@ extern "C" fn on_cont(_: libc::c_int) {
 }
 
 extern "C" fn on_fatal(sig: libc::c_int) {
+    // SAFETY: getpid, gettid, tgkill and pause are async-signal-safe.
+    unsafe {
+        let pid = libc::getpid();
+        if libc::syscall(libc::SYS_gettid) as libc::pid_t != pid {
+            // A helper thread crashed: it holds no capability, so the
+            // sysctl restore would fail here. The main thread, which
+            // holds CAP_NET_ADMIN, restores and ends the process.
+            libc::syscall(libc::SYS_tgkill, pid, pid, sig);
+            loop {
+                libc::pause();
+            }
+        }
+    }
     restore_terminal();
     run_exit_hook();
     // SAFETY: reset to default and re-raise so the exit status is right.

@@ -59,7 +59,7 @@ pub fn clean_label(b: &mut [u8]) -> usize {
 /// Whether a character may be shown as it is (see `clean_label`).
 fn shown(c: char) -> bool {
     !matches!(c,
-        '\0'..=' ' | '\u{7f}'..='\u{a0}' | '\u{ad}' | '\u{1680}' | '\u{2000}'..='\u{200f}'
+        '\0'..=' ' | '\u{7f}'..='\u{a0}' | '\u{ad}' | '\u{61c}' | '\u{1680}' | '\u{2000}'..='\u{200f}'
         | '\u{2028}'..='\u{202f}' | '\u{205f}'..='\u{206f}' | '\u{3000}' | '\u{feff}')
 }
 
@@ -68,7 +68,7 @@ pub fn char_width(c: char) -> usize {
     1 + usize::from(matches!(c as u32,
         0x1100..=0x115f | 0x2e80..=0xa4cf | 0xac00..=0xd7a3 | 0xf900..=0xfaff
         | 0xfe30..=0xfe4f | 0xff00..=0xff60 | 0xffe0..=0xffe6 | 0x1f300..=0x1f64f
-        | 0x1f900..=0x1f9ff | 0x20000..=0x3fffd))
+        | 0x1f680..=0x1f6ff | 0x1f900..=0x1faff | 0x20000..=0x3fffd))
 }
 
 /// The longest head of `s` that fits in `w` cells, as (its length in
@@ -130,10 +130,12 @@ mod tests {
         // The name: an OSC title sequence ended by BEL.
         assert_eq!(clean(b"w\x1b]0;pwn\x07"), "w?]0;pwn?");
         assert_eq!(clean(b"a b\tc\nd\x7f"), "a?b?c?d?");
-        // C1 CSI (U+009B), NBSP, RLO, zero-width space, BOM: one '?' each.
+        // C1 CSI (U+009B), NBSP, RLO, zero-width space, BOM, the Arabic
+        // letter mark (a bidi control outside the U+200x block): one '?'
+        // each.
         assert_eq!(
-            clean("a\u{9b}b\u{a0}c\u{202e}d\u{200b}e\u{feff}".as_bytes()),
-            "a?b?c?d?e?"
+            clean("a\u{9b}b\u{a0}c\u{202e}d\u{200b}e\u{feff}f\u{61c}".as_bytes()),
+            "a?b?c?d?e?f?"
         );
         // Not UTF-8: a lone continuation, a cut sequence, an overlong
         // encoding, a surrogate, a lead byte past U+10FFFF.
@@ -154,7 +156,19 @@ mod tests {
 
     #[test]
     fn cut_at_every_width_stays_on_characters() {
-        for s in ["abcdeé1", "éééé", "网口网口1", "a网b", "🦀x", "", "plain"] {
+        // Emoji take two cells (🚀 and 🪐 were counted as one, and the
+        // screen's columns moved).
+        assert_eq!(width("🚀🪐x"), 5);
+        for s in [
+            "abcdeé1",
+            "éééé",
+            "网口网口1",
+            "a网b",
+            "🦀x",
+            "🚀🚀🚀x",
+            "",
+            "plain",
+        ] {
             let total = width(s);
             for w in 0..total + 3 {
                 let (end, used) = cut(s, w);

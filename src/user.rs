@@ -13,6 +13,11 @@ const PASSWD: &str = "/etc/passwd";
 /// `nobody`).
 pub fn resolve(spec: Option<&str>) -> Result<(u32, u32)> {
     let name = spec.unwrap_or(DEFAULT);
+    if spec.is_some() && !crate::sys::is_root() {
+        return Err(Error::usage(format!(
+            "--user {name} needs nftop started as root (started by a user with file capabilities, it stays that user)"
+        )));
+    }
     if let Some(ids) = numeric(name) {
         return ids.ok_or_else(|| bad(name));
     }

@@ -5,10 +5,11 @@ use crate::common::{fixture, seq_port};
 use crate::{allocations, render::sample_table};
 use nftop::conntrack::Conn;
 use nftop::flows::FlowTable;
+use nftop::health::Warnings;
 use nftop::names::Names;
 use nftop::netlink::{parse_entries, DumpStats};
 use nftop::render::screen::Screen;
-use nftop::render::{self, Ctx, Line, Opts, Warnings};
+use nftop::render::{self, Ctx, Line, Opts};
 use nftop::route::Net;
 use nftop::view::{Filter, View};
 

@@ -690,8 +690,9 @@ fn fill() {
 #[ignore = "benchmark: run with make bench"]
 fn bench_serial_bytes_per_refresh() {
     use nftop::conntrack::{Conn, Tuple};
+    use nftop::health::Warnings;
     use nftop::render::screen::Screen;
-    use nftop::render::{Ctx, Opts, Warnings};
+    use nftop::render::{Ctx, Opts};
     let c = crate::render::cfg(&["-t", "0"]);
     let mut table = nftop::flows::FlowTable::new(64, 1);
     let mut view = nftop::view::View::new(64);

@@ -343,7 +343,7 @@ fn offload_status_bit_from_recorded_message_warns() {
     parse_datagram(&dg, seq, port, &mut scratch, &mut st, |c| table.observe(c)).unwrap();
     table.finish(1_000_000_000, 0);
     assert_eq!(table.counts.offloaded, 1);
-    let mut w = nftop::render::Warnings::default();
+    let mut w = nftop::health::Warnings::default();
     nftop::health::compute(
         &nftop::health::Inputs {
             acct_on: true,

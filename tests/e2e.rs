@@ -498,13 +498,18 @@ fn reverse_dns_names_from_dnsmasq() {
     let bed = Bed::up();
     let _p4 = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
     let _p6 = bed.spawn("cli", "ping -6 -q -i 0.2 2001:db8:ff::200");
-    let _dns = bed.spawn(
-        "rtr",
-        "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-         --user=root --pid-file= --listen-address=127.0.0.1,::1 --bind-interfaces --port=53 \
-         --ptr-record=200.113.0.203.in-addr.arpa,far.example \
-         --ptr-record=0.0.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.f.f.0.0.8.b.d.0.1.0.0.2.ip6.arpa,far6.example",
-    );
+    let dnsmasq = |v4_name: &str| {
+        bed.spawn(
+            "rtr",
+            &format!(
+                "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+                 --user=root --pid-file= --listen-address=127.0.0.1,::1 --bind-interfaces --port=53 \
+                 --ptr-record=200.113.0.203.in-addr.arpa,{v4_name} \
+                 --ptr-record=0.0.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.f.f.0.0.8.b.d.0.1.0.0.2.ip6.arpa,far6.example"
+            ),
+        )
+    };
+    let dns = dnsmasq("far.example");
     bed.wait_for(
         "rtr",
         "conntrack -L -f ipv6 2>/dev/null | grep -q icmpv6",
@@ -525,6 +530,19 @@ fn reverse_dns_names_from_dnsmasq() {
             "nameserver {server}:\n{out}"
         );
     }
+    // A PTR name that reads as an address would pose as another host
+    // (issue 26 review): shown as no name, the address itself.
+    drop(dns);
+    let _dns = dnsmasq("192.0.2.77");
+    bed.wait_for("rtr", "ss -lun | grep -q '127.0.0.1:53 '", 10);
+    let out = bed.nftop_output(&["-c", "-u", "0.5", "--count", "8", "-t", "0"]);
+    let last: Vec<&str> = out.lines().rev().take(6).collect();
+    assert!(
+        last.iter().any(|l| l.contains("far6.example"))
+            && last.iter().any(|l| l.contains("203.0.113.200"))
+            && !out.contains("192.0.2.77"),
+        "an address as a PTR name:\n{out}"
+    );
 }
 
 #[test]

@@ -6,7 +6,8 @@ use nftop::conntrack::{Conn, Tuple};
 use nftop::flows::FlowTable;
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::render::{Ctx, Line, Opts, Tick, Warning, Warnings};
+use nftop::health::{Warning, Warnings};
+use nftop::render::{Ctx, Line, Opts, Tick};
 use nftop::route::Net;
 use nftop::view::{Filter, View};
 

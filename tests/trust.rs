@@ -256,5 +256,107 @@ fn after_start_nftop_is_not_root() {
             "{err}"
         );
     }
+    // Not root (a setcap'd binary run by a user): --user cannot switch,
+    // and says so instead of being ignored.
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &bed.ns("rtr"),
+            "setpriv",
+            "--reuid=4321",
+            "--regid=4321",
+        ])
+        .args([
+            "--clear-groups",
+            bin(),
+            "-c",
+            "--count",
+            "1",
+            "--user",
+            "nobody",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--user nobody needs nftop started as root"),
+        "{err}"
+    );
+    // --record (a hidden developer flag, opened as root before the
+    // drop) creates a new file: it neither follows a planted link nor
+    // overwrites what is there.
+    let target = dir.join("target");
+    std::fs::write(&target, "keep").unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for p in [&link, &target] {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &bed.ns("rtr"),
+                bin(),
+                "--json",
+                "--count",
+                "1",
+            ])
+            .arg("--record")
+            .arg(p)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A helper thread that dies (SIGABRT, as a panic does) holds no
+/// capability to restore the sysctls: the main thread does it. Before:
+/// nf_conntrack_acct stayed on.
+#[test]
+fn a_helper_thread_crash_still_restores_the_sysctls() {
+    if !netns_ok("a_helper_thread_crash_still_restores_the_sysctls") {
+        return;
+    }
+    let bed = Bed::up();
+    let acct = || {
+        bed.sh("rtr", "sysctl -n net.netfilter.nf_conntrack_acct")
+            .trim()
+            .to_string()
+    };
+    bed.sh("rtr", "sysctl -qw net.netfilter.nf_conntrack_acct=0");
+    let mut n = bed.nftop(&[
+        "--json",
+        "-u",
+        "0.5",
+        "--enable-acct",
+        "--metrics",
+        "127.0.0.1:9468",
+    ]);
+    n.line().expect("a first refresh");
+    assert_eq!(acct(), "1");
+    let pid = n.child.id();
+    let tid = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|t| {
+            std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "nftop-metrics")
+        })
+        .expect("the metrics thread");
+    let tid: i32 = tid.file_name().unwrap().to_str().unwrap().parse().unwrap();
+    // SAFETY: tgkill with plain ids (a thread of our child).
+    assert_eq!(
+        unsafe { libc::syscall(libc::SYS_tgkill, pid as i32, tid, libc::SIGABRT) },
+        0
+    );
+    let st = n.child.wait().unwrap();
+    assert!(!st.success(), "nftop ended by the signal: {st:?}");
+    assert_eq!(acct(), "0", "restored after a helper thread's crash");
 }

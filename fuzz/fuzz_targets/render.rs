@@ -25,7 +25,8 @@ use nftop::conntrack::{Conn, Tuple};
 use nftop::flows::FlowTable;
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::render::{hosts, json, plain, Ctx, Line, Opts, Tick, Warnings};
+use nftop::health::Warnings;
+use nftop::render::{hosts, json, plain, Ctx, Line, Opts, Tick};
 use nftop::route::Net;
 use nftop::view::{Filter, View};
 

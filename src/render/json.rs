@@ -8,9 +8,10 @@
 
 use super::columns::{dev_value, DevValue, DEV_COLUMNS};
 use super::{dst_is_local, flags, src_is_local};
-use super::{fmt_fixed, Line, Tick, Warning};
+use super::{fmt_fixed, Line, Tick};
 use crate::conntrack;
 use crate::flows::RateState;
+use crate::health::Warning;
 use crate::render::Ctx;
 use std::fmt::Write as _;
 use std::io::Write;

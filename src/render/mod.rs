@@ -23,13 +23,13 @@ pub mod opts;
 pub mod plain;
 pub mod screen;
 
-pub use crate::health::{Warning, Warnings};
 pub use cells::*;
 pub use fmt::*;
 pub use line::*;
 pub use opts::Opts;
 
 use crate::flows::Flow;
+use crate::health::Warnings;
 use crate::view::View;
 
 /// Per-refresh summary that every renderer prints in its own way.
