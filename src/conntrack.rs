@@ -68,7 +68,7 @@ const CTA_PROTOINFO_STATE: u16 = 1;
 
 pub const NFGENMSG_LEN: usize = 4;
 
-use crate::netlink::Attrs;
+use crate::nla::{Attrs, Malformed};
 
 pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_TCP: u8 = 6;
@@ -135,10 +135,6 @@ pub struct Conn {
 }
 
 pub const NO_STATE: u8 = 0xff;
-
-/// Why an entry was skipped. Carries no data: counting is all callers do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
 
 impl Conn {
     pub fn addr_len(&self) -> usize {

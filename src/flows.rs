@@ -42,9 +42,10 @@
 //! counted as estimated (`Counts::estimated_total`); with fewer than
 //! `MIN_ZERO_SAMPLES` usable flows, each holds its own last rate.
 
-use crate::conntrack::{Conn, Malformed};
+use crate::conntrack::Conn;
 pub use crate::flow::{Flow, Life, RateState, Spills};
 use crate::flow::{FRESH, NEW, PENDING, RESET, SEEN, ZEROED};
+use crate::nla::Malformed;
 
 /// Largest index load, in tenths.
 const MAX_LOAD_TENTHS: usize = 7;

@@ -9,6 +9,7 @@
 
 use crate::conntrack::{self, Conn};
 use crate::error::{Error, Result};
+use crate::nla::Malformed;
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
@@ -95,40 +96,6 @@ pub struct DumpStats {
     pub interrupted: bool,
 }
 
-/// The flag bits of nla_type (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
-const NLA_TYPE_MASK: u16 = 0x3fff;
-
-/// A checked walk over netlink attributes, yielding (type, value). A
-/// header that does not fit, or a length that is too short or runs past
-/// the buffer, is an error and ends the walk.
-pub struct Attrs<'a>(pub &'a [u8]);
-
-impl<'a> Iterator for Attrs<'a> {
-    type Item = std::result::Result<(u16, &'a [u8]), conntrack::Malformed>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        let b = self.0;
-        if b.is_empty() {
-            return None;
-        }
-        let Some(&[l0, l1, t0, t1]) = b.first_chunk::<4>() else {
-            self.0 = &[];
-            return Some(Err(conntrack::Malformed));
-        };
-        let len = u16::from_ne_bytes([l0, l1]) as usize;
-        if len < 4 || len > b.len() {
-            self.0 = &[];
-            return Some(Err(conntrack::Malformed));
-        }
-        self.0 = b.get((len + 3) & !3..).unwrap_or(&[]);
-        Some(Ok((
-            u16::from_ne_bytes([t0, t1]) & NLA_TYPE_MASK,
-            &b[4..len],
-        )))
-    }
-}
-
 /// Progress of parsing one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -163,7 +130,7 @@ pub fn parse_entries(
     port: u32,
     scratch: &mut Conn,
     stats: &mut DumpStats,
-    mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), conntrack::Malformed>,
+    mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
 ) -> Result<Step> {
     let mut msgs = messages(data);
     for (h, payload) in msgs.by_ref() {
@@ -328,7 +295,7 @@ impl CtSocket {
     pub fn dump_entries(
         &mut self,
         mut on_datagram: impl FnMut(&[u8]),
-        mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), conntrack::Malformed>,
+        mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
     ) -> Result<DumpStats> {
         let mut stats = DumpStats::default();
         // The scratch entry lives on this stack frame: one Conn, reused for

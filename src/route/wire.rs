@@ -8,7 +8,7 @@
 //! Integers in rtnetlink headers and attributes are in host byte order,
 //! except ports (`RTA_SPORT`/`RTA_DPORT`), which are big-endian.
 
-use crate::netlink::Attrs;
+use crate::nla::Attrs;
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use std::ops::Range;
 

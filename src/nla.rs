@@ -1,0 +1,42 @@
+//! Netlink attributes (type-length-value), read through one checked
+//! walk: the layer below the ctnetlink decoder (conntrack.rs), the
+//! rtnetlink readers (route/wire.rs) and the sockets (netlink.rs), so
+//! none of them imports another for it.
+
+/// Why an entry was skipped. Carries no data: counting is all callers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+/// The flag bits of nla_type (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// A checked walk over netlink attributes, yielding (type, value). A
+/// header that does not fit, or a length that is too short or runs past
+/// the buffer, is an error and ends the walk.
+pub struct Attrs<'a>(pub &'a [u8]);
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = std::result::Result<(u16, &'a [u8]), Malformed>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.0;
+        if b.is_empty() {
+            return None;
+        }
+        let Some(&[l0, l1, t0, t1]) = b.first_chunk::<4>() else {
+            self.0 = &[];
+            return Some(Err(Malformed));
+        };
+        let len = u16::from_ne_bytes([l0, l1]) as usize;
+        if len < 4 || len > b.len() {
+            self.0 = &[];
+            return Some(Err(Malformed));
+        }
+        self.0 = b.get((len + 3) & !3..).unwrap_or(&[]);
+        Some(Ok((
+            u16::from_ne_bytes([t0, t1]) & NLA_TYPE_MASK,
+            &b[4..len],
+        )))
+    }
+}
