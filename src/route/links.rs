@@ -262,9 +262,22 @@ impl Links {
         self.multi_dropped = 0;
     }
 
-    /// The pseudo index naming this set of nexthop interfaces.
+    /// The pseudo index naming this set of nexthop interfaces: a set, so
+    /// taken in ifindex order (kernels differ in the order they list a
+    /// multipath route's nexthops: 6.18 lists the last added first).
     pub fn multi(&mut self, nexthops: &[u32]) -> u32 {
         let n = nexthops.len().min(MAX_NEXTHOPS);
+        let mut sorted = [0u32; MAX_NEXTHOPS];
+        sorted[..n].copy_from_slice(&nexthops[..n]);
+        // Insertion sort: a few entries, and no generic sort in the binary.
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && sorted[j - 1] > sorted[j] {
+                sorted.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let nexthops = &sorted[..n];
         if let Some(k) = self
             .multi
             .iter()
