@@ -368,9 +368,11 @@ mod tests {
         );
         assert_eq!((l.name(5000), l.name(6000)), (Some("wan0"), Some("wan0")));
         assert_eq!(l.get(6000).unwrap().rx_bps, None, "first sight");
+        // A set: in ifindex order, whatever order the kernel lists.
         let m = l.multi(&[6000, 2]);
-        assert_eq!(l.name(m), Some("wan0|lan0"));
+        assert_eq!(l.name(m), Some("lan0|wan0"));
         assert_eq!(l.multi(&[6000, 2]), m);
+        assert_eq!(l.multi(&[2, 6000]), m);
         assert!(is_multi(m) && !is_multi(LOCAL_IF));
         assert_eq!(l.name(LOCAL_IF), Some("local"));
     }
