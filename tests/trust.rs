@@ -18,16 +18,18 @@ const LEASE: &str = "1700000000 02:00:00:00:00:02 192.0.2.2 laptop *";
 /// fresh tmpfs /etc and /tmp; killed after 30 s, so a hang is a failure
 /// (exit 137), not a stuck test. Returns (exit code, stdout, stderr).
 fn run_on_fake_root(bed: &Bed, openwrt: bool, setup: &str, args: &str) -> (i32, String, String) {
+    // The binary is opened before the mounts (it may live under /tmp, as
+    // a CI clone may) and run through its descriptor.
     let script = format!(
-        "set -e; mount -t tmpfs none /etc; mount -t tmpfs none /tmp; \
+        "set -e; exec 9<{}; mount -t tmpfs none /etc; mount -t tmpfs none /tmp; \
          printf 'root:x:0:0:root:/root:/bin/ash\\nnobody:*:65534:65534:nobody:/var:/bin/false\\ndnsmasq:x:453:453:dnsmasq:/var:/bin/false\\n' >/etc/passwd; \
-         {} {setup}; exec timeout -s KILL 30 {} {args}",
+         {} {setup}; exec timeout -s KILL 30 /proc/self/fd/9 {args}",
+        bin(),
         if openwrt {
             "echo DISTRIB_ID=OpenWrt >/etc/openwrt_release;"
         } else {
             ""
-        },
-        bin()
+        }
     );
     let o = Command::new("ip")
         .args(["netns", "exec", &bed.ns("rtr"), "sh", "-c", &script])
