@@ -25,18 +25,6 @@ fn rename(bed: &Bed, from: &str, to: &str) {
     }
 }
 
-/// A ping from the LAN host through the renamed interface, seen by
-/// conntrack.
-fn ping(bed: &Bed) -> crate::common::Bg {
-    let bg = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
-    bed.wait_for(
-        "rtr",
-        "conntrack -L -p icmp 2>/dev/null | grep -q 203.0.113.200",
-        10,
-    );
-    bg
-}
-
 /// Item 4: `abcdeé1` (7 characters, 8 bytes) in the 7-column IN cell was
 /// cut at byte 6, inside 'é', and the screen aborted. Without a UTF-8
 /// locale the 'é' is shown as '?' in its one cell, with one as itself.
@@ -47,7 +35,7 @@ fn issue26_a_non_ascii_interface_name_on_the_screen() {
     }
     let bed = Bed::up();
     rename(&bed, "lan0", "abcdeé1");
-    let _ping = ping(&bed);
+    let _ping = bed.ping_far();
     for (i, (env, shown)) in [("", "abcde?1"), ("LANG=C.UTF-8 ", "abcdeé1")]
         .into_iter()
         .enumerate()
@@ -90,7 +78,7 @@ fn issue26_control_bytes_in_an_interface_name_reach_no_output() {
     }
     let bed = Bed::up();
     rename(&bed, "lan0", "l\x1b]0;pwn\x07");
-    let _ping = ping(&bed);
+    let _ping = bed.ping_far();
     let clean = "l?]0;pwn?";
     let no_controls = |what: &str, out: &str| {
         assert!(

@@ -59,16 +59,6 @@ fn refusals(out: &str) -> Vec<String> {
         .collect()
 }
 
-fn traffic(bed: &Bed) -> crate::common::Bg {
-    let p = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
-    bed.wait_for(
-        "rtr",
-        "conntrack -L -p icmp 2>/dev/null | grep -q 192.0.2.2",
-        10,
-    );
-    p
-}
-
 /// A FIFO at the leases path (named, or OpenWrt's default) neither hangs
 /// nftop nor makes it ignore signals: it is refused, with one line.
 /// Before: `open()` waited for a writer forever.
@@ -78,7 +68,7 @@ fn a_fifo_at_the_leases_path_is_refused_without_blocking() {
         return;
     }
     let bed = Bed::up();
-    let _p = traffic(&bed);
+    let _p = bed.ping_far();
     let args = "--json --count 2 -u 0.3 -4 -t 0";
     let (code, out, err) = run_on_fake_root(
         &bed,
@@ -108,7 +98,7 @@ fn a_planted_default_leases_file_feeds_no_names() {
         return;
     }
     let bed = Bed::up();
-    let _p = traffic(&bed);
+    let _p = bed.ping_far();
     let lines = "-c --count 2 -u 0.3 -4 -t 0";
     let write = format!("printf '{LEASE}\\n' >/tmp/dhcp.leases");
     // The positive control: dnsmasq's own file (uid 453, 0644) is read.
@@ -160,7 +150,7 @@ fn after_start_nftop_is_not_root() {
         return;
     }
     let bed = Bed::up();
-    let _p = traffic(&bed);
+    let _p = bed.ping_far();
     let dir = std::env::temp_dir().join(format!("nftop-trust-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let hosts = dir.join("hosts");

@@ -168,6 +168,18 @@ impl Bed {
         assert!(s.success(), "{} {cmd} failed", self.script);
     }
 
+    /// The LAN host pings the far server (203.0.113.200) every 0.2 s;
+    /// returns once conntrack has the entry. Stops on drop.
+    pub fn ping_far(&self) -> Bg {
+        let bg = self.spawn("cli", "ping -q -i 0.2 203.0.113.200");
+        self.wait_for(
+            "rtr",
+            "conntrack -L -p icmp 2>/dev/null | grep -q 203.0.113.200",
+            10,
+        );
+        bg
+    }
+
     /// Waits until `script` in `which` succeeds (up to `secs`).
     pub fn wait_for(&self, which: &str, script: &str, secs: u64) {
         let end = Instant::now() + Duration::from_secs(secs);
