@@ -23,9 +23,9 @@ use libfuzzer_sys::fuzz_target;
 use nftop::cli::{self, Action};
 use nftop::conntrack::{Conn, Tuple};
 use nftop::flows::FlowTable;
+use nftop::health::Warnings;
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::health::Warnings;
 use nftop::render::{hosts, json, plain, Ctx, Line, Opts, Tick};
 use nftop::route::Net;
 use nftop::view::{Filter, View};
@@ -287,7 +287,7 @@ impl World {
             nftop::vocab::Mode::Json => {
                 json::write_json(out, &tick, &ctx, line, c.dev).unwrap();
                 if c.by_host {
-                    hosts::write_json(out, &tick, &ctx, line).unwrap();
+                    json::write_hosts(out, &tick, &ctx, line).unwrap();
                 }
                 assert!(out.is_ascii(), "{args:?}: JSON not ASCII");
                 check_lines(args, out, false);

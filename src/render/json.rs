@@ -8,10 +8,11 @@
 
 use super::columns::{dev_value, DevValue, DEV_COLUMNS};
 use super::{dst_is_local, flags, src_is_local};
-use super::{fmt_fixed, Line, Tick};
+use super::{fmt_fixed, hosts, Line, Tick};
 use crate::conntrack;
 use crate::flows::RateState;
 use crate::health::Warning;
+use crate::hostview::Who;
 use crate::render::Ctx;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -176,7 +177,7 @@ pub fn write_json(
         line.push_str("]}\n");
         w.write_all(line.as_bytes())?;
     }
-    super::hosts::write_json(w, t, ctx, line)?;
+    write_hosts(w, t, ctx, line)?;
     let devs: &[u32] = if hosts { &[] } else { &t.view.devices.order };
     for &k in devs {
         let r = &t.view.devices.rows[k as usize];
@@ -244,4 +245,56 @@ pub fn write_json(
     line.push_str("]}\n");
     w.write_all(line.as_bytes())?;
     w.flush()
+}
+
+/// `--json -H`: one `"host"` object per device; addresses numeric, the
+/// name from leases or hosts only (JSON never waits for DNS).
+pub fn write_hosts(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+) -> std::io::Result<()> {
+    let Some(h) = t.hosts else { return Ok(()) };
+    let mut c = Line::new();
+    for &k in &h.order {
+        let r = &h.rows[k as usize];
+        line.clear();
+        head(line, t, "host");
+        c.clear();
+        hosts::name(&mut c, r, ctx, true);
+        str_field(line, "host", c.as_str());
+        c.clear();
+        match r.who {
+            Who::Mac(_) => {
+                hosts::mac(&mut c, r.who, ctx);
+                str_field(line, "mac", c.as_str());
+            }
+            _ => line.push_str(",\"mac\":null"),
+        }
+        line.push_str(",\"addrs\":[");
+        for (i, a) in r.addrs().enumerate() {
+            if i > 0 {
+                line.push(b',');
+            }
+            line.push(b'"');
+            ctx.host(line, a, true, true);
+            line.push(b'"');
+        }
+        line.push(b']');
+        match hosts::known(r, ctx, false) {
+            Some(n) => str_field(line, "name", n.as_str()),
+            None => line.push_str(",\"name\":null"),
+        }
+        num(line, "tx_bps", r.tx_bps);
+        num(line, "rx_bps", r.rx_bps);
+        num(line, "sum_bps", r.sum_bps());
+        let _ = writeln!(
+            line,
+            ",\"tx_bytes\":{},\"rx_bytes\":{},\"conns\":{}}}",
+            r.tx_bytes, r.rx_bytes, r.conns
+        );
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
 }

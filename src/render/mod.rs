@@ -9,8 +9,9 @@
 //!   row's cells show, shared by every format; `columns`: the connection
 //!   and device tables' columns (title, widths, cell writer);
 //! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats; `detail`:
-//!   the screen's detail pane; `hosts`: the per-device table (`-H`) in
-//!   every format, with columns of its own (`WIDTHS`, `TITLES`).
+//!   the screen's detail pane; `hosts`: the per-device table (`-H`), with
+//!   columns of its own (`WIDTHS`, `TITLES`), on the screen and in
+//!   `-c`/`-M` (json.rs writes its JSON).
 
 pub mod cells;
 pub mod columns;
