@@ -351,36 +351,6 @@ impl Mismatch {
     }
 }
 
-fn cols(l: &[u8]) -> impl Iterator<Item = &[u8]> {
-    l.split(|&b| b == b' ' || b == b'\t')
-        .filter(|t| !t.is_empty())
-}
-
-/// Sums the `drop` and `early_drop` columns of /proc/net/stat/nf_conntrack
-/// (one hex line per CPU under a header of names) without allocating.
-pub fn parse_ct_drops(text: &[u8]) -> u64 {
-    let mut lines = text.split(|&b| b == b'\n');
-    let Some(header) = lines.next() else { return 0 };
-    let mut want = [usize::MAX; 2];
-    for (k, name) in cols(header).enumerate() {
-        match name {
-            b"drop" => want[0] = k,
-            b"early_drop" => want[1] = k,
-            _ => {}
-        }
-    }
-    let mut sum = 0u64;
-    for l in lines {
-        for (k, v) in cols(l).enumerate() {
-            if want.contains(&k) {
-                let s = std::str::from_utf8(v).unwrap_or("0");
-                sum = sum.saturating_add(u64::from_str_radix(s, 16).unwrap_or(0));
-            }
-        }
-    }
-    sum
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,14 +529,5 @@ mod tests {
             text(0),
             "nlbwmon (or another program) zeroes conntrack counters: rates estimated across resets"
         );
-    }
-
-    #[test]
-    fn kernel_drop_counters_are_summed_over_cpus() {
-        let text = b"entries  clashres found     invalid   insert    insert_failed drop      early_drop error     search_restart\n\
-0000002a  00000000 00000000  00000000  00000000  00000000      00000003  00000001  00000000  00000000\n\
-0000002a  00000000 00000000  00000000  00000000  00000000      0000000a  00000000  00000000  00000000\n";
-        assert_eq!(parse_ct_drops(text), 3 + 1 + 10);
-        assert_eq!(parse_ct_drops(b""), 0);
     }
 }

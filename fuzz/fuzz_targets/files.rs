@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
             nftop::names::parse_services(&text, &mut v);
         }
         3 => {
-            let _ = nftop::health::parse_ct_drops(rest);
+            let _ = nftop::kernel::parse_ct_drops(rest);
         }
         _ => {
             let _ = nftop::dns::parse_conf(&text);
