@@ -124,7 +124,7 @@ pub fn parse_answer(data: &[u8], seq: u32, out: &mut Option<(Conn, Extra)>) -> A
             continue;
         }
         match h.kind {
-            NLMSG_ERROR => return Answer::Done(netlink::error_code(payload)),
+            NLMSG_ERROR => return Answer::Done(crate::nla::error_code(payload)),
             CT_NEW => {
                 let mut c = Conn::default();
                 if conntrack::decode(payload, &mut c).is_ok() {

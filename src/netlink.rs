@@ -9,7 +9,7 @@
 
 use crate::conntrack::{self, Conn};
 use crate::error::{Error, Result};
-use crate::nla::Malformed;
+use crate::nla::{error_code, Malformed};
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 
@@ -190,16 +190,6 @@ pub fn send(sock: &Socket, buf: &[u8]) -> std::io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The errno of an NLMSG_ERROR payload as a positive number (0 = ACK).
-/// The kernel sends `-errno`; a hostile `i32::MIN` must not overflow
-/// (fuzzing found the negation aborting debug builds).
-pub fn error_code(payload: &[u8]) -> i32 {
-    payload
-        .get(..4)
-        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]).wrapping_neg())
-        .unwrap_or(0)
 }
 
 fn kernel_error(errno: i32) -> Error {

@@ -1,7 +1,8 @@
 //! Netlink attributes (type-length-value), read through one checked
-//! walk: the layer below the ctnetlink decoder (conntrack.rs), the
-//! rtnetlink readers (route/wire.rs) and the sockets (netlink.rs), so
-//! none of them imports another for it.
+//! walk, and the errno of an NLMSG_ERROR: the layer below the ctnetlink
+//! decoder (conntrack.rs), the rtnetlink readers (route/wire.rs) and the
+//! sockets (netlink.rs, ctentry.rs, route/socket.rs), so none of them
+//! imports another for it.
 
 /// Why an entry was skipped. Carries no data: counting is all callers do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,4 +40,14 @@ impl<'a> Iterator for Attrs<'a> {
             &b[4..len],
         )))
     }
+}
+
+/// The errno of an NLMSG_ERROR payload as a positive number (0 = ACK).
+/// The kernel sends `-errno`; a hostile `i32::MIN` must not overflow
+/// (fuzzing found the negation aborting debug builds).
+pub fn error_code(payload: &[u8]) -> i32 {
+    payload
+        .get(..4)
+        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]).wrapping_neg())
+        .unwrap_or(0)
 }

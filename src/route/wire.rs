@@ -122,7 +122,7 @@ fn u32_of(v: &[u8]) -> Option<u32> {
     (v.len() == 4).then(|| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
 }
 
-pub use crate::netlink::error_code;
+pub use crate::nla::error_code;
 
 /// One RTM_NEWLINK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
