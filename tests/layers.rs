@@ -586,3 +586,58 @@ fn no_new_import_circles() {
         "no longer on a circle: delete from KNOWN in tests/layers.rs: {gone:?}"
     );
 }
+
+/// The reader itself: a planted circle through a `use` group, `super::`,
+/// a child's re-export and an expression path is found; comments,
+/// strings, `#[cfg(test)]` items and containment are not edges.
+#[test]
+fn reader_finds_a_planted_circle() {
+    let dir = std::env::temp_dir().join(format!("nftop-layers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("d")).unwrap();
+    let files = [
+        ("lib.rs", "pub mod a; pub mod b; pub mod c; pub mod d;"),
+        (
+            "a.rs",
+            "use crate::{d::{self, Thing}, c};\nfn f() { let _ = \"crate::b::x\"; } // crate::b\n",
+        ),
+        (
+            "b.rs",
+            "#[cfg(test)]\nmod tests { use crate::a; }\npub fn x() {}\n",
+        ),
+        (
+            "c.rs",
+            "pub fn y() { crate::b::x(); let _ = 'a'; let _: &'static str = r#\"crate::a\"#; }\n",
+        ),
+        (
+            "d/mod.rs",
+            "mod e;\npub use e::*;\npub use self::k::K;\nmod k;\n",
+        ),
+        (
+            "d/e.rs",
+            "pub struct Thing;\nfn g() { super::k::K::h(); }\n",
+        ),
+        (
+            "d/k.rs",
+            "pub struct K;\nimpl K { pub fn h() { crate::a::z(); } }\n",
+        ),
+    ];
+    for (p, text) in files {
+        std::fs::write(dir.join(p), text).unwrap();
+    }
+    let g = graph(&read_src(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = |a: &str| g[a].iter().cloned().collect::<Vec<_>>();
+    assert_eq!(e("a"), ["c", "d", "d::e"]);
+    assert_eq!(e("b"), Vec::<String>::new());
+    assert_eq!(e("c"), ["b"]);
+    assert_eq!(e("d"), Vec::<String>::new());
+    assert_eq!(e("d::e"), ["d::k"]);
+    assert_eq!(e("d::k"), ["a"]);
+    let c = circles(&g);
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        c[0].iter().cloned().collect::<Vec<_>>(),
+        ["a", "d::e", "d::k"]
+    );
+}
