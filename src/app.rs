@@ -542,7 +542,7 @@ impl App {
         render::fmt_tuple(m, &c.orig, c.addr_len(), hide.tuple(false));
         if errno != 0 {
             m.push_str(": ");
-            ctentry::explain(m, errno);
+            render::detail::explain(m, errno);
         }
     }
 
@@ -577,7 +577,7 @@ impl App {
         let _ = write!(m, "deleted {done} connections ({gone} had ended already)");
         if failed > 0 {
             let _ = write!(m, "; {failed} refused: ");
-            ctentry::explain(m, last);
+            render::detail::explain(m, last);
         }
     }
 

@@ -137,20 +137,6 @@ pub fn parse_answer(data: &[u8], seq: u32, out: &mut Option<(Conn, Extra)>) -> A
     Answer::Pending
 }
 
-/// The kernel's answer as the one line the screen shows.
-pub fn explain(out: &mut crate::render::Line, errno: i32) {
-    use std::fmt::Write as _;
-    match errno {
-        0 => out.push_str("done"),
-        libc::ENOENT => out.push_str("no such entry (ENOENT): it ended or was deleted already"),
-        libc::EPERM => out.push_str("not permitted (EPERM): deleting needs CAP_NET_ADMIN"),
-        libc::EAGAIN => out.push_str("the kernel did not answer within 1 s"),
-        e => {
-            let _ = write!(out, "{}", std::io::Error::from_raw_os_error(e));
-        }
-    }
-}
-
 /// A socket of its own, opened at the first use: the dump's socket keeps
 /// its sequence of dump answers.
 pub struct EntrySocket {

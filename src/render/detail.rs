@@ -97,7 +97,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
     if sel.errno != 0 {
         l.clear();
         l.push_str("kernel: ");
-        crate::ctentry::explain(&mut l, sel.errno);
+        explain(&mut l, sel.errno);
         put(&l);
     }
     let width = cols.saturating_sub(14).min(crate::select::HISTORY);
@@ -129,6 +129,20 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
                 });
             }
             put(&l);
+        }
+    }
+}
+
+/// The kernel's answer to a get or a delete (ctentry.rs) as the one line
+/// the screen shows.
+pub fn explain(out: &mut Line, errno: i32) {
+    match errno {
+        0 => out.push_str("done"),
+        libc::ENOENT => out.push_str("no such entry (ENOENT): it ended or was deleted already"),
+        libc::EPERM => out.push_str("not permitted (EPERM): deleting needs CAP_NET_ADMIN"),
+        libc::EAGAIN => out.push_str("the kernel did not answer within 1 s"),
+        e => {
+            let _ = write!(out, "{}", std::io::Error::from_raw_os_error(e));
         }
     }
 }
