@@ -10,9 +10,9 @@
 use crate::render::cfg;
 use nftop::conntrack::{Conn, Tuple};
 use nftop::flows::FlowTable;
+use nftop::health::{Warning, Warnings};
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::health::{Warning, Warnings};
 use nftop::render::{json, plain, Ctx, Line, Opts};
 use nftop::route::wire::{LinkMsg, IFF_RUNNING, IFF_UP};
 use nftop::route::{Net, LOCAL_IF};

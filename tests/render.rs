@@ -4,9 +4,9 @@
 use nftop::cli::{self, Action, Config};
 use nftop::conntrack::{Conn, Tuple};
 use nftop::flows::FlowTable;
+use nftop::health::{Warning, Warnings};
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::health::{Warning, Warnings};
 use nftop::render::{Ctx, Line, Opts, Tick};
 use nftop::route::Net;
 use nftop::view::{Filter, View};
