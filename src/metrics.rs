@@ -7,7 +7,10 @@
 //! waits on another. Each has a fixed request buffer (a request whose
 //! head does not fit is a 400), a deadline for its whole request head
 //! (`HEAD_NS`) and one for its whole answer (`ANSWER_NS`), and
-//! `Connection: close`. Only requests whose `Host` names the bound
+//! `Connection: close`. A client that stops taking its answer is reset
+//! (`STALL_NS`), and one host holds at most `PER_HOST` connections; a
+//! small send buffer and the reset keep little of the page in the kernel
+//! for a client that never reads. Only requests whose `Host` names the bound
 //! address or localhost are answered (DNS rebinding, `host_ok`). The
 //! refresh only ever takes the page's lock to swap in the new page; a
 //! client being answered holds a reference to the page it was given, not
@@ -27,7 +30,6 @@ use crate::view::Devices;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// The page's bound: what does not fit is left out and counted in
 /// `nftop_metrics_dropped_series`.
@@ -37,14 +39,26 @@ const REQ_CAP: usize = 4096;
 /// Interfaces tracked by name (links come and go; their series stay).
 const MAX_IFS: usize = 256;
 /// Connections served at once. Full policy: a new connection takes the
-/// place of the oldest one still sending its request (it had most of
-/// `HEAD_NS` already); while all of them are being answered, new ones
-/// wait in the kernel's backlog, at most `ANSWER_NS`.
+/// place of the one whose last progress is oldest among those still
+/// sending their request and those being answered that took nothing for
+/// `EVICT_MS`; while all are being answered and taking bytes, new ones
+/// wait in the kernel's backlog. A host's third connection takes the
+/// place of its own oldest (`PER_HOST`), so no host holds them all.
 const CLIENTS: usize = 8;
+/// Connections of one peer address at once.
+const PER_HOST: usize = 2;
 /// The whole request head must arrive within this of the accept.
 const HEAD_NS: u64 = 2_000_000_000;
 /// The whole answer must be taken within this of the request.
 const ANSWER_NS: u64 = 5_000_000_000;
+/// A client being answered that takes no byte for this long is reset:
+/// one that never reads frees its slot at once, not after `ANSWER_NS`.
+const STALL_NS: u64 = 1_000_000_000;
+/// ... and gives its slot to a new connection after this.
+const EVICT_MS: u64 = 250;
+/// Each connection's send buffer (the kernel doubles it): a reset or
+/// finished client leaves at most this much of the page in the kernel.
+const SNDBUF: usize = 16 * 1024;
 /// A device series that moved no bytes for this long is released: it
 /// leaves the page (Prometheus ends it) and its slot is free.
 pub const IDLE_NS: u64 = 600_000_000_000;
@@ -311,7 +325,8 @@ pub struct Metrics {
     /// one before.
     held: u64,
     line: Line,
-    /// Interface name -> conntrack's (tx, rx) bytes.
+    /// Interface name -> conntrack's (tx, rx) bytes; a name past
+    /// `MAX_IFS` is left out (`dropped`).
     ifs: Vec<([u8; 16], u8, f64, f64)>,
     hosts: Series,
     /// Devices without a series: one `host="other"` series.
@@ -381,6 +396,8 @@ impl Metrics {
             mono.saturating_sub(self.last_mono) as f64 / 1e9
         };
         self.last_mono = mono;
+        // A gauge: what this page leaves out.
+        self.dropped = 0;
         let per_bps = dt / 8.0;
         let bytes = |bps: f64| bps * per_bps;
         for r in &devices.rows {
@@ -394,7 +411,10 @@ impl Metrics {
                     self.ifs.push((n, name.len() as u8, 0.0, 0.0));
                     self.ifs.len() - 1
                 }
-                None => continue,
+                None => {
+                    self.dropped += 1;
+                    continue;
+                }
             };
             self.ifs[i].2 += bytes(r.tx_bps);
             self.ifs[i].3 += bytes(r.rx_bps);
@@ -640,9 +660,12 @@ struct Client {
     page: Option<Page>,
     /// Bytes of the answer sent.
     sent: usize,
-    /// When it was accepted (0: free, so a free slot is taken first).
-    since: u64,
+    /// When it was accepted, its request read, or its answer last taken
+    /// bytes (0: free, so a free slot is taken first).
+    moved: u64,
     deadline: u64,
+    /// Its address (`sys::accept`).
+    peer: [u8; 28],
 }
 
 const FREE: Client = Client {
@@ -651,21 +674,33 @@ const FREE: Client = Client {
     answering: false,
     page: None,
     sent: 0,
-    since: 0,
+    moved: 0,
     deadline: 0,
+    peer: [0; 28],
 };
 
-fn close(c: &mut Client) {
+/// Closes a client; `reset` for one that did not take its whole answer,
+/// so the kernel drops the rest at once (no orphan holds it).
+fn close(c: &mut Client, reset: bool) {
+    if reset {
+        crate::sys::reset_on_close(c.fd);
+    }
     crate::sys::close(c.fd);
     *c = FREE;
 }
 
-/// The slot for a new connection: a free one, else the one that has been
-/// reading its request longest (`CLIENTS`); None while all are answering.
-fn next(cs: &[Client]) -> Option<usize> {
+/// The slot for a new connection at `now` (`CLIENTS`): the free one or
+/// the one whose last progress is oldest among those reading their
+/// request and those answered that took nothing for `EVICT_MS`; None
+/// while all are being answered and taking bytes. A connection accepted
+/// at `now` is never taken: each slot changes hands once per round.
+fn next(cs: &[Client], now: u64) -> Option<usize> {
     let mut best: Option<usize> = None;
     for (i, c) in cs.iter().enumerate() {
-        if !c.answering && best.is_none_or(|b| c.since < cs[b].since) {
+        if c.moved < now
+            && (!c.answering || c.moved + EVICT_MS * 1_000_000 <= now)
+            && best.is_none_or(|b| c.moved < cs[b].moved)
+        {
             best = Some(i);
         }
     }
@@ -680,6 +715,8 @@ fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
     let bound = bound.as_bytes();
     let lfd = l.as_raw_fd();
     let _ = l.set_nonblocking(true);
+    // Accepted connections inherit it.
+    crate::sys::set_sndbuf(lfd, SNDBUF);
     let mut cs = [FREE; CLIENTS];
     let mut bufs = vec![0u8; REQ_CAP * CLIENTS];
     let mut fds = [libc::pollfd {
@@ -691,8 +728,13 @@ fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
         let now = crate::sys::mono_ns();
         let mut wait = 60_000;
         for (c, p) in cs.iter_mut().zip(&mut fds[1..]) {
-            if c.fd >= 0 && now >= c.deadline {
-                close(c);
+            let end = if c.answering {
+                c.deadline.min(c.moved + STALL_NS)
+            } else {
+                c.deadline
+            };
+            if c.fd >= 0 && now >= end {
+                close(c, true);
             }
             p.fd = c.fd;
             p.events = if c.answering {
@@ -701,42 +743,62 @@ fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
                 libc::POLLIN
             };
             if c.fd >= 0 {
-                wait = wait.min(((c.deadline - now) / 1_000_000) as i32 + 1);
+                wait = wait.min(((end - now) / 1_000_000) as i32 + 1);
             }
         }
-        fds[0].fd = if next(&cs).is_some() { lfd } else { -1 };
+        // While all are being answered, the listener waits; look again
+        // when one may have stalled for `EVICT_MS`.
+        fds[0].fd = lfd;
+        if next(&cs, now).is_none() {
+            fds[0].fd = -1;
+            wait = wait.min(EVICT_MS as i32);
+        }
         crate::sys::poll(&mut fds, wait);
         let now = crate::sys::mono_ns();
         if fds[0].revents != 0 {
-            // Every waiting connection while slots are free, then one in
-            // place of the oldest still reading.
-            while let Some(i) = next(&cs) {
-                let fd = match crate::sys::accept(lfd) {
+            // Every waiting connection while a slot is free, stalled or
+            // still reading from before this round (`next`).
+            let mut peer = [0; 28];
+            while let Some(i) = next(&cs, now) {
+                let fd = match crate::sys::accept(lfd, &mut peer) {
                     Ok(fd) => fd,
                     Err(again) => {
                         if !again {
-                            // EMFILE and the like: do not spin.
-                            std::thread::sleep(Duration::from_millis(100));
+                            // EMFILE and the like: do not spin (poll
+                            // of nothing sleeps; std's sleep is more flash).
+                            crate::sys::poll(&mut [], 100);
                         }
                         break;
                     }
                 };
-                let free = cs[i].fd < 0;
-                close(&mut cs[i]);
+                // A host's third connection takes its own oldest's place.
+                let (mut own, mut j) = (0, i);
+                for (k, c) in cs.iter().enumerate() {
+                    if c.fd >= 0 && c.peer == peer {
+                        if own == 0 || c.moved < cs[j].moved {
+                            j = k;
+                        }
+                        own += 1;
+                    }
+                }
+                let i = if own >= PER_HOST { j } else { i };
+                close(&mut cs[i], true);
                 cs[i] = Client {
                     fd,
-                    since: now,
+                    moved: now,
                     deadline: now + HEAD_NS,
+                    peer,
                     ..FREE
                 };
-                if !free {
-                    break;
-                }
             }
         }
-        for (c, buf) in cs.iter_mut().zip(bufs.chunks_exact_mut(REQ_CAP)) {
-            if !step(c, buf, s, bound, now) {
-                close(c);
+        // Only those the kernel woke, and the ones just accepted: a send
+        // it did not ask for takes the few bytes an ACK freed, and would
+        // count as progress for a client that reads nothing.
+        let it = cs.iter_mut().zip(bufs.chunks_exact_mut(REQ_CAP));
+        for ((c, buf), p) in it.zip(&fds[1..]) {
+            if (p.revents != 0 || c.moved == now) && !step(c, buf, s, bound, now) {
+                close(c, false);
             }
         }
     }
@@ -808,6 +870,7 @@ fn step(c: &mut Client, buf: &mut [u8], s: &Shared, bound: &[u8], now: u64) -> b
         }
         c.answering = true;
         c.deadline = now + ANSWER_NS;
+        c.moved = now;
     }
     loop {
         let body = c.page.as_deref().map_or(&[][..], |p| &p[..]);
@@ -819,7 +882,10 @@ fn step(c: &mut Client, buf: &mut [u8], s: &Shared, bound: &[u8], now: u64) -> b
             return false;
         }
         match crate::sys::send(c.fd, rest) {
-            Ok(k) => c.sent += k,
+            Ok(k) => {
+                c.sent += k;
+                c.moved = now;
+            }
             Err(again) => return again,
         }
     }

@@ -109,12 +109,37 @@ fn sock(r: isize) -> Result<usize, bool> {
 }
 
 /// A connection waiting on listening socket `fd`, non-blocking and
-/// close-on-exec (accept4(2)).
-pub fn accept(fd: i32) -> Result<i32, bool> {
+/// close-on-exec (accept4(2)). `peer` gets its address as the kernel
+/// writes it (a sockaddr_in or sockaddr_in6), the port zeroed: the same
+/// bytes for every connection from one host.
+pub fn accept(fd: i32, peer: &mut [u8; 28]) -> Result<i32, bool> {
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: no address is asked for.
-    let r = unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags) };
+    *peer = [0; 28];
+    let mut len = 28;
+    // SAFETY: peer is valid for len bytes (the kernel copies, no alignment).
+    let r = unsafe { libc::accept4(fd, peer.as_mut_ptr().cast(), &mut len, flags) };
+    peer[2..4].fill(0);
     sock(r as isize).map(|fd| fd as i32)
+}
+
+/// Makes closing socket `fd` a reset (SO_LINGER 0): what it still had to
+/// send is dropped at once instead of waiting in an orphan for a peer
+/// that does not read.
+pub fn reset_on_close(fd: i32) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a linger value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
 }
 
 /// recv(2) into `b`: Ok(0) at end of stream.

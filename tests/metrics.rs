@@ -2,8 +2,9 @@
 //! the bed, with the real binary. Slow and idle clients do not keep a
 //! scraper from its page; the page counts every connection whatever the
 //! display filters; per-device series are given up for an active device;
-//! only requests for the bound address or localhost are answered, and
-//! `--metrics-no-names` leaves MACs and names off the page.
+//! clients that never read neither starve a scrape nor leave the page in
+//! kernel memory; only requests for the bound address or localhost are
+//! answered, and `--metrics-no-names` leaves MACs and names off the page.
 
 use crate::common::{bin, netns_ok, Bed, Bg};
 use crate::export::{body, http};
@@ -84,6 +85,139 @@ fn issue26_a_slow_client_does_not_block_a_scrape() {
         assert!(body(&a).contains("\nnftop_refreshes_total "), "{a}");
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Clients of the LAN (the addresses in argv[1]) that send `GET /metrics`
+/// and never read, with a receive buffer as small as the kernel allows;
+/// each connects again when it is reset, until SIGUSR1, then they hold
+/// what they have (at most 60 s in all).
+const NEVER_READ: &str = r#"import signal, socket, sys, time
+srcs = sys.argv[1].split(",")
+req = b"GET /metrics HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n"
+end = time.monotonic() + 60
+go = [1]
+signal.signal(signal.SIGUSR1, lambda *_: go.clear())
+socks = [None] * len(srcs)
+while go and time.monotonic() < end:
+    for i, a in enumerate(srcs):
+        s = socks[i]
+        if s is not None and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            continue
+        if s is not None:
+            s.close()
+        socks[i] = None
+        s = socket.socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+            s.bind((a, 0))
+            s.settimeout(1)
+            s.connect(("192.0.2.1", 9464))
+            s.sendall(req)
+            socks[i] = s
+        except OSError:
+            s.close()
+    time.sleep(0.05)
+time.sleep(max(0, end - time.monotonic()))
+"#;
+
+/// Clients that send `GET /metrics` and never read (a tiny receive
+/// window, the socket held) while the page (600 extra links, about 140 KB)
+/// is larger than their socket buffers (small `tcp_wmem`): 48 of them,
+/// 24 from one LAN address and 3 each from 8 others, reconnecting
+/// whenever they are reset. A scraper still gets a whole page three
+/// times, each within the helper's 5 s; once they stop reconnecting (but
+/// hold their sockets), no socket of the responder's port keeps unsent
+/// page bytes. Before, they held all 8 slots for 5 s each while the
+/// listener waited, so the scraper got nothing, and each was closed into
+/// an orphan that kept the rest of the page in kernel memory (1.1 MB
+/// still queued). The links past the 256 interface names tracked are
+/// counted in `nftop_metrics_dropped_series` (before: 0).
+#[test]
+fn issue26_clients_that_never_read_do_not_starve_a_scrape() {
+    if !netns_ok("issue26_clients_that_never_read_do_not_starve_a_scrape") {
+        return;
+    }
+    let bed = Bed::up();
+    bed.sh(
+        "rtr",
+        "for i in $(seq 1000 1299); do echo link add pad-link-$i-a type veth peer name pad-link-$i-b; done \
+         | ip -b - && sysctl -qw net.ipv4.tcp_wmem='4096 16384 65536'",
+    );
+    bed.sh(
+        "cli",
+        "for i in $(seq 3 10); do ip addr add 192.0.2.$i/24 dev cli0; done",
+    );
+    let _n = bed.spawn(
+        "rtr",
+        &format!("{} --quiet -u 0.5 --metrics 0.0.0.0:{PORT}", bin()),
+    );
+    bed.wait_for("rtr", &format!("ss -ltn | grep -q ':{PORT} '"), 10);
+    let big = page_when(&bed, |p| p.len() > 100_000);
+    assert!(big.len() > 100_000, "a small page: {} B", big.len());
+    // Links past the 256 interface names tracked are counted as left
+    // out (before: skipped silently).
+    let dropped = metric(&big, "nftop_metrics_dropped_series ");
+    assert!(dropped >= 300.0, "nftop_metrics_dropped_series {dropped}");
+    let mut srcs = vec!["192.0.2.2".to_string(); 24];
+    for i in 3..=10 {
+        srcs.extend([
+            format!("192.0.2.{i}"),
+            format!("192.0.2.{i}"),
+            format!("192.0.2.{i}"),
+        ]);
+    }
+    let attack = bed.spawn(
+        "cli",
+        &format!("python3 -c '{NEVER_READ}' {}", srcs.join(",")),
+    );
+    // The attack under way: the slots full.
+    bed.wait_for(
+        "rtr",
+        &format!("[ $(ss -Htn state established '( sport = :{PORT} )' | wc -l) -ge 8 ]"),
+        10,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for _ in 0..3 {
+        let a = get(&bed, "127.0.0.1");
+        assert!(
+            a.starts_with("HTTP/1.1 200 OK\r\n"),
+            "no page: {:?}",
+            &a[..a.len().min(200)]
+        );
+        let len: usize = a
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no length: {}", &a[..a.len().min(200)]));
+        assert!(
+            len > 100_000 && body(&a).len() == len,
+            "a cut page: {} of {len} B",
+            body(&a).len()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // They stop reconnecting and hold their sockets: within a few
+    // seconds no socket of the port holds unsent bytes.
+    let pid = attack.0.id().to_string();
+    let stop = std::process::Command::new("kill")
+        .args(["-USR1", &pid])
+        .status();
+    assert!(stop.is_ok_and(|s| s.success()), "cannot signal the clients");
+    let queued = format!("ss -Htn '( sport = :{PORT} )' | awk '{{q += $3}} END {{print q + 0}}'");
+    let end = Instant::now() + Duration::from_secs(6);
+    let left = loop {
+        let q: u64 = bed.sh("rtr", &queued).trim().parse().unwrap();
+        if q == 0 || Instant::now() > end {
+            break q;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        left,
+        0,
+        "bytes left queued:\n{}",
+        bed.sh("rtr", &format!("ss -tn '( sport = :{PORT} )'"))
+    );
 }
 
 /// Item 7. `-6` is the screen's: with only IPv4 traffic the page's
