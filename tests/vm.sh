@@ -155,6 +155,9 @@ echo NFTOP-VM-EVENTS-END
 reboot -f
 EOF
 chmod +x "$work/init"
+# The guest's / is this directory, which mktemp made 0700: a router's root
+# is 0755, and nftop reads /etc as nobody after start.
+chmod 755 "$work"
 (cd "$work" && rm -f initrd.gz && find . -path ./initrd.gz -prune -o -print | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$cache/initrd-$arch.gz")
 
 # --- boot ------------------------------------------------------------------
