@@ -234,6 +234,18 @@ fn octets(a: &str) -> Vec<u8> {
     }
 }
 
+/// The bed, the LAN host's MAC, and a leases file naming it `phone9x`
+/// (at 192.0.2.99, so only the MAC ties it to the host).
+fn bed_with_a_leased_phone(tag: &str) -> (Bed, String, Tmp) {
+    let bed = Bed::up();
+    let mac = bed
+        .sh("cli", "cat /sys/class/net/cli0/address")
+        .trim()
+        .to_string();
+    let leases = Tmp::new(tag, &format!("1700000000 {mac} 192.0.2.99 phone9x *\n"));
+    (bed, mac, leases)
+}
+
 /// The reproduction on the bed: a LAN host masqueraded to the
 /// internet (IPv4, and IPv6 routed) and a port forward to it from the
 /// internet; nftop with `-r` and with `-R`, in `-M`, `--json`,
@@ -243,15 +255,7 @@ fn redaction_reaches_every_output_on_the_bed() {
     if !netns_ok("redaction_reaches_every_output_on_the_bed") {
         return;
     }
-    let bed = Bed::up();
-    let mac = bed
-        .sh("cli", "cat /sys/class/net/cli0/address")
-        .trim()
-        .to_string();
-    let leases = Tmp::new(
-        "bed-leases",
-        &format!("1700000000 {mac} 192.0.2.99 phone9x *\n"),
-    );
+    let (bed, mac, leases) = bed_with_a_leased_phone("bed-leases");
     let _pf = bed.spawn(
         "cli",
         "socat -u TCP-LISTEN:8022,reuseaddr,fork OPEN:/dev/null",
@@ -382,15 +386,7 @@ fn the_keys_change_the_screen_and_not_the_exports() {
     if !netns_ok("the_keys_change_the_screen_and_not_the_exports") {
         return;
     }
-    let bed = Bed::up();
-    let mac = bed
-        .sh("cli", "cat /sys/class/net/cli0/address")
-        .trim()
-        .to_string();
-    let leases = Tmp::new(
-        "keys-leases",
-        &format!("1700000000 {mac} 192.0.2.99 phone9x *\n"),
-    );
+    let (bed, mac, leases) = bed_with_a_leased_phone("keys-leases");
     let _t = bed.spawn("cli", "ping -q -i 0.2 203.0.113.200");
     bed.wait_for("rtr", "ip neigh show 192.0.2.2 | grep -q lladdr", 10);
     let t = crate::terminal::Tmux::new("privacy", 120, 30);
