@@ -90,7 +90,10 @@ pub fn read(path: &str, explicit: bool, cap: usize, buf: &mut Vec<u8>) -> Result
     .map_err(refusal)?;
     let st = sys::fstat(&fd).map_err(Refusal::Unreadable)?;
     judge(st.mode, st.uid, explicit)?;
-    sys::read_up_to(&fd, cap, buf);
+    // Not more than the file holds: a 4 MiB cap for hosts must not
+    // reserve 4 MiB for a 200-byte file (a file growing meanwhile is read
+    // as it was at fstat).
+    sys::read_up_to(&fd, cap.min(st.size as usize), buf);
     Ok(Meta {
         size: st.size,
         mtime_ns: st.mtime_ns,

@@ -626,7 +626,7 @@ pub fn drop_privileges(uid: u32, gid: u32) -> Result<(), &'static str> {
     // SAFETY: prctl, setgroups, setresgid and setresuid with plain
     // values; every result is checked.
     unsafe {
-        let root = libc::geteuid() == 0;
+        let root = is_root();
         if root {
             // Kept across the uid change (then locked below): permitted
             // survives, effective is set again by capset.
