@@ -59,6 +59,7 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
   -h, --help            this help
 
   --json                JSON lines: \"conn\", \"dev\" and \"tick\" objects (README)
+  --mark                show the conntrack mark column (hex; key m)
   --wan IF              uplinks are the interfaces matching IF (name or
                         prefix+), not those holding a default route
   --count N             exit after N refreshes
@@ -131,6 +132,8 @@ pub struct Config {
     pub sort: SortCol,
     pub ascending: bool,
     pub show_state: bool,
+    /// `--mark`: the conntrack mark column.
+    pub show_mark: bool,
     pub wide: bool,
     pub count: Option<u64>,
     pub capacity: Option<usize>,
@@ -196,6 +199,7 @@ impl Default for Config {
             sort: SortCol::Sum,
             ascending: false,
             show_state: false,
+            show_mark: false,
             wide: false,
             count: None,
             capacity: None,
@@ -258,6 +262,7 @@ where
             Short('S') | Long("si") => c.iec = true,
             Short('V') | Long("verbose") => c.show_state = true,
             Short('w') | Long("wide") => c.wide = true,
+            Long("mark") => c.show_mark = true,
             Short('a') | Long("age") => c.age = parse_age(&value(&mut p)?)?,
             Short('t') | Long("threshold") => c.threshold = Some(parse_bps(&value(&mut p)?)?),
             Short('u') | Long("update") => c.interval = parse_interval(&value(&mut p)?)?,
@@ -569,6 +574,7 @@ mod tests {
         assert_eq!(cfg(&["--hosts", "/h"]).hosts.as_deref(), Some("/h"));
         assert_eq!(cfg(&["--user", "dnsmasq"]).user.as_deref(), Some("dnsmasq"));
         assert!(!cfg(&["--no-dns"]).dns);
+        assert!(cfg(&["--mark"]).show_mark);
         assert!(!cfg(&["--no-color"]).color);
         assert!(cfg(&["--wan", "wwan+"]).wan.unwrap().matches("wwan3"));
         assert_eq!(cfg(&["--linger", "0"]).linger, 0);

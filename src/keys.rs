@@ -16,7 +16,7 @@ pub const HELP: &str = "\
 views     d  interface table   H  per-device table (by host)   h ?  this help
           p  pause refreshing               q    quit
 display   w  one line per connection        a    age column: off, s, d h:m:s
-          V  state column                   I    conntrack id column
+          V  state column  m  mark column   I    conntrack id column
           b  bytes/s or bits/s              B    raw numbers
           S  SI or IEC units                r R  redact local / remote
           n N  numeric local / remote (no names)
@@ -195,6 +195,7 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
         Key::Char(b'S') => o.iec = !o.iec,
         Key::Char(b'V') => o.show_state = !o.show_state,
         Key::Char(b'I') => o.show_id = !o.show_id,
+        Key::Char(b'm') => o.show_mark = !o.show_mark,
         Key::Char(b'r') => o.privacy.local = !o.privacy.local,
         Key::Char(b'R') => o.privacy.remote = !o.privacy.remote,
         Key::Char(b'n') => o.numeric_local = !o.numeric_local,

@@ -68,6 +68,17 @@ fn net() -> Net {
 }
 
 /// Eight connections, each a kind the renderers treat differently.
+thread_local! {
+    /// The `--mark` cases' table carries conntrack marks (`MARKS`); the
+    /// others' has none, as their goldens were written.
+    static MARKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// mwan3's way: each uplink's connections marked (wan0 0x100, wan1
+/// 0x200), the port forward and the router's own unmarked, one mark
+/// with bits above the mask.
+const MARKS: [u32; 8] = [0x100, 0x200, 0, 0x100, 0, 0, 0x3f00, 0x80000100];
+
 fn table() -> FlowTable {
     let mut t = FlowTable::new(64, 1);
     let lan = addr(&[192, 0, 2, 10]);
@@ -163,6 +174,9 @@ fn table() -> FlowTable {
         t.begin();
         for (c, (o, r)) in conns.iter().zip(rates) {
             let mut c = *c;
+            if MARKED.get() {
+                c.mark = MARKS[c.id as usize - 1];
+            }
             c.orig_bytes = 1000 + o * (k + 1);
             c.reply_bytes = 1000 + r * (k + 1);
             t.observe(&c);
@@ -360,4 +374,27 @@ fn golden_screen() {
         "screen-40x14.txt",
         &render(&["-t", "0", "-L"], Some((14, 40))),
     );
+}
+
+/// Issue 22: a field added in one place (the conntrack mark, fields.rs)
+/// shows in every format: off on the screen and in `-c` unless asked
+/// (`--mark`), always in `-M` and JSON; a narrow screen drops it with
+/// IN/OUT.
+#[test]
+fn golden_mark() {
+    MARKED.set(true);
+    let args = ["-t", "0", "-L", "--mark"];
+    golden(
+        "continuous-mark.txt",
+        &render(&[&["-c"], &args[..]].concat(), None),
+    );
+    golden("machine-mark.txt", &render(&["-M", "-t", "0", "-L"], None));
+    golden("json-mark.txt", &render(&["--json", "-t", "0", "-L"], None));
+    golden("screen-mark-100x20.txt", &render(&args, Some((20, 100))));
+    golden(
+        "screen-mark-wide-160x20.txt",
+        &render(&[&["-w"], &args[..]].concat(), Some((20, 160))),
+    );
+    golden("screen-mark-60x14.txt", &render(&args, Some((14, 60))));
+    MARKED.set(false);
 }

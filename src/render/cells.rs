@@ -144,14 +144,22 @@ pub fn trim_end(line: &mut Line) {
 /// nftop's own in lower case: new (first seen this refresh), reset
 /// (counters went down), no_route (the egress lookup found no route),
 /// multipath (the interface is one of several nexthops: conntrack cannot
-/// tell which).
+/// tell which), closed; `-` for none.
 pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
-    let mut first = true;
+    if !flag_names(line, f, std::str::from_utf8(&[sep]).unwrap_or(" ")) {
+        line.push(b'-');
+    }
+}
+
+/// `flags` joined by any `sep`; false, and nothing written, for none
+/// (JSON writes an empty list).
+pub fn flag_names(line: &mut Line, f: &Flow, sep: &str) -> bool {
+    let mut any = false;
     let mut put = |line: &mut Line, s: &str| {
-        if !first {
-            line.push(sep);
+        if any {
+            line.push_str(sep);
         }
-        first = false;
+        any = true;
         line.push_str(s);
     };
     for (bit, name) in crate::conntrack::STATUS_NAMES.iter().enumerate() {
@@ -159,22 +167,19 @@ pub fn flags(line: &mut Line, f: &Flow, sep: u8) {
             put(line, name);
         }
     }
-    if f.is_new() {
-        put(line, "new");
+    for (on, name) in [
+        (f.is_new(), "new"),
+        (f.reset(), "reset"),
+        (f.no_route(), "no_route"),
+        (
+            crate::route::is_multi(f.out_if) || crate::route::is_multi(f.in_if),
+            "multipath",
+        ),
+        (f.life == crate::flows::Life::Closed, "closed"),
+    ] {
+        if on {
+            put(line, name);
+        }
     }
-    if f.reset() {
-        put(line, "reset");
-    }
-    if f.no_route() {
-        put(line, "no_route");
-    }
-    if crate::route::is_multi(f.out_if) || crate::route::is_multi(f.in_if) {
-        put(line, "multipath");
-    }
-    if f.life == crate::flows::Life::Closed {
-        put(line, "closed");
-    }
-    if first {
-        line.push(b'-');
-    }
+    any
 }

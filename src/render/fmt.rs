@@ -272,6 +272,7 @@ mod tests {
             age: AgeFmt::Off,
             show_id: false,
             show_state: false,
+            show_mark: false,
             wide: false,
             numeric_local: false,
             numeric_remote: false,

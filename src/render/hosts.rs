@@ -3,25 +3,34 @@
 //! A device is a local side: `-r` hides its addresses, MAC and name here,
 //! for every format and the metrics labels (privacy.rs).
 
-use super::columns::RATE_W;
+use super::columns::{column, Column, RATE_W};
 use super::{fmt_rate, trim_end, Ctx, Line, Tick};
 use crate::hostview::{HostRow, Id, Who};
 use std::fmt::Write as _;
 use std::io::Write;
 
-/// Column widths: HOST, MAC, TX, RX, SUM, CONNS, then TOP REMOTE.
-pub const WIDTHS: [usize; 6] = [20, 17, RATE_W, RATE_W, RATE_W, 6];
-pub const TITLES: [&str; 7] = ["HOST", "MAC", "TX", "RX", "SUM", "CONNS", "TOP REMOTE"];
+const W: u8 = RATE_W as u8;
 
-/// Appends cell `i` of a screen row: fixed width (rates and counts right
-/// aligned), the last one as long as it is.
+/// The columns, in the order `cells` hands them out (JSON writes its
+/// own "host" objects, json.rs). The last one is as long as it is.
+pub const COLUMNS: [Column<()>; 7] = [
+    column((), "HOST", "", 20, 20, false),
+    column((), "MAC", "", 17, 17, false),
+    column((), "TX", "", W, W, true),
+    column((), "RX", "", W, W, true),
+    column((), "SUM", "", W, W, true),
+    column((), "CONNS", "", 6, 6, true),
+    column((), "TOP REMOTE", "", 0, 0, false),
+];
+
+/// Appends cell `i` of a screen row in its column's width.
 pub fn screen_cell(line: &mut Line, i: usize, s: &str) {
     if i > 0 {
         line.push(b' ');
     }
-    match WIDTHS.get(i) {
-        Some(&w) => line.cell(s, w, (2..6).contains(&i)),
-        None => line.push_str(s),
+    match &COLUMNS[i] {
+        c if c.screen == 0 => line.push_str(s),
+        c => line.cell(s, c.screen as usize, c.right),
     }
 }
 
@@ -99,7 +108,7 @@ pub fn mac(out: &mut Line, who: Who, ctx: &Ctx) {
     }
 }
 
-/// The cells of one row in `TITLES` order, each handed to `put`.
+/// The cells of one row in `COLUMNS` order, each handed to `put`.
 pub fn cells(r: &HostRow, ctx: &Ctx, numeric: bool, mut put: impl FnMut(usize, &str)) {
     let mut c = Line::new();
     name(&mut c, r, ctx, numeric);
@@ -149,7 +158,7 @@ pub fn write_plain(
                 if machine {
                     0
                 } else {
-                    *WIDTHS.get(i).unwrap_or(&0)
+                    COLUMNS[i].plain as usize
                 },
             );
         });

@@ -7,10 +7,8 @@
 //! though everything we print is ASCII already.
 
 use super::columns::{dev_value, DevValue, DEV_COLUMNS};
-use super::{dst_is_local, flags, src_is_local};
+use super::fields::{self, Kind, Row, Style, FIELDS, JSON};
 use super::{fmt_fixed, hosts, Line, Tick};
-use crate::conntrack;
-use crate::flows::RateState;
 use crate::health::Warning;
 use crate::hostview::Who;
 use crate::render::Ctx;
@@ -28,7 +26,13 @@ pub(super) fn head(line: &mut Line, t: &Tick, kind: &str) {
 }
 
 pub(super) fn str_field(line: &mut Line, key: &str, v: &str) {
-    let _ = write!(line, ",\"{key}\":\"");
+    let _ = write!(line, ",\"{key}\":");
+    str_value(line, v);
+}
+
+/// `v` quoted, escaped.
+fn str_value(line: &mut Line, v: &str) {
+    line.push(b'"');
     for ch in v.chars() {
         match ch {
             '"' => line.push_str("\\\""),
@@ -49,137 +53,42 @@ pub(super) fn num(line: &mut Line, key: &str, v: f64) {
     fmt_fixed(line, v, 3);
 }
 
-/// With `dev_only` (-d) the "conn" objects are left out; with the
-/// per-device view (-H, `t.hosts`) "host" objects replace both.
-pub fn write_json(
-    w: &mut impl Write,
-    t: &Tick,
-    ctx: &Ctx,
-    line: &mut Line,
-    dev_only: bool,
-) -> std::io::Result<()> {
+/// The `"conn"` objects: the fields that have a JSON place, in its order
+/// (fields.rs).
+fn write_conns(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> std::io::Result<()> {
     let mut cell = Line::new();
-    let hosts = t.hosts.is_some();
-    let shown: &[u32] = if dev_only || hosts {
-        &[]
-    } else {
-        &t.view.shown
-    };
-    for &i in shown {
+    for &i in &t.view.shown {
         let f = &t.flows[i as usize];
-        let m = &t.view.meta(f);
-        let c = &t.spills.conn(f);
-        let n = c.addr_len();
+        let row = Row {
+            ctx,
+            f,
+            c: &t.spills.conn(f),
+            m: &t.view.meta(f),
+        };
         line.clear();
         head(line, t, "conn");
-        let _ = write!(line, ",\"id\":{}", c.id);
-        str_field(line, "family", if c.family == 6 { "ipv6" } else { "ipv4" });
-        match conntrack::proto_name(c.orig.proto) {
-            Some(p) => str_field(line, "proto", p),
-            None => {
-                let _ = write!(line, ",\"proto\":{}", c.orig.proto);
-            }
-        }
-        str_field(line, "state", conntrack::state_name(c.orig.proto, c.state));
-        let ports = c.has_ports();
-        for (key, pkey, addr, port, local) in [
-            ("src", "sport", &c.orig.src, c.orig.sport, src_is_local(m)),
-            ("dst", "dport", &c.orig.dst, c.orig.dport, dst_is_local(m)),
-        ] {
+        for &k in &JSON {
+            let c = &FIELDS[k as usize].c;
+            let at = line.len();
+            line.push_str(",\"");
+            line.push_str(c.key);
+            line.push_str("\":");
             cell.clear();
-            ctx.host(&mut cell, &addr[..n], local, true);
-            str_field(line, key, cell.as_str());
-            if ports {
-                let _ = write!(line, ",\"{pkey}\":{port}");
-            } else {
-                let _ = write!(line, ",\"{pkey}\":null");
+            match fields::cell(&mut cell, c.col, &row, Style::Json) {
+                Kind::Text => str_value(line, cell.as_str()),
+                Kind::Raw => line.push_str(cell.as_str()),
+                Kind::Omit => line.truncate(at),
             }
         }
-        if conntrack::is_icmp(c.orig.proto) {
-            let _ = write!(
-                line,
-                ",\"icmp_type\":{},\"icmp_code\":{},\"icmp_id\":{}",
-                c.orig.dport >> 8,
-                c.orig.dport & 0xff,
-                c.orig.sport
-            );
-        }
-        for (key, pkey, nat, local) in [
-            ("nat_src", "nat_sport", c.nat_src(), src_is_local(m)),
-            ("nat_dst", "nat_dport", c.nat_dst(), dst_is_local(m)),
-        ] {
-            match nat {
-                Some((a, p)) => {
-                    cell.clear();
-                    ctx.host(&mut cell, a, local, true);
-                    str_field(line, key, cell.as_str());
-                    if ports {
-                        let _ = write!(line, ",\"{pkey}\":{p}");
-                    } else {
-                        let _ = write!(line, ",\"{pkey}\":null");
-                    }
-                }
-                None => {
-                    let _ = write!(line, ",\"{key}\":null,\"{pkey}\":null");
-                }
-            }
-        }
-        for (key, idx) in [("in", m.in_if), ("out", m.out_if)] {
-            if idx == 0 {
-                let _ = write!(line, ",\"{key}\":null");
-            } else {
-                str_field(line, key, ctx.ifname(idx));
-            }
-        }
-        let _ = write!(line, ",\"mark\":{},\"zone\":{}", c.mark, c.zone);
-        if f.rate() == RateState::Unknown {
-            line.push_str(",\"tx_bps\":null,\"rx_bps\":null,\"sum_bps\":null");
-        } else {
-            num(line, "tx_bps", m.tx_bps);
-            num(line, "rx_bps", m.rx_bps);
-            num(line, "sum_bps", m.tx_bps + m.rx_bps);
-        }
-        let _ = write!(
-            line,
-            ",\"tx_bytes\":{},\"rx_bytes\":{}",
-            m.tx_bytes, m.rx_bytes
-        );
-        num(line, "age_s", m.age_ns as f64 / 1e9);
-        str_field(
-            line,
-            "age_from",
-            if m.age_kernel { "kernel" } else { "first_seen" },
-        );
-        str_field(
-            line,
-            "local",
-            if m.loopback {
-                "both"
-            } else if m.tx_is_orig {
-                "src"
-            } else {
-                "dst"
-            },
-        );
-        line.push_str(",\"flags\":[");
-        cell.clear();
-        flags(&mut cell, f, b' ');
-        let mut first = true;
-        if cell.as_str() != "-" {
-            for name in cell.as_str().split(' ') {
-                if !first {
-                    line.push(b',');
-                }
-                first = false;
-                let _ = write!(line, "\"{name}\"");
-            }
-        }
-        line.push_str("]}\n");
+        line.push_str("}\n");
         w.write_all(line.as_bytes())?;
     }
-    write_hosts(w, t, ctx, line)?;
-    let devs: &[u32] = if hosts { &[] } else { &t.view.devices.order };
-    for &k in devs {
+    Ok(())
+}
+
+/// The `"dev"` objects: the device table's columns by their keys.
+fn write_devs(w: &mut impl Write, t: &Tick, ctx: &Ctx, line: &mut Line) -> std::io::Result<()> {
+    for &k in &t.view.devices.order {
         let r = &t.view.devices.rows[k as usize];
         line.clear();
         head(line, t, "dev");
@@ -197,6 +106,27 @@ pub fn write_json(
         }
         line.push_str("}\n");
         w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// With `dev_only` (-d) the "conn" objects are left out; with the
+/// per-device view (-H, `t.hosts`) "host" objects replace both.
+pub fn write_json(
+    w: &mut impl Write,
+    t: &Tick,
+    ctx: &Ctx,
+    line: &mut Line,
+    dev_only: bool,
+) -> std::io::Result<()> {
+    let mut cell = Line::new();
+    if t.hosts.is_some() {
+        write_hosts(w, t, ctx, line)?;
+    } else {
+        if !dev_only {
+            write_conns(w, t, ctx, line)?;
+        }
+        write_devs(w, t, ctx, line)?;
     }
     line.clear();
     head(line, t, "tick");

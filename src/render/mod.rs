@@ -6,16 +6,17 @@
 //! - `line`: the buffer; `opts`: the display options; `fmt`: numbers,
 //!   addresses, ages (of render it needs only `line` and `opts`, so
 //!   health can use it without a circle); `cells`: what a
-//!   row's cells show, shared by every format; `columns`: the connection
-//!   and device tables' columns (title, widths, cell writer);
+//!   row's cells show, shared by every format; `fields`: the connection
+//!   fields, each once (column, `-M` and JSON places, cell writer);
+//!   `columns`: a table's column, and the device table's;
 //! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats; `detail`:
-//!   the screen's detail pane; `hosts`: the per-device table (`-H`), with
-//!   columns of its own (`WIDTHS`, `TITLES`), on the screen and in
-//!   `-c`/`-M` (json.rs writes its JSON).
+//!   the screen's detail pane; `hosts`: the per-device table (`-H`) on
+//!   the screen and in `-c`/`-M` (json.rs writes its JSON).
 
 pub mod cells;
 pub mod columns;
 pub mod detail;
+pub mod fields;
 pub mod fmt;
 pub mod hosts;
 pub mod json;

@@ -13,6 +13,8 @@ pub struct Opts {
     pub age: AgeFmt,
     pub show_id: bool,
     pub show_state: bool,
+    /// The conntrack mark column (`--mark`, key `m`).
+    pub show_mark: bool,
     pub wide: bool,
     pub numeric_local: bool,
     pub numeric_remote: bool,
@@ -33,6 +35,7 @@ impl Opts {
             age: c.age,
             show_id: c.show_id,
             show_state: c.show_state,
+            show_mark: c.show_mark,
             wide: c.wide,
             numeric_local: c.numeric_local,
             numeric_remote: c.numeric_remote,

@@ -7,9 +7,13 @@
 //! raw numbers, numeric addresses, `-` for an empty field:
 //! `time proto src sport dst dport tx rx sum state age id in out
 //!  nat_src nat_sport nat_dst nat_dport mark zone flags`
+//! (`fields::MACHINE`).
+//!
+//! Both are views of the field list (fields.rs).
 
-use super::columns::{self, columns, dev_cell, dev_value, Col, Row, Style, COLUMNS, DEV_COLUMNS};
-use super::{dst_is_local, flags, nat, src_is_local, trim_end, Ctx, Line, Tick};
+use super::columns::{dev_cell, dev_value, DEV_COLUMNS};
+use super::fields::{self, columns, Row, Style, FIELDS, MACHINE, REST};
+use super::{trim_end, Ctx, Line, Tick};
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -27,15 +31,19 @@ pub fn write_continuous(
         let c = &t.spills.conn(f);
         let row = Row { ctx, f, c, m };
         line.clear();
-        for (k, c) in columns(o).enumerate() {
+        for (k, fd) in columns(o).enumerate() {
+            // The NAT view brings its own spaces.
+            if fd.c.screen == REST {
+                fields::cell(line, fd.c.col, &row, Style::Plain);
+                continue;
+            }
             if k > 0 {
                 line.push(b' ');
             }
             cell.clear();
-            columns::cell(&mut cell, c.col, &row, Style::Plain);
-            line.cell_min(cell.as_str(), c.plain);
+            fields::cell(&mut cell, fd.c.col, &row, Style::Plain);
+            line.cell_min(cell.as_str(), fd.c.plain as usize);
         }
-        nat(line, ctx, c, m, false);
         trim_end(line);
         line.push(b'\n');
         w.write_all(line.as_bytes())?;
@@ -67,26 +75,11 @@ pub fn write_machine(
         line.clear();
         machine_time(line, t);
         let row = Row { ctx, f, c, m };
-        // Every column, whatever the display options: a fixed field order.
-        for c in COLUMNS.iter().filter(|c| c.col != Col::Marker) {
+        // Every field, whatever the display options: a fixed order.
+        for &k in &MACHINE {
             line.push(b' ');
-            columns::cell(line, c.col, &row, Style::Machine);
+            fields::cell(line, FIELDS[k as usize].c.col, &row, Style::Machine);
         }
-        for (nat, local) in [
-            (c.nat_src(), src_is_local(m)),
-            (c.nat_dst(), dst_is_local(m)),
-        ] {
-            match nat {
-                Some((a, p)) => {
-                    line.push(b' ');
-                    ctx.host(line, a, local, true);
-                    let _ = write!(line, " {p}");
-                }
-                None => line.push_str(" - -"),
-            }
-        }
-        let _ = write!(line, " {} {} ", c.mark, c.zone);
-        flags(line, f, b',');
         line.push(b'\n');
         w.write_all(line.as_bytes())?;
     }
@@ -119,7 +112,7 @@ pub fn write_devices(
             cell.clear();
             dev_cell(&mut cell, &dev_value(c.col, r, ctx), ctx.o);
             // -M: single spaces, columns never padded.
-            line.cell_min(cell.as_str(), if machine { 0 } else { c.plain });
+            line.cell_min(cell.as_str(), if machine { 0 } else { c.plain as usize });
         }
         trim_end(line);
         line.push(b'\n');

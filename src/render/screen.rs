@@ -5,13 +5,12 @@
 //! a line wrap. Only lines that changed since the last frame are sent
 //! (a 115200-baud console moves about 11 KB/s).
 
-use super::columns::{self, columns, dev_cell, dev_value, Col, DevCol, Row, Style, DEV_COLUMNS};
-use super::{dst_is_local, fmt_rate, nat, shows_port, src_is_local, Ctx, Line, Tick};
-use crate::conntrack::Conn;
+use super::columns::{dev_cell, dev_value, DEV_COLUMNS};
+use super::fields::{self, columns, Col, Field, Row, Style, ADDR, MAX_DROP, MERGED, REST};
+use super::{dst_is_local, fmt_rate, shows_port, src_is_local, Ctx, Line, Tick};
 use crate::flows::RateState;
 use crate::keys::{PromptKind, Ui};
 use crate::route::Links;
-use crate::view::Meta;
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -22,8 +21,8 @@ const HOST_W: usize = 15;
 /// Names are never cut below this.
 const MIN_NAME: usize = 8;
 
-/// Which columns a narrow screen dropped (`level`: 1 the NAT view, 2 and
-/// IN/OUT, 3 and TX/RX, 4 and the ports) and the address width left.
+/// Which fields a narrow screen dropped (those with a `drop` level up to
+/// `level`: fields.rs) and the address width left.
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     level: u8,
@@ -31,20 +30,16 @@ struct Layout {
 }
 
 impl Layout {
-    fn keeps(&self, c: Col) -> bool {
-        match c {
-            Col::In | Col::Out => self.level < 2,
-            Col::Tx | Col::Rx => self.level < 3,
-            _ => true,
-        }
+    fn keeps(&self, f: &Field) -> bool {
+        f.drop == 0 || self.level < f.drop
     }
 
     fn nat(&self) -> bool {
-        self.level < 1
+        self.keeps(fields::get(Col::Nat))
     }
 
     fn ports(&self) -> bool {
-        self.level < 4
+        self.keeps(fields::get(Col::Sport))
     }
 }
 
@@ -314,7 +309,7 @@ impl Screen {
             if i > 0 {
                 line.push(b' ');
             }
-            line.cell(c.title, c.screen, c.col != DevCol::Name);
+            line.cell(c.title, c.screen as usize, c.right);
         }
         self.put(row, line, b"\x1b[7m", o.color);
         let d = &t.view.devices;
@@ -333,7 +328,7 @@ impl Screen {
                 }
                 cell.clear();
                 dev_cell(&mut cell, &dev_value(c.col, r, ctx), o);
-                line.cell(cell.as_str(), c.screen, c.col != DevCol::Name);
+                line.cell(cell.as_str(), c.screen as usize, c.right);
             }
             self.put(row, line, b"", o.color);
         }
@@ -342,11 +337,11 @@ impl Screen {
     /// The per-device table: titles, then one row per machine.
     /// Row `sel` is highlighted, and the rows scroll to keep it on screen.
     fn hosts(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, sel: usize) {
-        use super::hosts::{cells, screen_cell, TITLES};
+        use super::hosts::{cells, screen_cell, COLUMNS};
         let Some(h) = t.hosts else { return };
         line.clear();
-        for (i, title) in TITLES.iter().enumerate() {
-            screen_cell(line, i, title);
+        for (i, c) in COLUMNS.iter().enumerate() {
+            screen_cell(line, i, c.title);
         }
         self.put(row, line, b"\x1b[7m", ctx.o.color);
         let room = self.rows.saturating_sub(*row + 1).max(1);
@@ -387,29 +382,8 @@ impl Screen {
     fn connections(&mut self, row: &mut usize, line: &mut Line, t: &Tick, ctx: &Ctx, sel: usize) {
         let o = ctx.o;
         let mut cell = Line::new();
-        // Column titles.
         let lay = self.layout(o);
-        let aw = lay.aw;
-        line.clear();
-        for (k, c) in columns(o).filter(|c| lay.keeps(c.col)).enumerate() {
-            let title = match c.col {
-                Col::Sport | Col::Dport => continue,
-                Col::Dst if !o.wide => continue,
-                Col::Src if !o.wide && aw >= 20 => "SOURCE / DESTINATION",
-                Col::Src if !o.wide => "SRC / DST",
-                _ => columns::title(c, o),
-            };
-            if k > 0 {
-                line.push(b' ');
-            }
-            let w = if c.screen == 0 { aw } else { c.screen };
-            line.cell(title, w, c.right);
-        }
-        if o.wide && lay.nat() {
-            line.push_str(" NAT");
-        }
-        self.put(row, line, b"\x1b[7m", o.color);
-
+        self.titles(row, line, o, &lay);
         for (k, &i) in t.view.shown.iter().enumerate() {
             if *row + if o.wide { 1 } else { 2 } >= self.rows {
                 break;
@@ -419,46 +393,47 @@ impl Screen {
             } else {
                 (b"", o.color)
             };
-            let fl = &t.flows[i as usize];
-            let m = &t.view.meta(fl);
-            let conn = &t.spills.conn(fl);
+            let f = &t.flows[i as usize];
             let r = Row {
                 ctx,
-                f: fl,
-                c: conn,
-                m,
+                f,
+                c: &t.spills.conn(f),
+                m: &t.view.meta(f),
             };
             line.clear();
-            for (k, c) in columns(o).filter(|c| lay.keeps(c.col)).enumerate() {
+            for (k, fd) in columns(o).filter(|f| lay.keeps(f)).enumerate() {
+                let c = &fd.c;
                 match c.col {
-                    Col::Sport | Col::Dport => continue,
+                    _ if c.screen == MERGED => continue,
                     Col::Dst if !o.wide => continue,
+                    // The NAT view brings its own spaces.
+                    _ if c.screen == REST => {
+                        if o.wide {
+                            fields::cell(line, c.col, &r, Style::Screen);
+                        }
+                        continue;
+                    }
                     _ => {}
                 }
                 if k > 0 {
                     line.push(b' ');
                 }
-                match c.col {
-                    Col::Src => endpoint(line, &mut cell, ctx, conn, m, true, aw, lay.ports()),
-                    Col::Dst => endpoint(line, &mut cell, ctx, conn, m, false, aw, lay.ports()),
-                    _ => {
-                        cell.clear();
-                        columns::cell(&mut cell, c.col, &r, Style::Screen);
-                        line.cell(cell.as_str(), c.screen, c.right);
-                    }
+                if c.screen == ADDR {
+                    endpoint(line, &mut cell, &r, c.col == Col::Src, &lay);
+                } else {
+                    cell.clear();
+                    fields::cell(&mut cell, c.col, &r, Style::Screen);
+                    line.cell(cell.as_str(), c.screen as usize, c.right);
                 }
-            }
-            if o.wide && lay.nat() {
-                nat(line, ctx, conn, m, false);
             }
             self.put(row, line, hl, hl_on);
             if !o.wide {
                 // The destination under the source.
                 line.clear();
                 line.spaces(10);
-                endpoint(line, &mut cell, ctx, conn, m, false, aw, lay.ports());
+                endpoint(line, &mut cell, &r, false, &lay);
                 if lay.nat() {
-                    nat(line, ctx, conn, m, false);
+                    fields::cell(line, Col::Nat, &r, Style::Screen);
                 }
                 self.put(row, line, hl, hl_on);
             }
@@ -474,17 +449,49 @@ impl Screen {
         }
     }
 
+    /// The connection table's column titles.
+    fn titles(&mut self, row: &mut usize, line: &mut Line, o: &super::Opts, lay: &Layout) {
+        line.clear();
+        for (k, fd) in columns(o).filter(|f| lay.keeps(f)).enumerate() {
+            let c = &fd.c;
+            let title = match c.col {
+                _ if c.screen == MERGED => continue,
+                Col::Dst if !o.wide => continue,
+                Col::Src if !o.wide && lay.aw >= 20 => "SOURCE / DESTINATION",
+                Col::Src if !o.wide => "SRC / DST",
+                _ if c.screen == REST => {
+                    if o.wide {
+                        line.push(b' ');
+                        line.push_str(c.title);
+                    }
+                    continue;
+                }
+                _ => fields::title(fd, o),
+            };
+            if k > 0 {
+                line.push(b' ');
+            }
+            let w = if c.screen == ADDR {
+                lay.aw
+            } else {
+                c.screen as usize
+            };
+            line.cell(title, w, c.right);
+        }
+        self.put(row, line, b"\x1b[7m", o.color);
+    }
+
     /// What fits in the width: when a full row does not, whole columns go
-    /// in a fixed order (the NAT view, then IN/OUT, then TX/RX keeping
-    /// SUM, then the ports) before any name is shortened; the address
-    /// columns get what is left.
+    /// by their drop level (fields.rs: the NAT view, then IN/OUT, then
+    /// TX/RX keeping SUM, then the ports) before any name is shortened;
+    /// the address columns get what is left.
     fn layout(&self, o: &super::Opts) -> Layout {
         let mut l = Layout { level: 0, aw: 8 };
-        for level in 0..=4 {
+        for level in 0..=MAX_DROP {
             l.level = level;
             let fixed: usize = columns(o)
-                .filter(|c| c.screen > 0 && l.keeps(c.col))
-                .map(|c| c.screen + 1)
+                .filter(|f| f.c.screen != ADDR && f.c.screen < MERGED && l.keeps(f))
+                .map(|f| f.c.screen as usize + 1)
                 .sum();
             let free = self.cols.saturating_sub(fixed);
             // Wide: an IPv6 endpoint ([2001:db8:..:ffff]:65535) needs 47
@@ -551,27 +558,19 @@ impl std::fmt::Write for LineSink<'_> {
     }
 }
 
-/// "host:port" in `w` columns (the port left out when `ports` is off).
+/// "host:port" in the layout's address width (the port left out when
+/// the layout dropped the ports).
 /// Numeric IPv6 addresses with a port are bracketed ([2001:db8::1]:443).
 /// Too long, a name keeps its head (at least `MIN_NAME` characters) and an
 /// address its tail (at least its last two groups), marked `~`; the port
 /// is never cut. What cannot shrink further overflows the cell rather than
 /// lose those, and the screen cuts the row at its edge.
-#[allow(clippy::too_many_arguments)]
-fn endpoint(
-    line: &mut Line,
-    cell: &mut Line,
-    ctx: &Ctx,
-    c: &Conn,
-    m: &Meta,
-    src: bool,
-    w: usize,
-    ports: bool,
-) {
+fn endpoint(line: &mut Line, cell: &mut Line, r: &Row, src: bool, lay: &Layout) {
+    let (ctx, c, w, ports) = (r.ctx, r.c, lay.aw, lay.ports());
     let (addr, local) = if src {
-        (&c.orig.src, src_is_local(m))
+        (&c.orig.src, src_is_local(r.m))
     } else {
-        (&c.orig.dst, dst_is_local(m))
+        (&c.orig.dst, dst_is_local(r.m))
     };
     cell.clear();
     ctx.host(cell, &addr[..c.addr_len()], local, false);
