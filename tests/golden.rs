@@ -67,7 +67,6 @@ fn net() -> Net {
     n
 }
 
-/// Eight connections, each a kind the renderers treat differently.
 thread_local! {
     /// The `--mark` cases' table carries conntrack marks (`MARKS`); the
     /// others' has none, as their goldens were written.
@@ -79,6 +78,7 @@ thread_local! {
 /// with bits above the mask.
 const MARKS: [u32; 8] = [0x100, 0x200, 0, 0x100, 0, 0, 0x3f00, 0x80000100];
 
+/// Eight connections, each a kind the renderers treat differently.
 fn table() -> FlowTable {
     let mut t = FlowTable::new(64, 1);
     let lan = addr(&[192, 0, 2, 10]);
