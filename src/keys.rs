@@ -110,8 +110,21 @@ pub enum Outcome {
     Quit,
 }
 
-/// Applies one key to `ui`.
+/// Applies one key to `ui`: an answer to the delete question, a prompt's
+/// typing, else a display key or a key of the selection.
 pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
+    if ui.confirm.is_some() || ui.confirm_host.is_some() || ui.prompt.is_some() {
+        return answer(ui, k);
+    }
+    ui.message.clear();
+    match display(ui, k) {
+        Outcome::None => select(ui, k),
+        o => o,
+    }
+}
+
+/// A key while the delete question or a prompt is open.
+fn answer(ui: &mut Ui, k: Key) -> Outcome {
     if ui.confirm.is_some() || ui.confirm_host.is_some() {
         // Only y deletes; any other key (N, Esc, a slip) keeps it.
         if k == Key::Char(b'y') || k == Key::Char(b'Y') {
@@ -158,11 +171,14 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
             }
             _ => {}
         }
-        return Outcome::Redraw;
     }
+    Outcome::Redraw
+}
+
+/// The keys that change what is shown and how.
+fn display(ui: &mut Ui, k: Key) -> Outcome {
     let o = &mut ui.opts;
     let f = &mut ui.filter;
-    ui.message.clear();
     match k {
         Key::Char(b'q') => return Outcome::Quit,
         Key::Redraw => return Outcome::Repaint,
@@ -216,6 +232,15 @@ pub fn handle(ui: &mut Ui, k: Key) -> Outcome {
         Key::Char(b'<') | Key::Char(b',') | Key::Left => f.sort = step_sort(f.sort, -1),
         Key::Char(b'>') | Key::Char(b'.') | Key::Right => f.sort = step_sort(f.sort, 1),
         Key::Char(b'!') => f.ascending = !f.ascending,
+        _ => return Outcome::None,
+    }
+    Outcome::Redraw
+}
+
+/// The keys of the selection: moving it, its detail pane or device, and
+/// deleting what it holds.
+fn select(ui: &mut Ui, k: Key) -> Outcome {
+    match k {
         Key::Up | Key::Down | Key::PageUp | Key::PageDown | Key::Home | Key::End => {
             let m = match k {
                 Key::Up => Move::Up,
@@ -300,7 +325,7 @@ mod tests {
     /// Every key the handler acts on is in the help.
     #[test]
     fn the_help_names_every_key() {
-        for k in "qphdHwabBSVIrRnNl460ut<>!,./k".bytes() {
+        for k in "qphdHwabBSVImrRnNl460ut<>!,./k".bytes() {
             let mut u = ui();
             assert_ne!(handle(&mut u, Key::Char(k)), Outcome::None, "{}", k as char);
             assert!(
@@ -319,6 +344,9 @@ mod tests {
         assert!(u.dev);
         assert_eq!(handle(&mut u, Key::Char(b'6')), Outcome::Redraw);
         assert!(!u.filter.ipv4 && u.filter.ipv6);
+        assert!(!u.opts.show_mark);
+        handle(&mut u, Key::Char(b'm'));
+        assert!(u.opts.show_mark);
         let s = u.filter.sort;
         handle(&mut u, Key::Right);
         assert_ne!(u.filter.sort, s);
