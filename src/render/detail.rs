@@ -100,6 +100,12 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
         explain(&mut l, sel.errno);
         put(&l);
     }
+    graphs(sel, ctx, cols, &mut l, put);
+}
+
+/// The rate history as two ASCII graphs (tx, rx) of `GRAPH_ROWS` rows,
+/// the newest refreshes that fit in `cols`.
+fn graphs(sel: &Selection, ctx: &Ctx, cols: usize, l: &mut Line, put: &mut dyn FnMut(&Line)) {
     let width = cols.saturating_sub(14).min(crate::select::HISTORY);
     for (name, pick) in [("tx", 0), ("rx", 1)] {
         let v = |s: (f64, f64)| if pick == 0 { s.0 } else { s.1 };
@@ -111,7 +117,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
             l.clear();
             if row == GRAPH_ROWS - 1 {
                 let _ = write!(l, "{name} ");
-                fmt_rate(&mut l, max, ctx.o);
+                fmt_rate(l, max, ctx.o);
             }
             l.pad_to(13);
             l.push(b'|');
@@ -128,7 +134,7 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
                     _ => b'#',
                 });
             }
-            put(&l);
+            put(l);
         }
     }
 }

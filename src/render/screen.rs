@@ -255,8 +255,15 @@ impl Screen {
         fmt_rate(line, t.view.all.rx_bps, o);
         self.put(row, line, b"", o.color);
 
-        // One line for the uplinks: what each carries now, by its own
-        // counters (a user with four modems sees which carries what).
+        self.uplink_line(row, line, ctx);
+        self.warnings(row, line, t, o);
+    }
+
+    /// One line for the uplinks (with two or more): what each carries
+    /// now, by its own counters (a user with four modems sees which
+    /// carries what).
+    fn uplink_line(&mut self, row: &mut usize, line: &mut Line, ctx: &Ctx) {
+        let o = ctx.o;
         if uplinks(ctx.links) >= 2 {
             line.clear();
             let (up, down) = if o.utf8 {
@@ -285,8 +292,10 @@ impl Screen {
             }
             self.put(row, line, b"", o.color);
         }
+    }
 
-        // Warnings, each naming its fix.
+    /// Warnings, each naming its fix, up to `MAX_WARN_LINES`.
+    fn warnings(&mut self, row: &mut usize, line: &mut Line, t: &Tick, o: &super::Opts) {
         let nw = t.warnings.len();
         for (i, wn) in t.warnings.iter().enumerate().take(MAX_WARN_LINES) {
             line.clear();
