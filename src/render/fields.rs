@@ -282,46 +282,8 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
         }
         Col::Src => ctx.host(out, &o.src[..conn.addr_len()], src_local, numeric),
         Col::Dst => ctx.host(out, &o.dst[..conn.addr_len()], dst_local, numeric),
-        Col::Sport | Col::Dport => {
-            let (is_dst, port) = if c == Col::Dport {
-                (true, o.dport)
-            } else {
-                (false, o.sport)
-            };
-            // JSON: ports of port protocols only (ICMP has its keys).
-            let has = if json {
-                conn.has_ports()
-            } else {
-                shows_port(conn)
-            };
-            if !numeric {
-                ctx.port(out, conn, is_dst, false);
-            } else if has {
-                return int(out, port as u64);
-            } else {
-                return none(out, style);
-            }
-        }
-        Col::Tx | Col::Rx | Col::Sum => {
-            if f.rate() == RateState::Unknown {
-                if style == Style::Screen {
-                    out.push(b'?');
-                    return Kind::Text;
-                }
-                return none(out, style);
-            }
-            let v = match c {
-                Col::Tx => m.tx_bps,
-                Col::Rx => m.rx_bps,
-                _ => m.tx_bps + m.rx_bps,
-            };
-            if json {
-                // Three decimals keep sub-bit precision without float noise.
-                fmt_fixed(out, v, 3);
-                return Kind::Raw;
-            }
-            fmt_rate(out, v, ctx.o);
-        }
+        Col::Sport | Col::Dport => return port_cell(out, c, r, style),
+        Col::Tx | Col::Rx | Col::Sum => return rate_cell(out, c, r, style),
         Col::State if numeric => out.push_str(conntrack::state_name(o.proto, conn.state)),
         Col::State => fmt_state(out, f),
         Col::Age if json => {
@@ -350,18 +312,7 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
         Col::Mark => out.push(b'-'),
         Col::Nat => nat(out, ctx, conn, m, false),
         Col::NatSrc | Col::NatSport | Col::NatDst | Col::NatDport => {
-            let (nat, local) = if matches!(c, Col::NatSrc | Col::NatSport) {
-                (conn.nat_src(), src_local)
-            } else {
-                (conn.nat_dst(), dst_local)
-            };
-            match nat {
-                Some((a, _)) if matches!(c, Col::NatSrc | Col::NatDst) => {
-                    ctx.host(out, a, local, true)
-                }
-                Some((_, p)) if !json || conn.has_ports() => return int(out, p as u64),
-                _ => return none(out, style),
-            }
+            return nat_cell(out, c, r, style)
         }
         Col::Zone => return int(out, conn.zone as u64),
         Col::Flags if json => {
@@ -398,6 +349,71 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
         } else {
             "dst"
         }),
+    }
+    Kind::Text
+}
+
+/// A port (`Col::Sport`, `Col::Dport`).
+fn port_cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
+    let (ctx, conn, o) = (r.ctx, r.c, &r.c.orig);
+    let (numeric, json) = (style >= Style::Machine, style == Style::Json);
+    let (is_dst, port) = if c == Col::Dport {
+        (true, o.dport)
+    } else {
+        (false, o.sport)
+    };
+    // JSON: ports of port protocols only (ICMP has its keys).
+    let has = if json {
+        conn.has_ports()
+    } else {
+        shows_port(conn)
+    };
+    if !numeric {
+        ctx.port(out, conn, is_dst, false);
+    } else if has {
+        return int(out, port as u64);
+    } else {
+        return none(out, style);
+    }
+    Kind::Text
+}
+
+/// A rate (`Col::Tx`, `Col::Rx`, `Col::Sum`).
+fn rate_cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
+    let (f, m, json) = (r.f, r.m, style == Style::Json);
+    if f.rate() == RateState::Unknown {
+        if style == Style::Screen {
+            out.push(b'?');
+            return Kind::Text;
+        }
+        return none(out, style);
+    }
+    let v = match c {
+        Col::Tx => m.tx_bps,
+        Col::Rx => m.rx_bps,
+        _ => m.tx_bps + m.rx_bps,
+    };
+    if json {
+        // Three decimals keep sub-bit precision without float noise.
+        fmt_fixed(out, v, 3);
+        return Kind::Raw;
+    }
+    fmt_rate(out, v, r.ctx.o);
+    Kind::Text
+}
+
+/// One of the NAT view's four fields.
+fn nat_cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
+    let (ctx, conn, m, json) = (r.ctx, r.c, r.m, style == Style::Json);
+    let (nat, local) = if matches!(c, Col::NatSrc | Col::NatSport) {
+        (conn.nat_src(), src_is_local(m))
+    } else {
+        (conn.nat_dst(), dst_is_local(m))
+    };
+    match nat {
+        Some((a, _)) if matches!(c, Col::NatSrc | Col::NatDst) => ctx.host(out, a, local, true),
+        Some((_, p)) if !json || conn.has_ports() => return int(out, p as u64),
+        _ => return none(out, style),
     }
     Kind::Text
 }
