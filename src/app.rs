@@ -330,8 +330,7 @@ impl App {
         let c = &mut self.check;
         let check = c.seq != self.seq;
         self.view.derive(
-            flows,
-            spills,
+            (flows, spills),
             &self.router.net,
             &self.names,
             &self.ui.filter,

@@ -171,7 +171,7 @@ impl View {
         now: (u64, u64),
         limit: Option<usize>,
     ) {
-        self.derive(flows.0, flows.1, net, names, f, now, None);
+        self.derive((&mut *flows.0, flows.1), net, names, f, now, None);
         self.order(flows.0, &net.links, f, limit.map(|n| (0, n)));
     }
 
@@ -179,11 +179,9 @@ impl View {
     /// that pass the filter (unordered), the device table, and `all`, a
     /// device table of every flow whatever the filter (the attribution
     /// self-check's), so that no other pass walks the table.
-    #[allow(clippy::too_many_arguments)]
     pub fn derive(
         &mut self,
-        flows: &mut [Flow],
-        spills: &Spills,
+        (flows, spills): (&mut [Flow], &Spills),
         net: &Net,
         names: &Names,
         f: &Filter,
