@@ -4,7 +4,7 @@
 //! them, so every finding is testable without a kernel.
 
 use crate::infile::Refusal;
-use crate::render::{fmt_scaled, Line};
+use crate::line::{fmt_scaled, Line};
 use crate::route::Links;
 use crate::view::DevRow;
 use std::fmt::Write as _;

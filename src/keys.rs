@@ -4,7 +4,8 @@
 
 use crate::cli::Config;
 use crate::conntrack::Conn;
-use crate::render::{Line, Opts};
+use crate::line::Line;
+use crate::opts::Opts;
 use crate::select::{HostSel, Move, Selection};
 use crate::term::Key;
 use crate::view::Filter;

@@ -1,8 +1,8 @@
-//! Numbers, addresses, ages and protocols as text: integer arithmetic
+//! Rates, addresses, ages and protocols as text: integer arithmetic
 //! only (core's float formatting costs about 15 KB on mipsel), written
-//! into a `Line`.
+//! into a `Line` (whose file has the fixed-point and scaled numbers).
 
-use super::{Line, Opts};
+use super::{fmt_scaled, Line, Opts};
 use crate::conntrack;
 use crate::view::Meta;
 use crate::vocab::AgeFmt;
@@ -20,30 +20,6 @@ pub fn fmt_rate(out: &mut Line, bps: f64, o: &Opts) {
     fmt_scaled(out, v, o.iec, unit);
 }
 
-/// `v` scaled with SI or IEC prefixes and 3 significant digits.
-pub fn fmt_scaled(out: &mut Line, v: f64, iec: bool, unit: &str) {
-    const SI: [&str; 6] = ["", "K", "M", "G", "T", "P"];
-    const IEC: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
-    let base = if iec { 1024.0 } else { 1000.0 };
-    let mut v = v.max(0.0);
-    let mut i = 0;
-    // Move up a prefix once the rounded value would need 4 digits.
-    while v >= 999.5 && i < 5 {
-        v /= base;
-        i += 1;
-    }
-    let p = if iec { IEC[i] } else { SI[i] };
-    let decimals = match (i, v) {
-        (0, _) => 0,
-        (_, v) if v < 9.995 => 2,
-        (_, v) if v < 99.95 => 1,
-        _ => 0,
-    };
-    fmt_fixed(out, v, decimals);
-    out.push_str(p);
-    out.push_str(unit);
-}
-
 /// Seconds as a person writes them: "1", "0.5", "2.25" (milliseconds at
 /// most, no trailing zeros).
 pub fn fmt_seconds(out: &mut Line, v: f64) {
@@ -56,28 +32,6 @@ pub fn fmt_seconds(out: &mut Line, v: f64) {
             digits -= 1;
         }
         let _ = write!(out, ".{frac:0digits$}");
-    }
-}
-
-/// `v` with `decimals` (0-9) digits after the point, by integer
-/// arithmetic, rounding half away from zero. Not `{:.3}`: core's float
-/// formatting (flt2dec's Grisu and Dragon) costs about 15 KB on mipsel, and
-/// every number nftop prints is a fixed-point one. Non-finite values (never
-/// produced by the rate code) print as 0.
-pub fn fmt_fixed(out: &mut Line, v: f64, decimals: u32) {
-    let scale = 10u64.pow(decimals.min(9));
-    // `as` saturates: a value beyond u64 prints as the largest one.
-    let m = if v.is_finite() {
-        (v.abs() * scale as f64).round() as u64
-    } else {
-        0
-    };
-    if v < 0.0 && m != 0 {
-        out.push(b'-');
-    }
-    let _ = write!(out, "{}", m / scale);
-    if decimals > 0 {
-        let _ = write!(out, ".{:0w$}", m % scale, w = decimals.min(9) as usize);
     }
 }
 
@@ -211,6 +165,7 @@ pub fn utf8_locale(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::line::fmt_fixed;
 
     #[test]
     fn ipv6_text_is_std_s() {

@@ -1,11 +1,10 @@
-//! Turning flows into text. Every line is built in a fixed `Line` and
-//! then written through one buffered writer. Output is plain ASCII but on
+//! Turning flows into text. Every line is built in a fixed `Line`
+//! (`crate::line`, re-exported here with the display options,
+//! `crate::opts::Opts`) and then written through one buffered writer. Output is plain ASCII but on
 //! a UTF-8 locale (the uplinks' arrows, interface names: `crate::text`);
 //! the only escape sequences come from `screen.rs`, and only on a tty.
 //!
-//! - `line`: the buffer; `opts`: the display options; `fmt`: numbers,
-//!   addresses, ages (of render it needs only `line` and `opts`, so
-//!   health can use it without a circle); `cells`: what a
+//! - `fmt`: rates, addresses, ages; `cells`: what a
 //!   row's cells show, shared by every format; `fields`: the connection
 //!   fields, each once (column, `-M` and JSON places, cell writer);
 //!   `columns`: a table's column, and the device table's;
@@ -20,15 +19,13 @@ pub mod fields;
 pub mod fmt;
 pub mod hosts;
 pub mod json;
-pub mod line;
-pub mod opts;
 pub mod plain;
 pub mod screen;
 
+pub use crate::line::*;
+pub use crate::opts::Opts;
 pub use cells::*;
 pub use fmt::*;
-pub use line::*;
-pub use opts::Opts;
 
 use crate::flows::Flow;
 use crate::health::Warnings;

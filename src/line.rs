@@ -2,8 +2,12 @@
 //! allocation (hexyl style), writes past `LINE_MAX` dropped, never grown.
 //! A line is UTF-8 (interface names may not be ASCII); widths are counted
 //! in terminal cells (`crate::text`), and text is cut on characters only.
+//! With the two number writers that modules below render need too
+//! (health's texts): fixed-point and SI/IEC-scaled. Below render, keys
+//! and health, so none of them reaches render for a line.
 
 use crate::text::{cut, width};
+use std::fmt::Write as _;
 
 /// Longest line we ever build (a 300+ column terminal, or a -c line with
 /// two 63-character names).
@@ -123,6 +127,52 @@ impl std::fmt::Write for Line {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         self.push_str(s);
         Ok(())
+    }
+}
+
+/// `v` scaled with SI or IEC prefixes and 3 significant digits.
+pub fn fmt_scaled(out: &mut Line, v: f64, iec: bool, unit: &str) {
+    const SI: [&str; 6] = ["", "K", "M", "G", "T", "P"];
+    const IEC: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
+    let base = if iec { 1024.0 } else { 1000.0 };
+    let mut v = v.max(0.0);
+    let mut i = 0;
+    // Move up a prefix once the rounded value would need 4 digits.
+    while v >= 999.5 && i < 5 {
+        v /= base;
+        i += 1;
+    }
+    let p = if iec { IEC[i] } else { SI[i] };
+    let decimals = match (i, v) {
+        (0, _) => 0,
+        (_, v) if v < 9.995 => 2,
+        (_, v) if v < 99.95 => 1,
+        _ => 0,
+    };
+    fmt_fixed(out, v, decimals);
+    out.push_str(p);
+    out.push_str(unit);
+}
+
+/// `v` with `decimals` (0-9) digits after the point, by integer
+/// arithmetic, rounding half away from zero. Not `{:.3}`: core's float
+/// formatting (flt2dec's Grisu and Dragon) costs about 15 KB on mipsel, and
+/// every number nftop prints is a fixed-point one. Non-finite values (never
+/// produced by the rate code) print as 0.
+pub fn fmt_fixed(out: &mut Line, v: f64, decimals: u32) {
+    let scale = 10u64.pow(decimals.min(9));
+    // `as` saturates: a value beyond u64 prints as the largest one.
+    let m = if v.is_finite() {
+        (v.abs() * scale as f64).round() as u64
+    } else {
+        0
+    };
+    if v < 0.0 && m != 0 {
+        out.push(b'-');
+    }
+    let _ = write!(out, "{}", m / scale);
+    if decimals > 0 {
+        let _ = write!(out, ".{:0w$}", m % scale, w = decimals.min(9) as usize);
     }
 }
 

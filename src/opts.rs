@@ -1,6 +1,6 @@
 //! The display options (`Opts`): what the flags ask and keys change at
-//! run time. A file of its own so that `fmt` and the modules below render
-//! (health, privacy) do not reach render's root for them.
+//! run time. Below render and keys (whose `Ui` holds them), so that keys
+//! does not reach render for them.
 
 use crate::vocab::AgeFmt;
 
