@@ -142,8 +142,6 @@ pub struct Config {
     pub user: Option<String>,
     pub dns: bool,
     pub color: bool,
-    /// Hidden: write every raw dump datagram to this file (fixtures).
-    pub record: Option<String>,
     /// Seconds a closed connection stays visible.
     pub linger: u32,
     /// `-f EXPR`: the filter expression, parsed.
@@ -204,7 +202,6 @@ impl Default for Config {
             user: None,
             dns: true,
             color: true,
-            record: None,
             linger: 5,
             filter: None,
             cpu: 25,
@@ -275,7 +272,6 @@ where
             Long("user") => c.user = Some(value(&mut p)?),
             Long("no-dns") => c.dns = false,
             Long("no-color") => c.color = false,
-            Long("record") => c.record = Some(value(&mut p)?),
             Long("linger") => c.linger = parse_linger(&value(&mut p)?)?,
             Long("cpu") => c.cpu = parse_cpu(&value(&mut p)?)?,
             Short('f') | Long("filter") => c.filter = crate::filter::Expr::parse(&value(&mut p)?)?,

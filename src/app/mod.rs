@@ -13,9 +13,11 @@
 mod entries;
 mod pipeline;
 mod sinks;
+mod source;
 mod terminal;
 
 pub use sinks::write_output;
+pub use source::CtSource;
 
 use crate::budget::CpuBudget;
 use crate::cli::Config;
@@ -42,13 +44,14 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use terminal::Terminal;
 
-pub struct App {
+/// The loop, its connections from `S` (the kernel's table in nftop).
+pub struct App<S = CtSocket> {
     /// Fixed for the run: the flags, and what they resolved to.
     cfg: Config,
     settings: Settings,
     /// What keys change.
     ui: Ui,
-    pipe: Pipeline,
+    pipe: Pipeline<S>,
     /// Single-entry requests (detail pane, kill).
     entries: Entries,
     sinks: Sinks,
@@ -63,16 +66,29 @@ impl App {
     /// reads the files names come from. Errors here are printed before
     /// the screen is touched.
     pub fn new(cfg: Config) -> Result<App> {
-        Self::open(cfg, Out::stdout(), true)
+        Self::open(cfg, Out::stdout(), true, CtSocket::open)
     }
 
     /// Like `new`, writing to `out` instead of stdout, as the user it was
     /// started as (tests).
     pub fn with_output(cfg: Config, out: Box<dyn Write>) -> Result<App> {
-        Self::open(cfg, Out::writer(out), false)
+        Self::open(cfg, Out::writer(out), false, CtSocket::open)
+    }
+}
+
+impl<S: CtSource> App<S> {
+    /// Like `new`, its connections from the source `open` returns (test
+    /// tools: a recorded or failing source in the real loop).
+    pub fn with_source(cfg: Config, open: impl FnOnce() -> Result<S>) -> Result<App<S>> {
+        Self::open(cfg, Out::stdout(), true, open)
     }
 
-    fn open(cfg: Config, mut out: Out, drop_root: bool) -> Result<App> {
+    fn open(
+        cfg: Config,
+        mut out: Out,
+        drop_root: bool,
+        source: impl FnOnce() -> Result<S>,
+    ) -> Result<App<S>> {
         let env = Env::read();
         let st = settings::settle(&cfg, &env);
         out.ascii = !st.opts.utf8;
@@ -86,7 +102,7 @@ impl App {
         } else {
             None
         };
-        let ct = CtSocket::open()?;
+        let ct = source()?;
         let router = Router::open(cfg.wan.clone())?;
         if cfg.enable_acct {
             enable_acct(&cfg)?;
@@ -95,10 +111,6 @@ impl App {
             Some(Events::open(cfg.event_buffer)?)
         } else {
             None
-        };
-        let record = match &cfg.record {
-            Some(p) => Some(create_record(p)?),
-            None => None,
         };
         let metrics = match cfg.metrics {
             Some(a) => Some(crate::metrics::Metrics::start(
@@ -151,7 +163,6 @@ impl App {
                 last_reset: 0,
                 last_loss: 0,
                 check: Check::new(),
-                record,
                 seq: 0,
                 mono: 0,
                 real: 0,
@@ -274,12 +285,6 @@ impl App {
 
     fn refresh_loop(&mut self) -> Result<i32> {
         let mut done = 1u64;
-        // nftop has no panic of its own to trigger, so the panic path (the
-        // hook, or abort + the SIGABRT handler in immediate-abort builds)
-        // is tested by asking for one: tests/terminal.rs.
-        let panic_at: Option<u64> = std::env::var("NFTOP_TEST_PANIC_AT")
-            .ok()
-            .and_then(|v| v.parse().ok());
         let start = self.pipe.mono;
         let mut next = start + self.interval_ns();
         if self.settings.mode == Mode::Screen
@@ -306,9 +311,6 @@ impl App {
                 self.budget
                     .spent(sys::process_cpu_ns().saturating_sub(cpu0) as f64 / 1e9);
                 done += 1;
-                if panic_at == Some(done) {
-                    panic!("NFTOP_TEST_PANIC_AT={done}: a panic on request");
-                }
             }
             let now = sys::mono_ns();
             let step = self.interval_ns();
@@ -437,7 +439,7 @@ type Counts = (u64, u64, Option<(u64, u64)>);
 
 /// The refresh as the sinks read it: the pipeline's facts, the interval
 /// in force, the loop's counters.
-fn tick<'a>(p: &'a Pipeline, ui: &Ui, budget: &CpuBudget, c: Counts) -> Tick<'a> {
+fn tick<'a, S: CtSource>(p: &'a Pipeline<S>, ui: &Ui, budget: &CpuBudget, c: Counts) -> Tick<'a> {
     Tick {
         interval: budget.interval(ui.interval),
         interval_requested: ui.interval,
@@ -462,19 +464,6 @@ fn enable_acct(cfg: &Config) -> Result<()> {
         .flatten();
     sys::set_exit_hook(sys::restore_sysctls);
     sys::enable_acct(acct, ts).map_err(Error::permission)
-}
-
-/// `--record`'s file: created new, not through a link, for its owner
-/// only: it is opened as root, and it holds every connection unredacted.
-fn create_record(p: &str) -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(p)
-        .map_err(|e| Error::usage(format!("cannot create '{p}' for --record: {e}")))
 }
 
 /// The names: /etc/hosts and the DHCP leases (or the files named), and

@@ -4,6 +4,7 @@
 //! counters). Time is passed in or read once per dump; nothing here
 //! writes output.
 
+use super::CtSource;
 use crate::error::Result;
 use crate::events::Events;
 use crate::flows::FlowTable;
@@ -12,18 +13,17 @@ use crate::hostview::Hosts;
 use crate::kernel::Kernel;
 use crate::keys::Ui;
 use crate::names::Names;
-use crate::netlink::{CtSocket, DumpStats};
+use crate::netlink::DumpStats;
 use crate::render::{Ctx, Opts, Tick};
 use crate::route::Router;
 use crate::sys;
 use crate::view::{Devices, View};
-use std::io::Write;
 
 /// Show the counter-reset warning this long after the last reset.
 const RESET_WARN_NS: u64 = 60_000_000_000;
 
-pub(super) struct Pipeline {
-    pub ct: CtSocket,
+pub(super) struct Pipeline<S> {
+    pub ct: S,
     pub router: Router,
     pub events: Option<Events>,
     pub table: FlowTable,
@@ -39,8 +39,6 @@ pub(super) struct Pipeline {
     /// (unfiltered) against the links' own counters, once per refresh, on
     /// the view's pass over the flows.
     pub check: Check,
-    /// `--record`: every dump message, length-prefixed.
-    pub record: Option<std::fs::File>,
     /// Refreshes done, and the clock readings when the last dump
     /// completed.
     pub seq: u64,
@@ -71,7 +69,7 @@ impl Check {
     }
 }
 
-impl Pipeline {
+impl<S: CtSource> Pipeline<S> {
     /// One refresh of the data: conntrack dump, links and addresses,
     /// rates. Allocation-free in steady state.
     pub fn refresh(&mut self) -> Result<()> {
@@ -88,16 +86,7 @@ impl Pipeline {
             }
         }
         let table = &mut self.table;
-        let record = &mut self.record;
-        let stats = self.ct.dump_entries(
-            |d| {
-                if let Some(f) = record {
-                    let _ = f.write_all(&(d.len() as u32).to_le_bytes());
-                    let _ = f.write_all(d);
-                }
-            },
-            |c, reply| table.observe_lazy(c, reply),
-        )?;
+        let stats = self.ct.dump(|c, reply| table.observe_lazy(c, reply))?;
         self.mono = sys::mono_ns();
         self.real = sys::real_ns();
         self.table.finish(self.mono, self.real);
