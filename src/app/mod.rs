@@ -128,11 +128,7 @@ impl<S: CtSource> App<S> {
             }
             // Every socket is open, the sysctls set, the metrics port
             // bound: from here on only CAP_NET_ADMIN is needed.
-            sys::drop_privileges(uid, gid).map_err(|e| {
-                Error::permission(format!(
-                    "cannot drop root privileges: {e} (nftop does not run half-dropped)"
-                ))
-            })?;
+            drop_privileges(uid, gid)?;
         }
         let names = open_names(&cfg, st.resolve);
         let seed = sys::real_ns() ^ (std::process::id() as u64) << 32;
@@ -464,6 +460,15 @@ fn enable_acct(cfg: &Config) -> Result<()> {
         .flatten();
     sys::set_exit_hook(sys::restore_sysctls);
     sys::enable_acct(acct, ts).map_err(Error::permission)
+}
+
+/// Switches to `uid`/`gid` keeping CAP_NET_ADMIN only (sys/privs.rs).
+fn drop_privileges(uid: u32, gid: u32) -> Result<()> {
+    sys::drop_privileges(uid, gid).map_err(|e| {
+        Error::permission(format!(
+            "cannot drop root privileges: {e} (nftop does not run half-dropped)"
+        ))
+    })
 }
 
 /// The names: /etc/hosts and the DHCP leases (or the files named), and
