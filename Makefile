@@ -90,7 +90,7 @@ bench: deps
 # here, and for all of them it buys the size options): panic=immediate-abort,
 # a size-optimised std and no unwind tables (nothing unwinds). No panic
 # machinery, so the terminal is restored by the SIGABRT/SIGILL/SIGTRAP
-# handlers (sys.rs), which is why those exist. Nothing unwinds, so the
+# handlers (sys/signals.rs), which is why those exist. Nothing unwinds, so the
 # unwind tables zig's C objects bring are discarded at link time
 # (.cargo/no-eh-frame.ld, 7.4 KB on mipsel). The linker's --strip-all
 # keeps MIPS's .pdr section (66 KB on mipsel); the toolchain's own llvm

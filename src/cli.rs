@@ -76,6 +76,9 @@ usage: nftop [-46dbBcILnNMPrRSVw] [-a 0|1|2] [-i IF] [-o IF] [-s [+]COL]
                         (default 5; 0 hides them, their bytes still count)
   --no-events           do not read conntrack DESTROY events (totals then
                         miss connections that end between refreshes)
+  --event-buffer BYTES  the kernel's buffer for DESTROY events (default
+                        16777216): smaller saves memory on a small router,
+                        larger loses fewer events in bursts of connections
   --enable-acct         turn net.netfilter.nf_conntrack_acct (and with -a
                         nf_conntrack_timestamp) on, restore them on exit
   --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics
@@ -145,8 +148,6 @@ pub struct Config {
     pub user: Option<String>,
     pub dns: bool,
     pub color: bool,
-    /// Hidden: write every raw dump datagram to this file (fixtures).
-    pub record: Option<String>,
     /// Seconds a closed connection stays visible.
     pub linger: u32,
     /// `-f EXPR`: the filter expression, parsed.
@@ -156,7 +157,7 @@ pub struct Config {
     /// Read conntrack DESTROY events (credit connections that end between
     /// refreshes).
     pub events: bool,
-    /// Hidden (tests): the event socket's receive buffer in bytes.
+    /// `--event-buffer`: the event socket's receive buffer in bytes.
     pub event_buffer: usize,
     /// Turn accounting (and with -a, timestamps) on; restore on exit.
     pub enable_acct: bool,
@@ -208,7 +209,6 @@ impl Default for Config {
             user: None,
             dns: true,
             color: true,
-            record: None,
             linger: 5,
             filter: None,
             cpu: 25,
@@ -280,12 +280,14 @@ where
             Long("user") => c.user = Some(value(&mut p)?),
             Long("no-dns") => c.dns = false,
             Long("no-color") => c.color = false,
-            Long("record") => c.record = Some(value(&mut p)?),
             Long("linger") => c.linger = parse_linger(&value(&mut p)?)?,
             Long("cpu") => c.cpu = parse_cpu(&value(&mut p)?)?,
             Short('f') | Long("filter") => c.filter = crate::filter::Expr::parse(&value(&mut p)?)?,
             Long("no-events") => c.events = false,
-            Long("event-buffer") => c.event_buffer = parse_capacity(&value(&mut p)?)?,
+            Long("event-buffer") => {
+                let v = value(&mut p)?;
+                c.event_buffer = parse_size(&v, "--event-buffer", "bytes", 4096, 1 << 28)?
+            }
             Long("enable-acct") => c.enable_acct = true,
             Long("read-only") => c.read_only = true,
             Long("metrics") => c.metrics = Some(parse_addr(&value(&mut p)?, "--metrics")?),
@@ -396,10 +398,15 @@ fn parse_count(s: &str) -> Result<u64> {
 }
 
 fn parse_capacity(s: &str) -> Result<usize> {
+    parse_size(s, "--capacity", "connections", 16, 16_777_216)
+}
+
+/// A number in `lo..=hi`; the error names `flag` and the unit.
+fn parse_size(s: &str, flag: &str, unit: &str, lo: usize, hi: usize) -> Result<usize> {
     match s.parse::<usize>() {
-        Ok(n) if (16..=16_777_216).contains(&n) => Ok(n),
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
         _ => Err(Error::usage(format!(
-            "invalid value '{s}' for '--capacity': want a number of connections from 16 to 16777216"
+            "invalid value '{s}' for '{flag}': want a number of {unit} from {lo} to {hi}"
         ))),
     }
 }
@@ -650,6 +657,11 @@ mod tests {
         assert!(m.contains("'-1'") && m.contains("--linger"), "{m}");
         let m = err(&["--capacity", "3"]);
         assert!(m.contains("'3'"), "{m}");
+        let m = err(&["--event-buffer", "3"]);
+        assert!(
+            m.contains("'3' for '--event-buffer'") && m.contains("bytes"),
+            "{m}"
+        );
         let m = err(&["--json", "-c"]);
         assert!(m.contains("--json"), "{m}");
         let m = err(&["--bogus"]);

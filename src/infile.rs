@@ -19,7 +19,7 @@
 //! - At most `cap` bytes are read (the caller says whether the file was
 //!   longer).
 //!
-//! The system calls are sys.rs's (the one module with `unsafe`).
+//! The system calls are sys/'s (the one module with `unsafe`).
 
 use crate::sys;
 

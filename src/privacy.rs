@@ -12,7 +12,7 @@
 //! none is asked of DNS; ports, interfaces and counters stay. Text says
 //! `redacted`; IPFIX records carry the unspecified address (0.0.0.0, ::).
 //! The keys `r`/`R` change the screen's options only: the exports
-//! (metrics, IPFIX) keep the command line's (app.rs), so a key pressed on
+//! (metrics, IPFIX) keep the command line's (app/), so a key pressed on
 //! the console cannot publish what the service was started to hide.
 
 pub const REDACTED: &str = "redacted";

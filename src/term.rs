@@ -2,7 +2,7 @@
 //!
 //! Restoring is layered because `panic = "abort"` runs no destructor:
 //! `Drop` covers normal exits, a panic hook covers panics, and the signal
-//! handlers in `sys.rs` cover SIGINT/SIGTERM/SIGHUP (via the main loop)
+//! handlers in `sys/signals.rs` cover SIGINT/SIGTERM/SIGHUP (via the main loop)
 //! and fatal signals (directly).
 
 use crate::sys;

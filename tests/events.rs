@@ -468,7 +468,7 @@ fn event_loss_is_reported_and_totals_recover() {
     }
     // The steady flow makes "totals recover" compare real traffic.
     let (bed, _steady) = short_flow_bed("200mbit", 7200, 60);
-    // A tiny event buffer (hidden test flag) and a burst of thousands of
+    // A tiny event buffer (--event-buffer) and a burst of thousands of
     // short connections.
     let mut n = bed.nftop(&[
         "--json",

@@ -13,7 +13,7 @@ use nftop::flows::FlowTable;
 use nftop::health::{Warning, Warnings};
 use nftop::names::Names;
 use nftop::render::screen::Screen;
-use nftop::render::{json, plain, Ctx, Line, Opts};
+use nftop::render::{Ctx, Line, Opts};
 use nftop::route::wire::{LinkMsg, IFF_RUNNING, IFF_UP};
 use nftop::route::{Net, LOCAL_IF};
 use nftop::view::{Filter, View};
@@ -254,38 +254,12 @@ pub(crate) fn render_with(
     tick.hosts = c.by_host.then_some(&hosts);
     let mut out = Vec::new();
     let mut line = Line::new();
-    let dev = c.dev;
-    match (scr.as_mut(), c.mode) {
-        (Some(s), _) => {
-            s.draw(&mut out, &tick, &ctx, &ui).unwrap();
-            let (rows, cols) = screen.unwrap();
-            let mut vt = crate::render::Vt::new(rows, cols);
-            vt.feed(&out);
-            out = (vt.text() + "\n").into_bytes();
-        }
-        (None, nftop::vocab::Mode::Json) => {
-            json::write_json(&mut out, &tick, &ctx, &mut line, dev).unwrap()
-        }
-        (None, m) if c.by_host => nftop::render::hosts::write_plain(
-            &mut out,
-            &tick,
-            &ctx,
-            &mut line,
-            m == nftop::vocab::Mode::Machine,
-        )
-        .unwrap(),
-        (None, m) if dev => plain::write_devices(
-            &mut out,
-            &tick,
-            &ctx,
-            &mut line,
-            m == nftop::vocab::Mode::Machine,
-        )
-        .unwrap(),
-        (None, nftop::vocab::Mode::Machine) => {
-            plain::write_machine(&mut out, &tick, &ctx, &mut line).unwrap()
-        }
-        (None, _) => plain::write_continuous(&mut out, &tick, &ctx, &mut line).unwrap(),
+    // The product's own choice of renderer (mode x -H x -d).
+    nftop::app::write_output(&mut out, c.mode, scr.as_mut(), &tick, &ctx, &ui, &mut line).unwrap();
+    if let Some((rows, cols)) = screen {
+        let mut vt = crate::render::Vt::new(rows, cols);
+        vt.feed(&out);
+        out = (vt.text() + "\n").into_bytes();
     }
     let (_, _, _, h, m, s) = nftop::sys::localtime(REAL / 1_000_000_000);
     String::from_utf8(out)

@@ -112,12 +112,32 @@ pub(crate) fn run_nftop(t: &Tmux, bed: &Bed, args: &str) {
 
 /// `env` is a prefix of VAR=value words for the shell.
 pub(crate) fn run_nftop_env(t: &Tmux, bed: &Bed, env: &str, args: &str) {
+    run_in_router(t, bed, &format!("{env}ip netns exec {{}} {}", bin()), args);
+}
+
+/// Runs `cmd` (its `{}` is the router's namespace) with `args` in `t`,
+/// then prints its exit code.
+fn run_in_router(t: &Tmux, bed: &Bed, cmd: &str, args: &str) {
     t.keys(&format!(
-        "{env}ip netns exec {} {} {args}; echo EXITED:$?",
-        bed.ns("rtr"),
-        bin()
+        "{} {args}; echo EXITED:$?",
+        cmd.replace("{}", &bed.ns("rtr"))
     ));
     t.enter();
+}
+
+/// Builds the test tool `examples/{name}.rs` and returns its path.
+fn example(name: &str) -> String {
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--locked", "--example", name])
+        .current_dir(crate::common::root())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cargo build --example {name}");
+    // The test binary is target/<profile>/deps/tests-*.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join(name).display().to_string()
 }
 
 /// Waits for nftop to exit with `code`, then checks that it left the
@@ -306,9 +326,9 @@ fn signals_restore_the_terminal() {
     }
 }
 
-/// A panic (asked for with NFTOP_TEST_PANIC_AT) leaves a usable terminal,
-/// shows its message on the normal screen, and puts back a sysctl that
-/// --enable-acct changed.
+/// A panic inside the real loop (a test tool's conntrack source panics at
+/// its third dump) leaves a usable terminal, shows its message on the
+/// normal screen, and puts back a sysctl that --enable-acct changed.
 #[test]
 fn a_panic_restores_the_terminal_and_the_sysctls() {
     if !netns_ok("a_panic_restores_the_terminal_and_the_sysctls") {
@@ -318,13 +338,10 @@ fn a_panic_restores_the_terminal_and_the_sysctls() {
     let _tr = with_traffic(&bed);
     let acct = "sysctl -n net.netfilter.nf_conntrack_acct";
     bed.sh("rtr", "sysctl -qw net.netfilter.nf_conntrack_acct=0");
+    let tool = example("panic_source");
     let t = Tmux::new("panic", 100, 25);
-    run_nftop_env(
-        &t,
-        &bed,
-        "NFTOP_TEST_PANIC_AT=3 ",
-        "-t 0 -u 0.3 --enable-acct",
-    );
+    let cmd = format!("ip netns exec {{}} {tool}");
+    run_in_router(&t, &bed, &cmd, "3 -t 0 -u 0.3 --enable-acct");
     // A panic aborts (134).
     let s = exited_restored(&t, 134, "a panic");
     assert!(
