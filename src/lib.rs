@@ -24,6 +24,7 @@ pub mod keys;
 pub mod metrics;
 pub mod names;
 pub mod netlink;
+pub mod nl;
 pub mod nla;
 pub mod out;
 pub mod privacy;
