@@ -16,6 +16,10 @@ mod tests;
 pub use attr::{error_code, Attrs, Malformed};
 pub use socket::NlSocket;
 
+/// The receive buffer of a socket that reads dumps: the kernel's dump
+/// datagrams are at most about 32 KiB (one page-sized skb, or 32 KiB on
+/// large-page systems), so 64 KiB never truncates one.
+pub const RECV_BUF: usize = 64 * 1024;
 /// sizeof(struct nlmsghdr).
 pub const NLMSG_HDRLEN: usize = 16;
 // Message types below NLMSG_MIN_TYPE (linux/netlink.h).
