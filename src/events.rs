@@ -54,20 +54,17 @@ impl Events {
         let mut n = 0;
         self.malformed = 0;
         let mut scratch = Conn::default();
-        loop {
-            let data = match self.nl.recv() {
-                Ok((data, _)) => data,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.lost += 1;
-                    continue;
-                }
-                Err(_) => return n,
+        self.nl.drain(|data| {
+            let Some(data) = data else {
+                self.lost += 1;
+                return;
             };
             let (ok, bad) = read_destroys(data, &mut scratch, &mut on_destroy);
             self.received += ok;
             n += ok;
             self.malformed = self.malformed.saturating_add(bad as u32);
-        }
+        });
+        n
     }
 }
 

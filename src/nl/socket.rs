@@ -80,6 +80,20 @@ impl NlSocket {
         Ok((&self.buf[..n.min(self.buf.len())], n))
     }
 
+    /// The receive loop of every subscription: reads each datagram
+    /// pending on the non-blocking socket into `f`, and `f(None)` for each
+    /// overflow of its buffer (ENOBUFS: the kernel dropped messages).
+    /// Returns when nothing is pending (EAGAIN) or at another error.
+    pub fn drain(&mut self, mut f: impl FnMut(Option<&[u8]>)) {
+        loop {
+            match self.recv() {
+                Ok((data, _)) => f(Some(data)),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => f(None),
+                Err(_) => return,
+            }
+        }
+    }
+
     /// The receive loop of every request: hands each datagram (its
     /// bytes and the size the kernel had for it) to `f`, which reads it
     /// with `read_replies`, until `f` says the answer is complete. A

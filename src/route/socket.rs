@@ -253,17 +253,12 @@ impl Watcher {
     /// all the time on a busy LAN: that must not drop the route cache.
     pub fn changed(&mut self) -> (bool, bool) {
         let (mut route, mut neigh) = (false, false);
-        loop {
-            match self.nl.recv() {
-                Ok((data, _)) => {
-                    let (r, n) = read_events(data);
-                    route |= r;
-                    neigh |= n;
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return (true, true),
-                Err(_) => return (route, neigh),
-            }
-        }
+        self.nl.drain(|data| {
+            let (r, n) = data.map_or((true, true), read_events);
+            route |= r;
+            neigh |= n;
+        });
+        (route, neigh)
     }
 }
 
