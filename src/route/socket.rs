@@ -156,7 +156,9 @@ impl RtSocket {
 
 /// Reads one datagram of a dump answer: each of our messages (`seq`,
 /// `port`) to `on_msg(type, payload)`. True at NLMSG_DONE; the kernel's
-/// error answer is an Err.
+/// error answer is an Err. An interrupted dump (NLM_F_DUMP_INTR) needs
+/// nothing here: the change that interrupted it reaches the `Watcher`
+/// too, and the tables are dumped again at the next refresh.
 pub fn read_dump(
     data: &[u8],
     seq: u32,
