@@ -22,10 +22,26 @@
 //! Byte order: attribute headers (`nla_len`, `nla_type`) are host order;
 //! every ctnetlink payload integer is big-endian whatever the CPU
 //! (`linux/netfilter/nfnetlink_conntrack.h`).
+//!
+//! The encoder of the one request that names an entry (`encode_entry`:
+//! get or delete by tuple, zone and id) sits beside the decoder and
+//! writes the same attributes, so the two cannot drift apart.
 
-// Top-level attributes (enum ctattr_type). Those ctentry.rs writes too
-// are pub(crate): one vocabulary for the decoder and the encoder.
-pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
+// Message types: NFNL_SUBSYS_CTNETLINK << 8 | enum cntl_msg_types
+// (linux/netfilter/nfnetlink_conntrack.h).
+const NFNL_SUBSYS_CTNETLINK: u16 = 1 << 8;
+pub const CT_NEW: u16 = NFNL_SUBSYS_CTNETLINK;
+pub const CT_GET: u16 = NFNL_SUBSYS_CTNETLINK | 1;
+pub const CT_DELETE: u16 = NFNL_SUBSYS_CTNETLINK | 2;
+/// nlbwmon's "dump and zero the counters" request (used by tests to
+/// reproduce OpenWrt's counter resets).
+pub const CT_GET_CTRZERO: u16 = NFNL_SUBSYS_CTNETLINK | 3;
+/// NFNLGRP_CONNTRACK_DESTROY (linux/netfilter/nfnetlink.h).
+pub const GROUP_DESTROY: u32 = 3;
+
+// Top-level attributes (enum ctattr_type): one vocabulary for the
+// decoder and the encoder.
+const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_STATUS: u16 = 3;
 const CTA_PROTOINFO: u16 = 4;
@@ -34,19 +50,19 @@ const CTA_MARK: u16 = 8;
 const CTA_COUNTERS_ORIG: u16 = 9;
 const CTA_COUNTERS_REPLY: u16 = 10;
 const CTA_USE: u16 = 11;
-pub(crate) const CTA_ID: u16 = 12;
-pub(crate) const CTA_ZONE: u16 = 18;
+const CTA_ID: u16 = 12;
+const CTA_ZONE: u16 = 18;
 const CTA_TIMESTAMP: u16 = 20;
 // enum ctattr_tuple / ctattr_ip / ctattr_l4proto.
-pub(crate) const CTA_TUPLE_IP: u16 = 1;
-pub(crate) const CTA_TUPLE_PROTO: u16 = 2;
-pub(crate) const CTA_IP_V4_SRC: u16 = 1;
-pub(crate) const CTA_IP_V4_DST: u16 = 2;
-pub(crate) const CTA_IP_V6_SRC: u16 = 3;
-pub(crate) const CTA_IP_V6_DST: u16 = 4;
-pub(crate) const CTA_PROTO_NUM: u16 = 1;
-pub(crate) const CTA_PROTO_SRC_PORT: u16 = 2;
-pub(crate) const CTA_PROTO_DST_PORT: u16 = 3;
+const CTA_TUPLE_IP: u16 = 1;
+const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_SRC: u16 = 1;
+const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_SRC: u16 = 3;
+const CTA_IP_V6_DST: u16 = 4;
+const CTA_PROTO_NUM: u16 = 1;
+const CTA_PROTO_SRC_PORT: u16 = 2;
+const CTA_PROTO_DST_PORT: u16 = 3;
 const CTA_PROTO_ICMP_ID: u16 = 4;
 const CTA_PROTO_ICMP_TYPE: u16 = 5;
 const CTA_PROTO_ICMP_CODE: u16 = 6;
@@ -68,7 +84,12 @@ const CTA_PROTOINFO_STATE: u16 = 1;
 
 pub const NFGENMSG_LEN: usize = 4;
 
-use crate::nla::{Attrs, Malformed};
+/// struct nfgenmsg for `family`: version NFNETLINK_V0, res_id 0.
+pub fn nfgenmsg(family: i32) -> [u8; NFGENMSG_LEN] {
+    [family as u8, 0, 0, 0]
+}
+
+use crate::nl::attr::{self, Attrs, Malformed};
 
 pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_TCP: u8 = 6;
@@ -203,6 +224,60 @@ pub fn icmp_attrs(proto: u8) -> Option<[u16; 3]> {
         ]),
         _ => None,
     }
+}
+
+/// The request `kind` (CT_GET, CT_DELETE; CT_NEW in tests) for `c`, with
+/// `flags`: nfgenmsg with the entry's family, the original tuple, the
+/// zone when not 0, and the id (so a delete never hits a newer entry
+/// that reused the tuple: the kernel answers ENOENT instead).
+pub fn encode_entry(buf: &mut Vec<u8>, kind: u16, flags: u16, c: &Conn, seq: u32) {
+    buf.clear();
+    let family = if c.family == 6 {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    let at = crate::nl::begin(buf, kind, flags, seq, &nfgenmsg(family));
+    encode_tuple(buf, &c.orig, c.addr_len());
+    if c.zone != 0 {
+        attr::put(buf, CTA_ZONE, &c.zone.to_be_bytes());
+    }
+    attr::put(buf, CTA_ID, &c.id.to_be_bytes());
+    crate::nl::finish(buf, at);
+}
+
+/// CTA_TUPLE_ORIG { CTA_TUPLE_IP { src, dst }, CTA_TUPLE_PROTO { .. } }:
+/// what `decode_tuple` reads, attribute for attribute. The kernel's
+/// tracker needs every field of its tuple (a missing one is EINVAL: GRE's
+/// keys were, once) and its generic tracker ignores the ports, so the
+/// ports go with every protocol but ICMP and ICMPv6.
+fn encode_tuple(b: &mut Vec<u8>, t: &Tuple, n: usize) {
+    let orig = attr::open(b);
+    let ip = attr::open(b);
+    let (s, d) = if n == 16 {
+        (CTA_IP_V6_SRC, CTA_IP_V6_DST)
+    } else {
+        (CTA_IP_V4_SRC, CTA_IP_V4_DST)
+    };
+    attr::put(b, s, &t.src[..n]);
+    attr::put(b, d, &t.dst[..n]);
+    attr::close(b, ip, CTA_TUPLE_IP);
+    let proto = attr::open(b);
+    attr::put(b, CTA_PROTO_NUM, &[t.proto]);
+    // ICMP: `sport` is the id, `dport` type<<8|code.
+    match icmp_attrs(t.proto) {
+        Some([id, kind, code]) => {
+            attr::put(b, id, &t.sport.to_be_bytes());
+            attr::put(b, kind, &[(t.dport >> 8) as u8]);
+            attr::put(b, code, &[t.dport as u8]);
+        }
+        None => {
+            attr::put(b, CTA_PROTO_SRC_PORT, &t.sport.to_be_bytes());
+            attr::put(b, CTA_PROTO_DST_PORT, &t.dport.to_be_bytes());
+        }
+    }
+    attr::close(b, proto, CTA_TUPLE_PROTO);
+    attr::close(b, orig, CTA_TUPLE_ORIG);
 }
 
 /// Decodes one conntrack message payload (nfgenmsg + attributes) into

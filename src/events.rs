@@ -8,22 +8,16 @@
 //! blocking once per refresh. Overflow (ENOBUFS) is counted and reported;
 //! the next dump resynchronises, nothing depends on events alone.
 
-use crate::conntrack::{self, Conn};
+use crate::conntrack::{self, Conn, CT_DELETE, GROUP_DESTROY};
 use crate::error::{Error, Result};
-use crate::netlink::messages;
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
-use std::os::fd::AsRawFd;
+use crate::nl::{read_replies, NlSocket, Ours, Reply};
+use netlink_sys::protocols::NETLINK_NETFILTER;
 
-/// NFNLGRP_CONNTRACK_DESTROY (linux/netfilter/nfnetlink.h).
-const GROUP_DESTROY: u32 = 3;
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
 /// 16 MiB held nothing back at 38k events/s on our machines.
 pub const DEFAULT_BUFFER: usize = 16 << 20;
 
 pub struct Events {
-    sock: Socket,
-    buf: Vec<u8>,
+    nl: NlSocket,
     /// DESTROY events decoded since start.
     pub received: u64,
     /// ENOBUFS reports (each means one or more events were lost).
@@ -37,21 +31,17 @@ impl Events {
     /// Subscribes to DESTROY events with a receive buffer of `buffer`
     /// bytes.
     pub fn open(buffer: usize) -> Result<Events> {
-        let mut sock = Socket::new(NETLINK_NETFILTER)
-            .map_err(|e| Error::system(format!("cannot open a conntrack event socket: {e}")))?;
-        sock.bind_auto()
-            .map_err(|e| Error::system(format!("cannot bind the conntrack event socket: {e}")))?;
-        sock.add_membership(GROUP_DESTROY).map_err(|e| {
-            Error::permission(format!(
-                "cannot subscribe to conntrack events: {e} (run as root or with CAP_NET_ADMIN)"
-            ))
-        })?;
-        sock.set_non_blocking(true)
-            .map_err(|e| Error::system(format!("conntrack event socket: {e}")))?;
-        crate::sys::set_rcvbuf(sock.as_raw_fd(), buffer);
+        let nl = NlSocket::open(NETLINK_NETFILTER, &[GROUP_DESTROY], crate::nl::RECV_BUF).map_err(
+            |e| match e.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => Error::permission(format!(
+                    "cannot subscribe to conntrack events: {e} (run as root or with CAP_NET_ADMIN)"
+                )),
+                _ => Error::system(format!("cannot open a conntrack event socket: {e}")),
+            },
+        )?;
+        crate::sys::set_rcvbuf(nl.fd(), buffer);
         Ok(Events {
-            sock,
-            buf: vec![0; crate::netlink::RECV_BUF],
+            nl,
             received: 0,
             lost: 0,
             malformed: 0,
@@ -64,20 +54,17 @@ impl Events {
         let mut n = 0;
         self.malformed = 0;
         let mut scratch = Conn::default();
-        loop {
-            let len = match crate::netlink::recv(&self.sock, &mut self.buf, 0) {
-                Ok(len) => len.min(self.buf.len()),
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.lost += 1;
-                    continue;
-                }
-                Err(_) => return n,
+        self.nl.drain(|data| {
+            let Some(data) = data else {
+                self.lost += 1;
+                return;
             };
-            let (ok, bad) = read_destroys(&self.buf[..len], &mut scratch, &mut on_destroy);
+            let (ok, bad) = read_destroys(data, &mut scratch, &mut on_destroy);
             self.received += ok;
             n += ok;
             self.malformed = self.malformed.saturating_add(bad as u32);
-        }
+        });
+        n
     }
 }
 
@@ -89,8 +76,8 @@ pub fn read_destroys(
     mut on_destroy: impl FnMut(&Conn, u64),
 ) -> (u64, u64) {
     let (mut ok, mut bad) = (0, 0);
-    for (h, msg) in messages(data) {
-        if h.kind == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) {
+    read_replies(data, data.len(), Ours::ANY, |r| {
+        if let Reply::Msg(_, CT_DELETE, msg) = r {
             match conntrack::decode_stop(msg, scratch) {
                 Ok(stop) => {
                     ok += 1;
@@ -99,6 +86,7 @@ pub fn read_destroys(
                 Err(_) => bad += 1,
             }
         }
-    }
+        false
+    });
     (ok, bad)
 }

@@ -25,6 +25,7 @@ pub mod line;
 pub mod metrics;
 pub mod names;
 pub mod netlink;
+pub mod nl;
 pub mod nla;
 pub mod opts;
 pub mod out;

@@ -1,5 +1,8 @@
-//! The conntrack netlink socket: one persistent NETLINK_NETFILTER socket,
-//! one reused 64 KiB receive buffer, sequence and port-id checks.
+//! The conntrack dump: one persistent NETLINK_NETFILTER socket of the
+//! netlink layer (`nl`), one reused 64 KiB receive buffer, its answers
+//! read by `nl::read_replies` (sequence number, port id, DONE, ERROR,
+//! DUMP_INTR, truncation) and decoded by the ctnetlink codec
+//! (conntrack.rs); the kernel's refusals worded as their fix.
 //!
 //! A dump is one `IPCTNL_MSG_CT_GET` request with `NLM_F_DUMP` and family
 //! `AF_UNSPEC` (IPv4 and IPv6 together). The kernel answers in datagrams of
@@ -7,84 +10,20 @@
 //! checked. Messages whose sequence number or port id are not ours (left
 //! over from an interrupted dump) are ignored.
 
-use crate::conntrack::{self, Conn};
+use crate::conntrack::{self, Conn, CT_DELETE, CT_NEW};
 use crate::error::{Error, Result};
-use crate::nla::{error_code, Malformed};
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+use crate::nl::{read_replies, NlSocket, Ours, Reply, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_sys::protocols::NETLINK_NETFILTER;
 
-pub const RECV_BUF: usize = 64 * 1024;
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_DUMP_INTR: u16 = 0x10;
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_NEW: u16 = 0;
-const IPCTNL_MSG_CT_GET: u8 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
+// The netlink layer's reader, at its old paths (tests and the bench use
+// them).
+pub use crate::nl::{messages, Malformed, Messages, MsgHeader};
+
+pub use crate::nl::RECV_BUF;
+const IPCTNL_MSG_CT_GET: u8 = conntrack::CT_GET as u8;
 /// nlbwmon's "dump and zero the counters" request (used by tests to
 /// reproduce OpenWrt's counter resets).
-pub const IPCTNL_MSG_CT_GET_CTRZERO: u8 = 3;
-
-/// A checked view of one netlink message header (host byte order).
-#[derive(Debug, Clone, Copy)]
-pub struct MsgHeader {
-    pub len: usize,
-    pub kind: u16,
-    pub flags: u16,
-    pub seq: u32,
-    pub port: u32,
-}
-
-impl MsgHeader {
-    /// Reads the header at the start of `buf`; None when `buf` is too short
-    /// or the length field does not fit in `buf`.
-    pub fn parse(buf: &[u8]) -> Option<MsgHeader> {
-        let h: &[u8; NLMSG_HDRLEN] = buf.get(..NLMSG_HDRLEN)?.try_into().ok()?;
-        let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        if len < NLMSG_HDRLEN || len > buf.len() {
-            return None;
-        }
-        Some(MsgHeader {
-            len,
-            kind: u16::from_ne_bytes([h[4], h[5]]),
-            flags: u16::from_ne_bytes([h[6], h[7]]),
-            seq: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
-            port: u32::from_ne_bytes([h[12], h[13], h[14], h[15]]),
-        })
-    }
-}
-
-/// The netlink messages of one datagram: (header, payload after the
-/// header). Stops at the first header that does not fit; `rest()` tells
-/// whether bytes were left over (a truncated message).
-pub struct Messages<'a> {
-    buf: &'a [u8],
-    off: usize,
-}
-
-pub fn messages(buf: &[u8]) -> Messages<'_> {
-    Messages { buf, off: 0 }
-}
-
-impl<'a> Messages<'a> {
-    /// Bytes not consumed as whole messages.
-    pub fn rest(&self) -> usize {
-        self.buf.len().saturating_sub(self.off)
-    }
-}
-
-impl<'a> Iterator for Messages<'a> {
-    type Item = (MsgHeader, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let h = MsgHeader::parse(self.buf.get(self.off..)?)?;
-        let payload = &self.buf[self.off + NLMSG_HDRLEN..self.off + h.len];
-        // NLMSG_ALIGN: messages start on 4-byte boundaries.
-        self.off = (self.off + h.len + 3) & !3;
-        Some((h, payload))
-    }
-}
+pub const IPCTNL_MSG_CT_GET_CTRZERO: u8 = conntrack::CT_GET_CTRZERO as u8;
 
 /// What one dump produced besides the entries.
 #[derive(Debug, Default, Clone, Copy)]
@@ -130,65 +69,49 @@ pub fn parse_entries(
     port: u32,
     scratch: &mut Conn,
     stats: &mut DumpStats,
+    on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
+) -> Result<Step> {
+    parse_received(data, data.len(), seq, port, scratch, stats, on_entry)
+}
+
+/// `parse_entries` of a datagram the kernel had `len` bytes for (more
+/// than `data.len()` when it did not fit the buffer).
+fn parse_received(
+    data: &[u8],
+    len: usize,
+    seq: u32,
+    port: u32,
+    scratch: &mut Conn,
+    stats: &mut DumpStats,
     mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
 ) -> Result<Step> {
-    let mut msgs = messages(data);
-    for (h, payload) in msgs.by_ref() {
-        if h.seq != seq || (port != 0 && h.port != port) {
-            continue;
+    let mut errno = 0;
+    let w = read_replies(data, len, Ours::one(seq, port), |r| match r {
+        Reply::Done => true,
+        Reply::Error(_, e) => {
+            errno = e;
+            e != 0 // 0: an ACK
         }
-        if h.flags & NLM_F_DUMP_INTR != 0 {
-            stats.interrupted = true;
-        }
-        match h.kind {
-            NLMSG_DONE => return Ok(Step::Done),
-            NLMSG_ERROR => {
-                let errno = error_code(payload);
-                if errno == 0 {
-                    continue; // an ACK
-                }
-                return Err(kernel_error(errno));
-            }
-            k if k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW)
-                || k == (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE) =>
+        Reply::Msg(_, CT_NEW | CT_DELETE, payload) => {
+            match conntrack::decode_lazy(payload, scratch)
+                .and_then(|reply| on_entry(scratch, reply))
             {
-                match conntrack::decode_lazy(payload, scratch)
-                    .and_then(|reply| on_entry(scratch, reply))
-                {
-                    Ok(()) => stats.entries += 1,
-                    Err(_) => stats.malformed += 1,
-                }
+                Ok(()) => stats.entries += 1,
+                Err(_) => stats.malformed += 1,
             }
-            _ => {}
+            false
         }
-    }
-    if msgs.rest() > 0 {
-        // A truncated message at the end: count it, the rest is lost.
+        Reply::Msg(..) => false,
+    });
+    stats.interrupted |= w.interrupted;
+    if w.truncated {
+        // A message cut short: count it, the rest of the datagram is lost.
         stats.malformed += 1;
     }
-    Ok(Step::More)
-}
-
-/// One receive on any netlink socket, retried on EINTR; the other errors
-/// (ENOBUFS: events were lost; EAGAIN: nothing pending) are the caller's.
-/// With MSG_TRUNC the result may exceed `buf.len()`: the datagram's size.
-pub fn recv(sock: &Socket, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
-    loop {
-        match sock.recv(&mut &mut buf[..], flags) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
-}
-
-/// One request on any netlink socket, retried on EINTR.
-pub fn send(sock: &Socket, buf: &[u8]) -> std::io::Result<()> {
-    loop {
-        match sock.send(buf, 0) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+    match (w.ended, errno) {
+        (false, _) => Ok(Step::More),
+        (true, 0) => Ok(Step::Done),
+        (true, e) => Err(kernel_error(e)),
     }
 }
 
@@ -215,22 +138,24 @@ fn kernel_error(errno: i32) -> Error {
 /// the rtnetlink requests: netlink-packet-netfilter's builders cost 6.5
 /// KB of the mipsel binary for these 20 bytes (a test compares them).
 pub fn build_request(msg_type: u8, flags: u16) -> Vec<u8> {
-    let len = (NLMSG_HDRLEN + conntrack::NFGENMSG_LEN) as u32;
-    let mut buf = Vec::with_capacity(len as usize);
-    buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&(NFNL_SUBSYS_CTNETLINK << 8 | msg_type as u16).to_ne_bytes());
-    buf.extend_from_slice(&flags.to_ne_bytes());
-    buf.extend_from_slice(&[0; 8]); // sequence, port id
-    buf.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    let mut buf = Vec::with_capacity(NLMSG_REQ_LEN);
+    let kind = conntrack::CT_NEW | msg_type as u16;
+    let at = crate::nl::begin(
+        &mut buf,
+        kind,
+        flags,
+        0,
+        &conntrack::nfgenmsg(libc::AF_UNSPEC),
+    );
+    crate::nl::finish(&mut buf, at);
     buf
 }
 
+const NLMSG_REQ_LEN: usize = crate::nl::NLMSG_HDRLEN + conntrack::NFGENMSG_LEN;
+
 pub struct CtSocket {
-    sock: Socket,
-    port: u32,
-    seq: u32,
+    nl: NlSocket,
     req: Vec<u8>,
-    buf: Vec<u8>,
 }
 
 impl CtSocket {
@@ -240,30 +165,18 @@ impl CtSocket {
 
     /// A socket whose dumps send `msg_type` (GET, or GET_CTRZERO for tests).
     pub fn open_for(msg_type: u8) -> Result<CtSocket> {
-        // A test hook (tests/badenv.rs): the answer of a kernel without
-        // ctnetlink, which no test machine can be made into safely.
-        if let Some(e) = std::env::var("NFTOP_TEST_CT_ERRNO")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            return Err(kernel_error(e));
-        }
-        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(|e| {
-            Error::system(format!(
+        let nl = NlSocket::open(NETLINK_NETFILTER, &[], RECV_BUF).map_err(|e| {
+            match e.raw_os_error() {
+                // No nfnetlink in this kernel: the module's name is the fix.
+                Some(libc::EPROTONOSUPPORT) => kernel_error(libc::EPROTONOSUPPORT),
+                _ => Error::system(format!(
                 "cannot open a netfilter netlink socket: {e} (is CONFIG_NETFILTER_NETLINK enabled?)"
-            ))
+            )),
+            }
         })?;
-        let addr = sock
-            .bind_auto()
-            .map_err(|e| Error::system(format!("cannot bind netlink socket: {e}")))?;
-        sock.connect(&SocketAddr::new(0, 0))
-            .map_err(|e| Error::system(format!("cannot connect netlink socket: {e}")))?;
         Ok(CtSocket {
-            sock,
-            port: addr.port_number(),
-            seq: crate::sys::real_ns() as u32,
+            nl,
             req: build_request(msg_type, NLM_F_REQUEST | NLM_F_DUMP),
-            buf: vec![0; RECV_BUF],
         })
     }
 
@@ -291,11 +204,32 @@ impl CtSocket {
         // The scratch entry lives on this stack frame: one Conn, reused for
         // every message of the dump.
         let mut scratch = Conn::default();
-        self.dump_datagrams(&mut stats, |data, seq, port, stats| {
+        let seq = self.send()?;
+        let port = self.nl.port;
+        self.nl.answer(kernel_io_error, |data, len| {
             on_datagram(data);
-            parse_entries(data, seq, port, &mut scratch, stats, &mut on_entry)
+            let step = parse_received(
+                data,
+                len,
+                seq,
+                port,
+                &mut scratch,
+                &mut stats,
+                &mut on_entry,
+            )?;
+            Ok(step == Step::Done)
         })?;
         Ok(stats)
+    }
+
+    /// Sends the dump request with a new sequence number: that number.
+    fn send(&mut self) -> Result<u32> {
+        let seq = self.nl.next_seq(1);
+        crate::nl::set_seq(&mut self.req, seq);
+        self.nl
+            .send(&self.req)
+            .map_err(|e| Error::system(format!("cannot send conntrack dump request: {e}")))?;
+        Ok(seq)
     }
 
     /// The bare dump: sends the request and hands each datagram to `f`
@@ -306,36 +240,29 @@ impl CtSocket {
         stats: &mut DumpStats,
         mut f: impl FnMut(&[u8], u32, u32, &mut DumpStats) -> Result<Step>,
     ) -> Result<()> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        self.req[8..12].copy_from_slice(&seq.to_ne_bytes());
-        send(&self.sock, &self.req)
-            .map_err(|e| Error::system(format!("cannot send conntrack dump request: {e}")))?;
-        loop {
-            let n = match recv(&self.sock, &mut self.buf, libc::MSG_TRUNC) {
-                Ok(n) => n,
-                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                    return Err(kernel_error(libc::EPERM))
-                }
-                Err(e) => return Err(Error::system(format!("conntrack dump failed: {e}"))),
-            };
-            if n > self.buf.len() {
+        let seq = self.send()?;
+        let port = self.nl.port;
+        self.nl.answer(kernel_io_error, |data, len| {
+            if len > data.len() {
                 // Cannot happen with the kernel's 32 KiB dump datagrams; if
-                // it does, the entries of this datagram are lost: say so.
+                // it does, the entries past the buffer are lost: say so.
                 stats.malformed += 1;
                 stats.interrupted = true;
-                continue;
             }
-            if f(&self.buf[..n], seq, self.port, stats)? == Step::Done {
-                return Ok(());
-            }
-        }
+            Ok(f(data, seq, port, stats)? == Step::Done)
+        })
     }
+}
+
+/// A receive error of the dump: EPERM is the kernel refusing it.
+fn kernel_io_error(e: std::io::Error) -> Error {
+    kernel_error(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nl::error_code;
 
     /// The hand-built requests are netlink-packet-netfilter's bytes.
     #[test]

@@ -7,8 +7,7 @@ use crate::common::{fixture, netns_ok, Bed};
 use crate::terminal::{exited_restored, run_nftop, Tmux};
 use nftop::conntrack::{self, Conn};
 use nftop::ctentry::{build, CT_DELETE};
-use nftop::netlink::messages;
-use nftop::nla::Attrs;
+use nftop::nl::{messages, Attrs};
 
 /// The fields of a CTA_TUPLE_ORIG nest: (inner nest, attribute, value).
 fn orig_fields(attrs: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {

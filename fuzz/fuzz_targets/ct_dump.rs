@@ -11,7 +11,7 @@ use nftop::netlink::{parse_datagram, parse_entries, DumpStats};
 fuzz_target!(|data: &[u8]| {
     // Our request's sequence number and port: the first message's, so
     // that recorded datagrams are read as answers.
-    let (seq, port) = nftop::netlink::MsgHeader::parse(data).map_or((0, 0), |h| (h.seq, h.port));
+    let (seq, port) = nftop::nl::MsgHeader::parse(data).map_or((0, 0), |h| (h.seq, h.port));
     let mut table = FlowTable::new(64, 1);
     let mut stats = DumpStats::default();
     let mut scratch = Conn::default();
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let mut stats = DumpStats::default();
     let _ = parse_datagram(data, seq, port, &mut scratch, &mut stats, |_| {});
     let mut out = None;
-    let _ = nftop::ctentry::parse_answer(data, seq, &mut out);
+    let _ = nftop::ctentry::parse_answer(data, seq, port, &mut out);
     // The request for an entry as decoded names that entry: decoded back,
     // the same tuple (its family's address bytes), zone and id.
     if let Some((c, _)) = out {

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let mut answered = [false; 8];
     let mut out: [Result<nftop::route::wire::RouteMsg, i32>; 8] = std::array::from_fn(|_| Err(0));
     let first = data.get(4..).unwrap_or(&[]);
-    let (base, port) = nftop::netlink::MsgHeader::parse(first).map_or((0, 0), |h| (h.seq, h.port));
+    let (base, port) = nftop::nl::MsgHeader::parse(first).map_or((0, 0), |h| (h.seq, h.port));
     // The datagrams of one batch, as recorded: a 4-byte length before
     // each (what is left over is one more datagram).
     let mut total = 0;

@@ -7,7 +7,7 @@ use nftop::route::socket::read_dump;
 use nftop::route::wire;
 
 fuzz_target!(|data: &[u8]| {
-    let (seq, port) = nftop::netlink::MsgHeader::parse(data).map_or((0, 0), |h| (h.seq, h.port));
+    let (seq, port) = nftop::nl::MsgHeader::parse(data).map_or((0, 0), |h| (h.seq, h.port));
     let _ = read_dump(data, seq, port, |_, p| {
         let _ = wire::parse_link(p);
         let _ = wire::parse_addr(p);

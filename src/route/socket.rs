@@ -10,8 +10,8 @@
 use super::classes::Classes;
 use super::wire::{self, Query, RouteMsg, Selectors};
 use crate::error::{Error, Result};
-use crate::netlink::messages;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use crate::nl::{read_replies, NlSocket, Ours, Reply};
+use netlink_sys::protocols::NETLINK_ROUTE;
 
 /// Lookups per system call.
 pub const BATCH: usize = 64;
@@ -24,10 +24,6 @@ fn sys_err(what: &str, e: std::io::Error) -> Error {
     Error::system(format!("{what}: {e}"))
 }
 
-fn recv(sock: &Socket, buf: &mut [u8]) -> std::io::Result<usize> {
-    crate::netlink::recv(sock, buf, 0).map(|n| n.min(buf.len()))
-}
-
 #[derive(Clone, Copy)]
 pub enum Dump {
     Addr = 0,
@@ -38,56 +34,42 @@ pub enum Dump {
 }
 
 pub struct RtSocket {
-    sock: Socket,
-    port: u32,
-    seq: u32,
+    nl: NlSocket,
     reqs: [Vec<u8>; 5],
-    buf: Vec<u8>,
     batch: Vec<u8>,
     answered: [bool; BATCH],
 }
 
 impl RtSocket {
     pub fn open() -> Result<RtSocket> {
-        let mut sock = Socket::new(NETLINK_ROUTE)
+        let nl = NlSocket::open(NETLINK_ROUTE, &[], crate::nl::RECV_BUF)
             .map_err(|e| sys_err("cannot open a route netlink socket", e))?;
-        let addr = sock
-            .bind_auto()
-            .map_err(|e| sys_err("cannot bind route netlink socket", e))?;
-        sock.connect(&SocketAddr::new(0, 0))
-            .map_err(|e| sys_err("cannot connect route netlink socket", e))?;
         // Lookup answers of a whole batch must fit in the socket buffer.
-        crate::sys::set_rcvbuf(std::os::fd::AsRawFd::as_raw_fd(&sock), 1 << 20);
+        crate::sys::set_rcvbuf(nl.fd(), 1 << 20);
         Ok(RtSocket {
-            sock,
-            port: addr.port_number(),
-            seq: 1,
+            nl,
             reqs: wire::dump_requests(),
-            buf: vec![0; crate::netlink::RECV_BUF],
             batch: Vec::with_capacity(BATCH * 128),
             answered: [false; BATCH],
         })
     }
 
     fn send_all(&self, buf: &[u8]) -> Result<()> {
-        crate::netlink::send(&self.sock, buf)
+        self.nl
+            .send(buf)
             .map_err(|e| sys_err("cannot send rtnetlink request", e))
     }
 
     /// Runs one dump, handing each message (type, payload) to `on_msg`.
     pub fn dump(&mut self, what: Dump, mut on_msg: impl FnMut(u16, &[u8])) -> Result<()> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        let req = &mut self.reqs[what as usize];
-        req[8..12].copy_from_slice(&seq.to_ne_bytes());
+        let seq = self.nl.next_seq(1);
+        crate::nl::set_seq(&mut self.reqs[what as usize], seq);
         self.send_all(&self.reqs[what as usize])?;
-        loop {
-            let n = recv(&self.sock, &mut self.buf)
-                .map_err(|e| sys_err("rtnetlink receive failed", e))?;
-            if read_dump(&self.buf[..n], seq, self.port, &mut on_msg)? {
-                return Ok(());
-            }
-        }
+        let port = self.nl.port;
+        self.nl.answer(
+            |e| sys_err("rtnetlink receive failed", e),
+            |data, _| read_dump(data, seq, port, &mut on_msg),
+        )
     }
 
     /// Every interface holding a default route (in any table but local),
@@ -148,74 +130,73 @@ impl RtSocket {
         out: &mut [std::result::Result<RouteMsg, i32>],
     ) -> Result<()> {
         let n = qs.len().min(BATCH).min(out.len());
-        let base = self.seq.wrapping_add(1);
-        self.seq = self.seq.wrapping_add(n as u32 + 1);
+        let base = self.nl.next_seq(n as u32);
         self.batch.clear();
         for (i, q) in qs[..n].iter().enumerate() {
             wire::encode_query(&mut self.batch, q, base.wrapping_add(i as u32));
             out[i] = Err(libc::ENETUNREACH);
             self.answered[i] = false;
         }
-        let batch = std::mem::take(&mut self.batch);
-        let sent = self.send_all(&batch);
-        self.batch = batch;
-        sent?;
+        self.send_all(&self.batch)?;
         let mut left = n;
-        while left > 0 {
-            let got = recv(&self.sock, &mut self.buf)
-                .map_err(|e| sys_err("rtnetlink receive failed", e))?;
-            left -= read_answers(
-                &self.buf[..got],
-                self.port,
-                base,
-                &mut self.answered[..n],
-                &mut out[..n],
-            );
+        if left == 0 {
+            return Ok(());
         }
-        Ok(())
+        let port = self.nl.port;
+        let answered = &mut self.answered[..n];
+        self.nl.answer(
+            |e| sys_err("rtnetlink receive failed", e),
+            |data, _| {
+                left -= read_answers(data, port, base, answered, &mut out[..n]);
+                Ok(left == 0)
+            },
+        )
     }
 }
 
 /// Reads one datagram of a dump answer: each of our messages (`seq`,
 /// `port`) to `on_msg(type, payload)`. True at NLMSG_DONE; the kernel's
-/// error answer is an Err.
+/// error answer is an Err. An interrupted dump (NLM_F_DUMP_INTR) needs
+/// nothing here: the change that interrupted it reaches the `Watcher`
+/// too, and the tables are dumped again at the next refresh.
 pub fn read_dump(
     data: &[u8],
     seq: u32,
     port: u32,
     mut on_msg: impl FnMut(u16, &[u8]),
 ) -> Result<bool> {
-    for (h, msg) in messages(data) {
-        if h.seq != seq || h.port != port {
-            continue;
+    let mut errno = 0;
+    let w = read_replies(data, data.len(), Ours::one(seq, port), |r| match r {
+        Reply::Done => true,
+        Reply::Error(_, e) => {
+            errno = e;
+            e != 0
         }
-        match h.kind {
-            wire::NLMSG_DONE => return Ok(true),
-            wire::NLMSG_ERROR => {
-                let e = wire::error_code(msg);
-                if e != 0 {
-                    return Err(Error::system(format!(
-                        "rtnetlink dump failed: {}",
-                        std::io::Error::from_raw_os_error(e)
-                    )));
-                }
-            }
-            k => on_msg(k, msg),
+        Reply::Msg(_, k, msg) => {
+            on_msg(k, msg);
+            false
         }
+    });
+    match (w.ended, errno) {
+        (true, e) if e != 0 => Err(Error::system(format!(
+            "rtnetlink dump failed: {}",
+            std::io::Error::from_raw_os_error(e)
+        ))),
+        (ended, _) => Ok(ended),
     }
-    Ok(false)
 }
 
 /// What one datagram of route/neighbour events says changed: (routing,
 /// neighbours).
 pub fn read_events(data: &[u8]) -> (bool, bool) {
     let (mut route, mut neigh) = (false, false);
-    for (h, _) in messages(data) {
-        match h.kind {
-            wire::RTM_NEWNEIGH | wire::RTM_DELNEIGH => neigh = true,
+    read_replies(data, data.len(), Ours::ANY, |r| {
+        match r {
+            Reply::Msg(_, wire::RTM_NEWNEIGH | wire::RTM_DELNEIGH, _) => neigh = true,
             _ => route = true,
         }
-    }
+        false
+    });
     (route, neigh)
 }
 
@@ -230,48 +211,43 @@ pub fn read_answers(
     out: &mut [std::result::Result<RouteMsg, i32>],
 ) -> usize {
     let mut new = 0;
-    for (h, msg) in messages(data) {
-        let i = h.seq.wrapping_sub(base) as usize;
-        if h.port != port || i >= answered.len() || i >= out.len() || answered[i] {
-            continue;
-        }
-        let a = match h.kind {
-            wire::NLMSG_ERROR => match wire::error_code(msg) {
-                0 => continue,
-                e => Err(e),
-            },
-            wire::RTM_NEWROUTE => wire::parse_route(msg).ok_or(libc::EBADMSG),
-            _ => continue,
+    let Some(last) = answered.len().min(out.len()).checked_sub(1) else {
+        return 0;
+    };
+    let ours = Ours {
+        seq: base,
+        last: last as u32,
+        port,
+    };
+    read_replies(data, data.len(), ours, |r| {
+        let (i, a) = match r {
+            Reply::Error(_, 0) | Reply::Done => return false,
+            Reply::Error(i, e) => (i as usize, Err(e)),
+            Reply::Msg(i, wire::RTM_NEWROUTE, msg) => {
+                (i as usize, wire::parse_route(msg).ok_or(libc::EBADMSG))
+            }
+            Reply::Msg(..) => return false,
         };
-        out[i] = a;
-        answered[i] = true;
-        new += 1;
-    }
+        if !answered[i] {
+            out[i] = a;
+            answered[i] = true;
+            new += 1;
+        }
+        false
+    });
     new
 }
 
 /// The change-event socket: drained without blocking once per refresh.
 pub struct Watcher {
-    sock: Socket,
-    buf: Vec<u8>,
+    nl: NlSocket,
 }
 
 impl Watcher {
     pub fn open() -> Result<Watcher> {
-        let mut sock = Socket::new(NETLINK_ROUTE)
-            .map_err(|e| sys_err("cannot open a route event socket", e))?;
-        sock.bind_auto()
-            .map_err(|e| sys_err("cannot bind route event socket", e))?;
-        for g in GROUPS {
-            sock.add_membership(g)
-                .map_err(|e| sys_err("cannot subscribe to route events", e))?;
-        }
-        sock.set_non_blocking(true)
-            .map_err(|e| sys_err("route event socket", e))?;
-        Ok(Watcher {
-            sock,
-            buf: vec![0; 16 * 1024],
-        })
+        let nl = NlSocket::open(NETLINK_ROUTE, &GROUPS, 16 * 1024)
+            .map_err(|e| sys_err("cannot subscribe to route events", e))?;
+        Ok(Watcher { nl })
     }
 
     /// Reads every pending event: (routing changed, neighbours changed).
@@ -279,17 +255,12 @@ impl Watcher {
     /// all the time on a busy LAN: that must not drop the route cache.
     pub fn changed(&mut self) -> (bool, bool) {
         let (mut route, mut neigh) = (false, false);
-        loop {
-            match recv(&self.sock, &mut self.buf) {
-                Ok(n) => {
-                    let (r, n) = read_events(&self.buf[..n]);
-                    route |= r;
-                    neigh |= n;
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return (true, true),
-                Err(_) => return (route, neigh),
-            }
-        }
+        self.nl.drain(|data| {
+            let (r, n) = data.map_or((true, true), read_events);
+            route |= r;
+            neigh |= n;
+        });
+        (route, neigh)
     }
 }
 
@@ -316,13 +287,13 @@ mod tests {
         let mut out = [Err(0), Err(0)];
         let mut d = msg(wire::RTM_NEWROUTE, 10, 7, &[0; 12]);
         d.extend(msg(wire::RTM_NEWROUTE, 10, 7, &[0; 12]));
-        d.extend(msg(wire::NLMSG_ERROR, 10, 7, &(-1i32).to_ne_bytes()));
-        d.extend(msg(wire::NLMSG_ERROR, 11, 7, &0i32.to_ne_bytes())); // an ACK
-        d.extend(msg(wire::NLMSG_ERROR, 11, 8, &(-1i32).to_ne_bytes())); // not ours
-        d.extend(msg(wire::NLMSG_ERROR, 99, 7, &(-1i32).to_ne_bytes())); // no such slot
+        d.extend(msg(crate::nl::NLMSG_ERROR, 10, 7, &(-1i32).to_ne_bytes()));
+        d.extend(msg(crate::nl::NLMSG_ERROR, 11, 7, &0i32.to_ne_bytes())); // an ACK
+        d.extend(msg(crate::nl::NLMSG_ERROR, 11, 8, &(-1i32).to_ne_bytes())); // not ours
+        d.extend(msg(crate::nl::NLMSG_ERROR, 99, 7, &(-1i32).to_ne_bytes())); // no such slot
         assert_eq!(read_answers(&d, 7, 10, &mut answered, &mut out), 1);
         assert!(out[0].is_ok() && answered == [true, false]);
-        let e = msg(wire::NLMSG_ERROR, 11, 7, &i32::MIN.to_ne_bytes());
+        let e = msg(crate::nl::NLMSG_ERROR, 11, 7, &i32::MIN.to_ne_bytes());
         assert_eq!(read_answers(&e, 7, 10, &mut answered, &mut out), 1);
         assert_eq!(out[1], Err(i32::MIN));
         assert_eq!(read_answers(&e, 7, 10, &mut answered, &mut out), 0);

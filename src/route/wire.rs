@@ -8,12 +8,10 @@
 //! Integers in rtnetlink headers and attributes are in host byte order,
 //! except ports (`RTA_SPORT`/`RTA_DPORT`), which are big-endian.
 
-use crate::nla::Attrs;
-use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
+use crate::nl::attr::{self, Attrs};
+use crate::nl::{NLM_F_DUMP, NLM_F_REQUEST};
 use std::ops::Range;
 
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
 pub const RTM_NEWLINK: u16 = 16;
 pub const RTM_GETLINK: u16 = 18;
 pub const RTM_NEWADDR: u16 = 20;
@@ -121,8 +119,6 @@ fn u32_at(b: &[u8], r: Range<usize>) -> Option<u32> {
 fn u32_of(v: &[u8]) -> Option<u32> {
     (v.len() == 4).then(|| u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
 }
-
-pub use crate::nla::error_code;
 
 /// One RTM_NEWLINK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,12 +355,16 @@ pub fn parse_rule(p: &[u8]) -> Option<RuleMsg> {
 /// bytes (AF_UNSPEC: every family, no filter). The sequence number is
 /// patched in before each send.
 fn dump_request(msg_type: u16, family_len: usize) -> Vec<u8> {
-    let len = 16 + family_len;
-    let mut b = Vec::with_capacity(len);
-    b.extend_from_slice(&(len as u32).to_ne_bytes());
-    b.extend_from_slice(&msg_type.to_ne_bytes());
-    b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    b.resize(len, 0);
+    let mut b = Vec::with_capacity(crate::nl::NLMSG_HDRLEN + family_len);
+    let family = [0; ifinfomsg::LEN]; // the largest of the five
+    let at = crate::nl::begin(
+        &mut b,
+        msg_type,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        0,
+        &family[..family_len],
+    );
+    crate::nl::finish(&mut b, at);
     b
 }
 
@@ -451,56 +451,56 @@ impl Query {
     };
 }
 
-fn put_attr(b: &mut Vec<u8>, kind: u16, v: &[u8]) {
-    b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
-    b.extend_from_slice(&kind.to_ne_bytes());
-    b.extend_from_slice(v);
-    while b.len() % 4 != 0 {
-        b.push(0);
-    }
-}
-
-/// RTM_GETROUTE for one query, as `ip route get fibmatch` sends it.
+/// RTM_GETROUTE for one query, as `ip route get fibmatch` sends it,
+/// appended to `b` (a batch holds several).
 pub fn encode_query(b: &mut Vec<u8>, q: &Query, seq: u32) {
-    let start = b.len();
     let alen = if q.family == 6 { 16 } else { 4 };
-    b.extend_from_slice(&[0; 16]);
     let family = if q.family == 6 {
         libc::AF_INET6
     } else {
         libc::AF_INET
     } as u8;
     let src_len = if q.has_src { alen as u8 * 8 } else { 0 };
-    b.extend_from_slice(&[family, alen as u8 * 8, src_len, 0, 0, 0, 0, 0]);
-    b.extend_from_slice(&RTM_F_FIB_MATCH.to_ne_bytes());
-    put_attr(b, RTA_DST, &q.dst[..alen]);
+    let f = RTM_F_FIB_MATCH.to_ne_bytes();
+    let hdr = [
+        family,
+        alen as u8 * 8,
+        src_len,
+        0,
+        0,
+        0,
+        0,
+        0,
+        f[0],
+        f[1],
+        f[2],
+        f[3],
+    ];
+    let at = crate::nl::begin(b, RTM_GETROUTE, NLM_F_REQUEST, seq, &hdr);
+    attr::put(b, RTA_DST, &q.dst[..alen]);
     if q.has_src {
-        put_attr(b, RTA_SRC, &q.src[..alen]);
+        attr::put(b, RTA_SRC, &q.src[..alen]);
     }
     if q.forward {
-        put_attr(b, RTA_IIF, &q.iif.to_ne_bytes());
+        attr::put(b, RTA_IIF, &q.iif.to_ne_bytes());
     }
     if q.mark != 0 {
-        put_attr(b, RTA_MARK, &q.mark.to_ne_bytes());
+        attr::put(b, RTA_MARK, &q.mark.to_ne_bytes());
     }
     if q.proto != 0 {
-        put_attr(b, RTA_IP_PROTO, &[q.proto]);
+        attr::put(b, RTA_IP_PROTO, &[q.proto]);
         if matches!(q.proto, 6 | 17 | 33 | 132 | 136) {
-            put_attr(b, RTA_SPORT, &q.sport.to_be_bytes());
-            put_attr(b, RTA_DPORT, &q.dport.to_be_bytes());
+            attr::put(b, RTA_SPORT, &q.sport.to_be_bytes());
+            attr::put(b, RTA_DPORT, &q.dport.to_be_bytes());
         }
     }
-    let len = (b.len() - start) as u32;
-    b[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-    b[start + 4..start + 6].copy_from_slice(&RTM_GETROUTE.to_ne_bytes());
-    b[start + 6..start + 8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    b[start + 8..start + 12].copy_from_slice(&seq.to_ne_bytes());
+    crate::nl::finish(b, at);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::MsgHeader;
+    use crate::nl::{error_code, MsgHeader};
 
     /// The hand-built dump requests are what netlink-packet-route lays out
     /// for the same messages (default message: AF_UNSPEC, no attributes).
@@ -569,7 +569,7 @@ mod tests {
 
     fn attr(kind: u16, v: &[u8]) -> Vec<u8> {
         let mut b = Vec::new();
-        put_attr(&mut b, kind, v);
+        attr::put(&mut b, kind, v);
         b
     }
 
