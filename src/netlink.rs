@@ -194,7 +194,7 @@ impl CtSocket {
 
     /// A dump whose entries come with their reply tuple undecoded (see
     /// `parse_entries`); every raw datagram is shown to `on_datagram` too
-    /// (how the test fixtures were recorded: `nftop --record FILE`).
+    /// (how examples/record.rs records the test fixtures).
     pub fn dump_entries(
         &mut self,
         mut on_datagram: impl FnMut(&[u8]),
