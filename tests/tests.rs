@@ -17,6 +17,7 @@ mod feed;
 mod fuzzseeds;
 mod golden;
 mod hosts;
+mod house;
 mod ipfix;
 mod layers;
 mod metrics;
