@@ -211,10 +211,10 @@ impl Ipfix {
     /// Room for a record of `len` in a set `id`: in this message, else
     /// in the next one once this one is sent.
     fn set(&mut self, id: u16, len: usize) {
-        if !self.msg.open_set(id, len) {
+        if !self.msg.fits(id, len) {
             self.send();
-            self.msg.open_set(id, len);
         }
+        self.msg.open_set(id);
     }
 
     fn record(&mut self, r: &Rec, v6: bool) {

@@ -1,7 +1,7 @@
 //! IPFIX on the wire (RFC 7011): the message being filled, its sets, the
 //! templates and the records, written big-endian into one fixed buffer
-//! of `MSG_MAX` bytes. Nothing here sends: a set that does not fit says
-//! so (`Msg::open_set`), and the exporter (mod.rs) sends and retries.
+//! of `MSG_MAX` bytes. Nothing here sends: the exporter (mod.rs) asks
+//! whether a record `fits` and sends the message first when not.
 
 use crate::conntrack::Tuple;
 use crate::privacy::bytes;
@@ -102,18 +102,21 @@ impl Msg {
         }
     }
 
-    /// Makes room for a record of `len` bytes in a set `id`: continues the
-    /// open set when it is that one and the message has room, else closes
-    /// it and opens a new one. False when the message is too full for
-    /// that: it must be sent first.
-    pub(super) fn open_set(&mut self, id: u16, len: usize) -> bool {
-        if self.set_at != 0 && self.set_id == id && self.len + len <= MSG_MAX {
-            return true;
+    /// Whether a record of `len` bytes in a set `id` fits this message:
+    /// in the open set when it is that one, else in a new set.
+    pub(super) fn fits(&self, id: u16, len: usize) -> bool {
+        let open = self.set_at != 0 && self.set_id == id;
+        self.len + len + if open { 0 } else { 4 } <= MSG_MAX
+    }
+
+    /// Makes room for a record of `len` bytes in a set `id` (it `fits`):
+    /// continues the open set when it is that one, else closes it and
+    /// opens a new one.
+    pub(super) fn open_set(&mut self, id: u16) {
+        if self.set_at != 0 && self.set_id == id {
+            return;
         }
         self.close_set();
-        if self.len + 4 + len > MSG_MAX {
-            return false;
-        }
         if self.len == 0 {
             self.len = 16; // the message header, written by finish()
         }
@@ -121,7 +124,6 @@ impl Msg {
         self.set_id = id;
         self.put(&id.to_be_bytes());
         self.put(&[0, 0]);
-        true
     }
 
     fn close_set(&mut self) {
@@ -137,7 +139,7 @@ impl Msg {
         self.len += b.len();
     }
 
-    /// One flow record, into the set `open_set` opened for it. `pre` is
+    /// One flow record, into the set opened for it (`open_set`). `pre` is
     /// the tuple the packets had when they came in; `post` the other
     /// direction's tuple, whose reverse is what they had when they left
     /// (NAT).

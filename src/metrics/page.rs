@@ -6,6 +6,7 @@
 use super::series::{GONE, LABELS};
 use super::{Metrics, PAGE_CAP};
 use crate::hostview::{HostRow, Who};
+use crate::render::counters::{kind, COUNTERS, NONE};
 use crate::render::{self, Ctx, Line, Tick};
 use crate::view::Devices;
 use std::fmt::Write as _;
@@ -90,7 +91,7 @@ impl Metrics {
         self.head(
             "nftop_interface_bytes_total",
             "counter",
-            "Bytes through the interface by conntrack's accounting (tx leaves through it).",
+            "Conntrack's bytes through the interface (tx leaves).",
         );
         for i in 0..self.ifs.len() {
             let (name, len, tx, rx) = self.ifs[i];
@@ -107,7 +108,7 @@ impl Metrics {
         self.head(
             "nftop_interface_link_bytes_total",
             "counter",
-            "The interface's own byte counters (link statistics).",
+            "The link's own byte counters.",
         );
         for l in ctx.links.all() {
             for (dir, v) in [("tx", l.tx_bytes), ("rx", l.rx_bytes)] {
@@ -126,7 +127,7 @@ impl Metrics {
         self.head(
             "nftop_host_bytes_total",
             "counter",
-            "Bytes of a device's connections (tx sent by it); past --metrics-hosts summed as host=\"other\".",
+            "Bytes of a device's connections (tx sent by it).",
         );
         const OTHER: &[u8] = b"host=\"other\",mac=\"\",name=\"\"";
         for i in 0..=self.hosts.v.len() {
@@ -159,7 +160,7 @@ impl Metrics {
         self.head(
             "nftop_connections",
             "gauge",
-            "Connections through the interface now.",
+            "Connections through the interface.",
         );
         for r in &devices.rows {
             self.line.clear();
@@ -170,91 +171,42 @@ impl Metrics {
         }
     }
 
+    /// The refresh's counters (render/counters.rs, the JSON tick's
+    /// too), then the page's account of itself.
     fn counters(&mut self, t: &Tick) {
-        let (events, lost) = t.events.unwrap_or((0, 0));
-        let (ipfix_sent, ipfix_dropped) = t.ipfix.unwrap_or((0, 0));
-        for (name, kind, help, v) in [
-            ("nftop_refreshes_total", "counter", "Refreshes done.", t.seq),
-            (
-                "nftop_deadlines_missed_total",
-                "counter",
-                "Refresh deadlines missed (the refresh took longer than the interval).",
-                t.deadlines_missed,
-            ),
-            (
-                "nftop_frames_skipped_total",
-                "counter",
-                "Screen frames skipped behind a slow terminal.",
-                t.frames_skipped,
-            ),
-            (
-                "nftop_events_total",
-                "counter",
-                "DESTROY events read.",
-                events,
-            ),
-            (
-                "nftop_events_lost_total",
-                "counter",
-                "Times the kernel dropped events (ENOBUFS).",
-                lost,
-            ),
-            (
-                "nftop_estimated_bytes_total",
-                "counter",
-                "Bytes estimated across counter zeroings by another program (nlbwmon), included in the byte totals.",
-                t.estimated,
-            ),
-            (
-                "nftop_ipfix_records_total",
-                "counter",
-                "IPFIX data records sent.",
-                ipfix_sent,
-            ),
-            (
-                "nftop_ipfix_dropped_total",
-                "counter",
-                "IPFIX data records dropped (the socket refused the message).",
-                ipfix_dropped,
-            ),
-            (
-                "nftop_conntrack_entries",
-                "gauge",
-                "Entries in the conntrack table.",
-                t.ct_count,
-            ),
-            (
-                "nftop_conntrack_max",
-                "gauge",
-                "net.netfilter.nf_conntrack_max.",
-                t.ct_max,
-            ),
-            (
-                "nftop_metrics_dropped_series",
-                "gauge",
-                "Series left out of this page (page bound).",
-                self.dropped,
-            ),
-            (
-                "nftop_metrics_pages_held_total",
-                "counter",
-                "Refreshes whose page was not published: slow clients held the one before.",
-                self.held,
-            ),
-        ] {
-            self.head(name, kind, help);
-            self.line.clear();
-            let _ = write!(self.line, "{name} {v}");
-            self.emit();
+        for c in &COUNTERS {
+            if c.metric.is_empty() {
+                continue;
+            }
+            // Not measured in this run: 0 (Prometheus has no null).
+            let v = (c.read)(t);
+            let v = if v == NONE { 0 } else { v };
+            self.scalar(c.metric, kind(c.metric), c.help, v);
         }
+        self.scalar(
+            "nftop_metrics_dropped_series",
+            "gauge",
+            "Series left out (page bound).",
+            self.dropped,
+        );
+        self.scalar(
+            "nftop_metrics_pages_held_total",
+            "counter",
+            "Pages not published: clients held the one before.",
+            self.held,
+        );
+    }
+
+    /// A series without labels: its HELP, TYPE and value.
+    fn scalar(&mut self, name: &str, kind: &str, help: &str, v: u64) {
+        self.head(name, kind, help);
+        self.line.clear();
+        let _ = write!(self.line, "{name} {v}");
+        self.emit();
     }
 
     fn warnings(&mut self, t: &Tick) {
-        self.head(
-            "nftop_warning",
-            "gauge",
-            "1 for each health warning in force (the header's).",
-        );
+        self.head("nftop_warning", "gauge", "1 per health warning in force.");
         for w in t.warnings.iter() {
             self.line.clear();
             let _ = write!(self.line, "nftop_warning{{code=\"{}\"}} 1", w.code());

@@ -8,6 +8,7 @@
 //!   health can use it without a circle); `cells`: what a
 //!   row's cells show, shared by every format; `columns`: the connection
 //!   and device tables' columns (title, widths, cell writer);
+//!   `counters`: the refresh's counters, for the JSON tick and metrics;
 //! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats; `detail`:
 //!   the screen's detail pane; `hosts`: the per-device table (`-H`), with
 //!   columns of its own (`WIDTHS`, `TITLES`), on the screen and in
@@ -15,6 +16,7 @@
 
 pub mod cells;
 pub mod columns;
+pub mod counters;
 pub mod detail;
 pub mod fmt;
 pub mod hosts;
