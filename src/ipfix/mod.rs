@@ -244,13 +244,15 @@ impl Ipfix {
     /// dropped when the kernel refuses it; numbered either way.
     fn send(&mut self) {
         let n = self.msg.records;
-        if let Some(m) = self.msg.finish(self.export_s, self.seq, self.domain) {
-            match self.sock.send_to(m, self.to) {
-                Ok(_) => self.records += n as u64,
-                Err(_) => self.dropped += n as u64,
-            }
-            self.seq = self.seq.wrapping_add(n);
+        let m = self.msg.finish(self.export_s, self.seq, self.domain);
+        if m.is_empty() {
+            return;
         }
+        match self.sock.send_to(m, self.to) {
+            Ok(_) => self.records += n as u64,
+            Err(_) => self.dropped += n as u64,
+        }
+        self.seq = self.seq.wrapping_add(n);
         self.msg.clear();
     }
 }

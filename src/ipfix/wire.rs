@@ -211,12 +211,12 @@ impl Msg {
         self.records += 1;
     }
 
-    /// The message with its header completed (RFC 7011 3.1), or None
-    /// when it holds nothing. `clear` it once sent.
-    pub(super) fn finish(&mut self, export_s: u32, seq: u32, domain: u32) -> Option<&[u8]> {
+    /// The message with its header completed (RFC 7011 3.1), empty when
+    /// it holds nothing. `clear` it once sent.
+    pub(super) fn finish(&mut self, export_s: u32, seq: u32, domain: u32) -> &[u8] {
         self.close_set();
         if self.len == 0 {
-            return None;
+            return &[];
         }
         let h = &mut self.buf[..16];
         h[0..2].copy_from_slice(&10u16.to_be_bytes());
@@ -224,7 +224,7 @@ impl Msg {
         h[4..8].copy_from_slice(&export_s.to_be_bytes());
         h[8..12].copy_from_slice(&seq.to_be_bytes());
         h[12..16].copy_from_slice(&domain.to_be_bytes());
-        Some(&self.buf[..self.len])
+        &self.buf[..self.len]
     }
 
     pub(super) fn clear(&mut self) {

@@ -91,7 +91,7 @@ impl Metrics {
         self.head(
             "nftop_interface_bytes_total",
             "counter",
-            "Conntrack's bytes through the interface (tx leaves).",
+            "Conntrack's bytes per interface.",
         );
         for i in 0..self.ifs.len() {
             let (name, len, tx, rx) = self.ifs[i];
@@ -108,7 +108,7 @@ impl Metrics {
         self.head(
             "nftop_interface_link_bytes_total",
             "counter",
-            "The link's own byte counters.",
+            "Link byte counters.",
         );
         for l in ctx.links.all() {
             for (dir, v) in [("tx", l.tx_bytes), ("rx", l.rx_bytes)] {
@@ -127,7 +127,7 @@ impl Metrics {
         self.head(
             "nftop_host_bytes_total",
             "counter",
-            "Bytes of a device's connections (tx sent by it).",
+            "Bytes per device (tx sent by it).",
         );
         const OTHER: &[u8] = b"host=\"other\",mac=\"\",name=\"\"";
         for i in 0..=self.hosts.v.len() {
@@ -157,11 +157,7 @@ impl Metrics {
     }
 
     fn connections(&mut self, ctx: &Ctx, devices: &Devices) {
-        self.head(
-            "nftop_connections",
-            "gauge",
-            "Connections through the interface.",
-        );
+        self.head("nftop_connections", "gauge", "Connections per interface.");
         for r in &devices.rows {
             self.line.clear();
             self.line.push_str("nftop_connections{dev=\"");
@@ -192,7 +188,7 @@ impl Metrics {
         self.scalar(
             "nftop_metrics_pages_held_total",
             "counter",
-            "Pages not published: clients held the one before.",
+            "Pages held back by slow clients.",
             self.held,
         );
     }
