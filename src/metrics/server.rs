@@ -140,41 +140,7 @@ pub(super) fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
         crate::sys::poll(&mut fds, wait);
         let now = crate::sys::mono_ns();
         if fds[0].revents != 0 {
-            // Every waiting connection while a slot is free, stalled or
-            // still reading from before this round (`next`).
-            let mut peer = [0; 28];
-            while let Some(i) = next(&cs, now) {
-                let fd = match crate::sys::accept(lfd, &mut peer) {
-                    Ok(fd) => fd,
-                    Err(again) => {
-                        if !again {
-                            // EMFILE and the like: do not spin (poll
-                            // of nothing sleeps; std's sleep is more flash).
-                            crate::sys::poll(&mut [], 100);
-                        }
-                        break;
-                    }
-                };
-                // A host's third connection takes its own oldest's place.
-                let (mut own, mut j) = (0, i);
-                for (k, c) in cs.iter().enumerate() {
-                    if c.fd >= 0 && c.peer == peer {
-                        if own == 0 || c.moved < cs[j].moved {
-                            j = k;
-                        }
-                        own += 1;
-                    }
-                }
-                let i = if own >= PER_HOST { j } else { i };
-                close(&mut cs[i], true);
-                cs[i] = Client {
-                    fd,
-                    moved: now,
-                    deadline: now + HEAD_NS,
-                    peer,
-                    ..FREE
-                };
-            }
+            accept(lfd, &mut cs, now);
         }
         // Only those the kernel woke, and the ones just accepted: a send
         // it did not ask for takes the few bytes an ACK freed, and would
@@ -185,6 +151,44 @@ pub(super) fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
                 close(c, false);
             }
         }
+    }
+}
+
+/// Takes every waiting connection while a slot is free, stalled or
+/// still reading from before this round (`next`); a host's third takes
+/// the place of its own oldest (`PER_HOST`).
+fn accept(lfd: i32, cs: &mut [Client], now: u64) {
+    let mut peer = [0; 28];
+    while let Some(i) = next(cs, now) {
+        let fd = match crate::sys::accept(lfd, &mut peer) {
+            Ok(fd) => fd,
+            Err(again) => {
+                if !again {
+                    // EMFILE and the like: do not spin (poll of nothing
+                    // sleeps; std's sleep is more flash).
+                    crate::sys::poll(&mut [], 100);
+                }
+                break;
+            }
+        };
+        let (mut own, mut j) = (0, i);
+        for (k, c) in cs.iter().enumerate() {
+            if c.fd >= 0 && c.peer == peer {
+                if own == 0 || c.moved < cs[j].moved {
+                    j = k;
+                }
+                own += 1;
+            }
+        }
+        let i = if own >= PER_HOST { j } else { i };
+        close(&mut cs[i], true);
+        cs[i] = Client {
+            fd,
+            moved: now,
+            deadline: now + HEAD_NS,
+            peer,
+            ..FREE
+        };
     }
 }
 
