@@ -218,10 +218,13 @@ impl Ipfix {
     }
 
     fn record(&mut self, r: &Rec, v6: bool) {
-        self.set(
-            if v6 { V6_ID } else { V4_ID },
-            record_len(if v6 { 16 } else { 4 }),
-        );
+        // Both lengths known at compile time (`record_len` is a loop).
+        let (id, len) = if v6 {
+            (V6_ID, const { record_len(16) })
+        } else {
+            (V4_ID, const { record_len(4) })
+        };
+        self.set(id, len);
         self.msg.record(r, v6);
     }
 

@@ -50,9 +50,19 @@ pub(super) const IF_LEN: usize = 4 + IFNAME_LEN;
 pub const ACTIVE_TIMEOUT: u8 = 2;
 pub const END_DETECTED: u8 = 3;
 
-/// The length of a flow record with `alen`-byte addresses.
+/// The length of a flow record with `alen`-byte addresses: the sum of
+/// `FIELDS`, which the templates announce (`Msg::record` writes them in
+/// that order, and checks the length in debug builds).
 pub const fn record_len(alen: usize) -> usize {
-    8 * 4 + alen * 4 + 4 * 2 + 2 * 4 + 2
+    let (mut n, mut i) = (0, 0);
+    while i < FIELDS.len() {
+        n += match FIELDS[i].2 {
+            A => alen,
+            len => len as usize,
+        };
+        i += 1;
+    }
+    n
 }
 
 /// One direction of a connection, as a record says it.
@@ -145,6 +155,7 @@ impl Msg {
     /// (NAT).
     pub(super) fn record(&mut self, r: &Rec, v6: bool) {
         let alen = if v6 { 16 } else { 4 };
+        let at = self.len;
         let (sport, dport) = ports(r.pre, r.icmp);
         // What left: the reverse of the other direction's tuple.
         let (post_sport, post_dport) = if r.icmp {
@@ -169,6 +180,11 @@ impl Msg {
             self.put(&p.to_be_bytes());
         }
         self.put(&[r.pre.proto, r.reason]);
+        debug_assert_eq!(
+            self.len - at,
+            record_len(alen),
+            "FIELDS and the record differ"
+        );
         self.records += 1;
     }
 
