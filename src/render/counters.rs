@@ -197,6 +197,32 @@ mod tests {
         }
     }
 
+    /// The JSON pieces written out by hand: a group opens with its first
+    /// key and closes after its last, a key at the top has no `key`.
+    #[test]
+    fn the_json_pieces_nest() {
+        let mut open = false;
+        for c in &COUNTERS {
+            let [o, k] = c.json;
+            let first = k.starts_with('{');
+            assert!(
+                o.is_empty() || (o.starts_with(",\"") && o.ends_with("\":")),
+                "{o}"
+            );
+            assert!(k.is_empty() || k.ends_with("\":"), "{k}");
+            if open {
+                // Inside a group: only its other keys.
+                assert!(o.is_empty() && k.starts_with(",\""), "{k}");
+            } else {
+                // At the top: a key (no `key`), a group's first, or none.
+                assert!(first != k.is_empty() && (first || !c.close), "{o}{k}");
+                assert!(!first || !o.is_empty(), "a group without its name: {k}");
+            }
+            open = (open || first) && !c.close;
+        }
+        assert!(!open, "a group left open");
+    }
+
     /// The tick's counters: what both outputs share, the JSON's way (a
     /// group not measured is null).
     #[test]
