@@ -79,6 +79,21 @@ fn prometheus_scrapes_rates_that_match_the_uplink_counter() {
     ] {
         assert!(body(&page).contains(name), "{name} missing:\n{page}");
     }
+    // Every counter of the list the JSON tick reads too (issue 22: the
+    // page lacked the flow table's and the closed connections'), with
+    // its TYPE.
+    for c in nftop::render::counters::COUNTERS
+        .iter()
+        .filter(|c| !c.metric.is_empty())
+    {
+        let kind = nftop::render::counters::kind(c.metric);
+        for line in [
+            format!("\n{} ", c.metric),
+            format!("# TYPE {} {kind}\n", c.metric),
+        ] {
+            assert!(body(&page).contains(&line), "{line:?} missing:\n{page}");
+        }
+    }
     // A real Prometheus scraping every second.
     std::fs::write(
         format!("{dir}/prometheus.yml"),

@@ -145,20 +145,8 @@ pub fn write_json(
     num(line, "rx_bps", v.visible.rx_bps);
     num(line, "all_tx_bps", v.all.tx_bps);
     num(line, "all_rx_bps", v.all.rx_bps);
-    let _ = write!(
-        line,
-        ",\"flow_table\":{{\"len\":{},\"cap\":{}}},\"conntrack\":{{\"count\":{},\"max\":{}}},\"closed\":{},\"closed_bytes\":{}",
-        t.table_len, t.table_cap, t.ct_count, t.ct_max, t.closed_total, t.credited
-    );
-    match t.events {
-        Some((received, lost)) => {
-            let _ = write!(
-                line,
-                ",\"events\":{{\"received\":{received},\"lost\":{lost}}}"
-            );
-        }
-        None => line.push_str(",\"events\":null"),
-    }
+    // The counters, as the metrics page has them too (counters.rs).
+    super::counters::write_json(line, t);
     line.push_str(",\"warnings\":[");
     let mut first = true;
     for wn in t.warnings.iter() {

@@ -8,12 +8,14 @@
 //!   row's cells show, shared by every format; `fields`: the connection
 //!   fields, each once (column, `-M` and JSON places, cell writer);
 //!   `columns`: a table's column, and the device table's;
+//!   `counters`: the refresh's counters, for the JSON tick and metrics;
 //! - `plain` (`-c`, `-M`, `-d`), `json`, `screen`: the formats; `detail`:
 //!   the screen's detail pane; `hosts`: the per-device table (`-H`) on
 //!   the screen and in `-c`/`-M` (json.rs writes its JSON).
 
 pub mod cells;
 pub mod columns;
+pub mod counters;
 pub mod detail;
 pub mod fields;
 pub mod fmt;
