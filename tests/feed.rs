@@ -155,8 +155,10 @@ fn feed_layout_control_fields_and_index_for_every_architecture() {
         let data = tar_list(&x.join("data.tar.gz"));
         assert!(data.contains(&"./usr/sbin/nftop".to_string()), "{data:?}");
         let man = tar_cat(&x.join("data.tar.gz"), "./usr/share/man/man8/nftop.8.gz");
+        // gzip, and small: it grows with the flags (4.1 KB in December 2026, with 47 of
+        // them); the bound catches a wrong file, not a long option.
         assert!(
-            man.starts_with(&[0x1f, 0x8b]) && man.len() < 4096,
+            man.starts_with(&[0x1f, 0x8b]) && man.len() < 6144,
             "{arch}: man page"
         );
         let size: u64 = field("Installed-Size").unwrap().parse().unwrap();
