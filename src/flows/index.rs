@@ -19,11 +19,63 @@
 //! 32-bit value the kernel reuses). The hash covers the inline part only
 //! (id, start, ports, protocol, zone), so no IPv6 address is read to hash.
 
-use super::FlowTable;
+use super::{FlowTable, MAX_LOAD_TENTHS};
 use crate::conntrack::Conn;
 use crate::flow::Flow;
 
 impl FlowTable {
+    /// Indexes the flows a dump appended to an empty table (`locate`): the
+    /// prefix in use sized once for all of them (no doubling as they
+    /// come), then each put in its slot. An entry the dump sent twice
+    /// (the kernel can, when its table changes during the dump) is merged
+    /// into the first, as if it had been looked up.
+    pub(super) fn index_appended(&mut self) {
+        let mut n = self.mask + 1;
+        while self.flows.len() * 10 > n * MAX_LOAD_TENTHS && n * 2 <= self.slots.len() {
+            n *= 2;
+        }
+        self.slots[..n].fill(0);
+        self.mask = n - 1;
+        let mut i = 0;
+        while i < self.flows.len() {
+            let h = self.flow_hash(&self.flows[i]);
+            let tag = self.tag(h);
+            let mut s = h as usize & self.mask;
+            loop {
+                let v = self.slots[s];
+                if v == 0 {
+                    self.slots[s] = tag | (i as u32 + 1);
+                    i += 1;
+                    break;
+                }
+                if v & !self.idx_mask() == tag {
+                    let c = self.spills.conn(&self.flows[i]);
+                    let first = self.index(v);
+                    if self.same_key(&self.flows[first], &c) {
+                        self.merge_twice(first, i, &c);
+                        break;
+                    }
+                }
+                s = (s + 1) & self.mask;
+            }
+        }
+    }
+
+    /// Flow `i` (unindexed, the last ones are too) is flow `first` again:
+    /// `first` takes its counters and `i` goes.
+    fn merge_twice(&mut self, first: usize, i: usize, c: &Conn) {
+        let packets = self.exported.get(i).map(|e| e.packets);
+        self.seen(first, c);
+        if let (Some(p), Some(e)) = (packets, self.exported.get_mut(first)) {
+            e.packets = p;
+        }
+        self.spills.release(&self.flows[i]);
+        self.flows.swap_remove(i);
+        if self.keep_exported {
+            self.exported.swap_remove(i);
+        }
+    }
+
     /// Doubles the index prefix in use, if there is more of it, and
     /// rehashes every flow into it.
     pub(super) fn grow(&mut self) {

@@ -36,6 +36,8 @@ mod tests;
 const MAX_LOAD_TENTHS: usize = 7;
 /// The smallest index prefix.
 const MIN_SLOTS: usize = 1024;
+/// The "slot" of an entry appended without a lookup (`locate`).
+const APPENDED: usize = usize::MAX;
 /// How long a departed flow waits for its DESTROY event.
 pub const DEPART_WAIT_S: u32 = 30;
 
@@ -82,6 +84,9 @@ pub struct FlowTable {
     seed: u64,
     /// Where the next entry of the running dump probably is (see observe).
     cursor: usize,
+    /// The running dump found the table empty: its entries are appended
+    /// unindexed until it ends (`locate`).
+    appending: bool,
     last_t: u64,
     /// What the last refresh found, and totals since start.
     pub counts: Counts,
@@ -136,6 +141,7 @@ impl FlowTable {
             cap,
             seed: seed | 1,
             cursor: 0,
+            appending: false,
             last_t: 0,
             counts: Counts::default(),
             linger_s: 5,
@@ -243,6 +249,16 @@ impl FlowTable {
         if c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0 {
             self.counts.offloaded += 1;
         }
+        // A new table (empty when the dump's first entry came): every
+        // entry is new, so none is looked up; they are appended and
+        // indexed together when the dump ends (`index_appended`), which
+        // also finds an entry a dump sent twice.
+        if self.flows.is_empty() {
+            self.appending = true;
+        }
+        if self.appending {
+            return Err((APPENDED, 0));
+        }
         // The kernel dumps in hash-bucket order, the same every time, and
         // the dense array is in first-seen order: the entry after the last
         // one found is usually the next one dumped. Checking it first turns
@@ -267,8 +283,8 @@ impl FlowTable {
     }
 
     /// Adds a flow at the free index slot `slot` with tag `tag` (both from
-    /// `find`); counts it as dropped when the table or the spill pool is
-    /// full.
+    /// `find`; `APPENDED`: indexed when the dump ends); counts it as
+    /// dropped when the table or the spill pool is full.
     fn insert(&mut self, (slot, tag): (usize, u32), c: &Conn, life: Life, end_s: u32) -> bool {
         if self.flows.len() >= self.cap {
             self.counts.dropped += 1;
@@ -293,6 +309,9 @@ impl FlowTable {
                 sent,
                 ended: false,
             });
+        }
+        if slot == APPENDED {
+            return true;
         }
         self.slots[slot] = tag | self.flows.len() as u32;
         if self.flows.len() * 10 > (self.mask + 1) * MAX_LOAD_TENTHS {

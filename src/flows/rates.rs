@@ -58,6 +58,10 @@ impl FlowTable {
     /// is rated bytes/age when it has a timestamp, else it is `Unknown`
     /// until the next refresh.
     pub fn finish(&mut self, now: u64, real: u64) {
+        if self.appending {
+            self.appending = false;
+            self.index_appended();
+        }
         let dt_ns = if self.last_t != 0 && now > self.last_t {
             now - self.last_t
         } else {

@@ -488,3 +488,39 @@ fn departed_flows_without_events_expire_and_are_counted() {
     assert_eq!(f.life, Life::Live);
     assert!((f.orig_bps - 8_000.0).abs() < 1e-3, "{}", f.orig_bps);
 }
+
+/// A new table's first dump is appended without lookups and indexed when
+/// it ends: an entry sent twice is one flow with the later counters, and
+/// every flow is found by its key; so with the export state kept.
+#[test]
+fn a_first_dump_is_indexed_at_its_end_and_an_entry_sent_twice_is_one() {
+    for export in [false, true] {
+        let mut t = FlowTable::new(8192, 11);
+        if export {
+            t.keep_exported();
+        }
+        let mut dump: Vec<Conn> = (0..5000).map(|i| conn(i, 0, i as u16, 100, 10)).collect();
+        for i in (10..5000).step_by(997) {
+            let mut again = conn(i, 0, i as u16, 900, 90);
+            again.packets = [9, 1];
+            dump.push(again);
+        }
+        tick(&mut t, S, 0, &dump);
+        assert_eq!(t.len(), 5000);
+        assert!((t.mask + 1) * MAX_LOAD_TENTHS >= 5000 * 10);
+        for c in &dump[..5000] {
+            let i = t.index_of(c).expect("indexed") as usize;
+            let f = t.flows()[i];
+            let twice = c.id >= 10 && (c.id - 10) % 997 == 0;
+            assert_eq!(f.orig_bytes, if twice { 900 } else { 100 }, "{}", c.id);
+            if export {
+                let p = t.export_parts().2[i].packets;
+                assert_eq!(p, if twice { [9, 1] } else { [0, 0] });
+            }
+        }
+        // The next dump finds them all.
+        tick(&mut t, 2 * S, 0, &dump[..5000]);
+        assert_eq!(t.len(), 5000);
+        assert!(t.flows().iter().all(|f| !f.is_new()));
+    }
+}
