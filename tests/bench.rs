@@ -190,7 +190,7 @@ pub(crate) fn many_sources(i: usize) -> Entry {
         }
     } else {
         let host = (h >> 40) as usize % 500;
-        let lan = vec![192, 168, 1 + (host / 250) as u8, (host % 250) as u8 + 1];
+        let lan = vec![192, 168, (host / 250) as u8, (host % 250) as u8 + 1];
         let far = if r < 125 {
             vec![198, 51, 100, r as u8 + 2]
         } else {
