@@ -24,74 +24,50 @@ use crate::conntrack::Conn;
 use crate::flow::Flow;
 
 impl FlowTable {
-    /// Indexes the flows a dump appended to an empty table (`locate`): the
-    /// prefix in use sized once for all of them (no doubling as they
-    /// come), then each put in its slot. An entry the dump sent twice
-    /// (the kernel can, when its table changes during the dump) is merged
-    /// into the first, as if it had been looked up.
+    /// Indexes the flows a dump appended to an empty table (`locate`),
+    /// the prefix in use sized once for all of them, not doubled as they
+    /// came.
     pub(super) fn index_appended(&mut self) {
         let mut n = self.mask + 1;
         while self.flows.len() * 10 > n * MAX_LOAD_TENTHS && n * 2 <= self.slots.len() {
             n *= 2;
         }
-        self.slots[..n].fill(0);
-        self.mask = n - 1;
-        let mut i = 0;
-        while i < self.flows.len() {
-            let h = self.flow_hash(&self.flows[i]);
-            let tag = self.tag(h);
-            let mut s = h as usize & self.mask;
-            loop {
-                let v = self.slots[s];
-                if v == 0 {
-                    self.slots[s] = tag | (i as u32 + 1);
-                    i += 1;
-                    break;
-                }
-                if v & !self.idx_mask() == tag {
-                    let c = self.spills.conn(&self.flows[i]);
-                    let first = self.index(v);
-                    if self.same_key(&self.flows[first], &c) {
-                        self.merge_twice(first, i, &c);
-                        break;
-                    }
-                }
-                s = (s + 1) & self.mask;
-            }
-        }
+        self.rehash(n);
     }
 
-    /// Flow `i` (unindexed, the last ones are too) is flow `first` again:
-    /// `first` takes its counters and `i` goes.
-    fn merge_twice(&mut self, first: usize, i: usize, c: &Conn) {
-        let packets = self.exported.get(i).map(|e| e.packets);
-        self.seen(first, c);
-        if let (Some(p), Some(e)) = (packets, self.exported.get_mut(first)) {
-            e.packets = p;
-        }
-        self.spills.release(&self.flows[i]);
-        self.flows.swap_remove(i);
-        if self.keep_exported {
-            self.exported.swap_remove(i);
-        }
-    }
-
-    /// Doubles the index prefix in use, if there is more of it, and
-    /// rehashes every flow into it.
+    /// Doubles the index prefix in use, if there is more of it.
     pub(super) fn grow(&mut self) {
         let n = (self.mask + 1) * 2;
-        if n > self.slots.len() {
-            return;
+        if n <= self.slots.len() {
+            self.rehash(n);
         }
+    }
+
+    /// Puts every flow into an index prefix of `n` slots, the last first.
+    /// A flow whose key a later one holds (only a dump appended to an
+    /// empty table can hold an entry twice: the kernel sends one again
+    /// when its table changes during the dump) goes, so the latest
+    /// sighting stays; removing it moves the last flow, already indexed.
+    fn rehash(&mut self, n: usize) {
         self.slots[..n].fill(0);
         self.mask = n - 1;
-        for i in 0..self.flows.len() {
+        for i in (0..self.flows.len()).rev() {
             let h = self.flow_hash(&self.flows[i]);
             let mut s = h as usize & self.mask;
+            let mut twice = false;
             while self.slots[s] != 0 {
+                let v = self.slots[s];
+                twice |= v & !self.idx_mask() == self.tag(h)
+                    && self.same_key(
+                        &self.flows[self.index(v)],
+                        &self.spills.conn(&self.flows[i]),
+                    );
                 s = (s + 1) & self.mask;
             }
             self.slots[s] = self.tag(h) | (i as u32 + 1);
+            if twice {
+                self.remove(i);
+            }
         }
     }
 
