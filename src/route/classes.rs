@@ -77,18 +77,12 @@ impl Classes {
         self.prefixes.dedup();
         // Sorted by (family, length): each length is one run, met shortest
         // first.
-        let mut start = 0;
-        for i in 1..=self.prefixes.len() {
-            let (family, len, _) = self.prefixes[start];
-            if self
-                .prefixes
-                .get(i)
-                .is_some_and(|p| (p.0, p.1) == (family, len))
-            {
-                continue;
+        for (i, &(family, len, _)) in self.prefixes.iter().enumerate() {
+            let l = &mut self.lens[usize::from(family == 6)];
+            match l.last_mut() {
+                Some(run) if run.0 == len => run.2 += 1,
+                _ => l.push((len, i as u32, i as u32 + 1)),
             }
-            self.lens[usize::from(family == 6)].push((len, start as u32, i as u32));
-            start = i;
         }
         self.lens[0].reverse();
         self.lens[1].reverse();
