@@ -331,11 +331,6 @@ fn thread_cpu() -> f64 {
 /// the child, so clippy's zombie check does not apply).
 #[allow(clippy::zombie_processes)]
 fn rusage_of(cmd: &mut Command) -> (f64, f64, i64) {
-    // The child starts as a copy of this process (vfork) and the kernel
-    // keeps that copy's peak RSS as the child's at exec: after the 1M
-    // in-process attribution this process holds ~100 MiB. Reset our peak
-    // to what we hold now, so the child's peak is nftop's own.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -484,8 +479,10 @@ impl Ns {
 
     /// CPU (user + system, whole process, from /proc) per refresh of
     /// refreshes 2 to 1+k of one nftop process: start-up and the first
-    /// refresh, whose cost moves more than a steady one's, left out.
-    fn steady(&self, k: usize) -> f64 {
+    /// refresh, whose cost moves more than a steady one's, left out; and
+    /// its peak RSS then (KiB, VmHWM: wait4's figure for a child counts
+    /// this process's peak, which it inherits before exec).
+    fn steady(&self, k: usize) -> (f64, i64) {
         use std::io::BufRead;
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.0, crate::common::bin()])
@@ -497,7 +494,7 @@ impl Ns {
             .unwrap();
         let pid = child.id();
         let out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let (mut ticks, mut c0, mut c1) = (0, 0.0, 0.0);
+        let (mut ticks, mut c0, mut c1, mut hwm) = (0, 0.0, 0.0, 0);
         for line in out.lines() {
             if line.unwrap().contains("\"type\":\"tick\"") {
                 ticks += 1;
@@ -505,11 +502,14 @@ impl Ns {
                     c0 = proc_cpu(pid);
                 } else if ticks == 1 + k {
                     c1 = proc_cpu(pid);
+                    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                    let l = st.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+                    hwm = l.split_whitespace().nth(1).unwrap().parse().unwrap();
                 }
             }
         }
         child.wait().unwrap();
-        (c1 - c0) / k as f64
+        ((c1 - c0) / k as f64, hwm)
     }
 
     /// In a thread inside the namespace.
@@ -544,7 +544,7 @@ fn bench() {
     // an empty table. Bytes per flow are measured above it.
     let empty = {
         let ns = filled(0, realistic);
-        ns.nftop(3).2
+        ns.steady(1).1
     };
     let pick = std::env::var("NFTOP_BENCH_TABLES").unwrap_or_else(|_| "many,busy".into());
     for (name, what, entry) in TABLES {
@@ -596,10 +596,10 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
             ones.push(o);
             // Two runs (1 and 1+K refreshes): the difference is the steady
             // cost, without start-up and first-touch page faults.
-            let (_, user1, r1, wall1) = ns.nftop(1);
-            let (_, user, r, _) = ns.nftop(1 + k);
-            rss = rss.max(r).max(r1);
-            let steady = ns.steady(k);
+            let (_, user1, _, wall1) = ns.nftop(1);
+            let (_, user, ..) = ns.nftop(1 + k);
+            let (steady, r) = ns.steady(k);
+            rss = rss.max(r);
             ours.push(steady);
             ratios.push(steady / b);
             users.push((user - user1) / k as f64);
