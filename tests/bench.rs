@@ -1,10 +1,12 @@
 //! `make bench`: not a timed test, a measurement (ignored by `make test`).
 //!
-//! Fills a fresh namespace's conntrack table with 10k and 100k entries
+//! Fills a fresh namespace's conntrack table (links and routes set up as
+//! on a router) with 100k and 1M entries of each table of `TABLES`
 //! (injected over ctnetlink in batches, with accounting on so they carry
-//! counters), then measures in the same run: CPU per refresh of nftop, of
-//! a bare dump that only reads the bytes, and of `conntrack -L -o
-//! extended`; their ratios; nftop's peak RSS; allocations per refresh.
+//! counters), then measures in the same run: CPU per steady refresh of
+//! nftop, of a bare dump that only reads the bytes, their ratio; the
+//! first refresh of a new process against one bare dump; nftop's peak
+//! RSS; allocations per refresh; attribution; the exporters' cost.
 
 use crate::allocations;
 use std::os::fd::AsRawFd;
