@@ -44,6 +44,12 @@ fn key(a: &[u8]) -> (u8, u128) {
     (n as u8, u128::from_be_bytes(k))
 }
 
+/// The loopback ranges: 127.0.0.0/8, ::1.
+fn loopback(a: &[u8]) -> bool {
+    (a.len() == 4 && a[0] == 127)
+        || (a.len() == 16 && a[..15].iter().all(|&b| b == 0) && a[15] == 1)
+}
+
 /// Whether `a` lies in `net`/`prefix` (both `alen` bytes).
 fn within(a: &[u8], net: &[u8], prefix: u8) -> bool {
     let full = (prefix / 8) as usize;
@@ -115,34 +121,31 @@ impl LocalAddrs {
     /// True for the router's addresses and for the loopback ranges
     /// (127.0.0.0/8, ::1), which are local even when `lo` has no address.
     pub fn contains(&self, a: &[u8]) -> bool {
-        if a.len() == 4 && a[0] == 127 {
-            return true;
-        }
-        if a.len() == 16 && a[..15].iter().all(|&b| b == 0) && a[15] == 1 {
-            return true;
-        }
-        self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).is_ok()
+        loopback(a) || self.search(a).is_some()
+    }
+
+    /// The interface holding address `a` (`AMBIGUOUS` when several do).
+    /// One search shared by every question about an address (flash).
+    #[inline(never)]
+    fn search(&self, a: &[u8]) -> Option<u32> {
+        let k = key(a);
+        let i = self.addrs.binary_search_by(|e| e.0.cmp(&k)).ok()?;
+        Some(self.addrs[i].1)
     }
 
     /// `contains`, `owner` and `connected` of `a`, with one search.
     pub fn facts(&self, a: &[u8]) -> Facts {
-        let loopback = (a.len() == 4 && a[0] == 127)
-            || (a.len() == 16 && a[..15].iter().all(|&b| b == 0) && a[15] == 1);
-        let found = self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).ok();
+        let found = self.search(a);
         Facts {
-            local: loopback || found.is_some(),
-            owner: found
-                .map(|i| self.addrs[i].1)
-                .filter(|&ifi| ifi != AMBIGUOUS),
+            local: loopback(a) || found.is_some(),
+            owner: found.filter(|&ifi| ifi != AMBIGUOUS),
             connected: self.connected(a),
         }
     }
 
     /// The interface that holds address `a`, when exactly one does.
     pub fn owner(&self, a: &[u8]) -> Option<u32> {
-        let i = self.addrs.binary_search_by(|e| e.0.cmp(&key(a))).ok()?;
-        let ifi = self.addrs[i].1;
-        (ifi != AMBIGUOUS).then_some(ifi)
+        self.search(a).filter(|&ifi| ifi != AMBIGUOUS)
     }
 
     /// The interface whose directly connected network holds `a` (longest

@@ -23,8 +23,10 @@ pub const MAX_PREFIXES: usize = 65536;
 pub struct Classes {
     /// (family 4/6, prefix length, masked address as an integer), sorted.
     prefixes: Vec<(u8, u8, u128)>,
-    /// Distinct lengths per family, longest first: [IPv4, IPv6].
-    lens: [Vec<u8>; 2],
+    /// Per family [IPv4, IPv6], longest first: each length in use and the
+    /// run of `prefixes` that has it, so a lookup searches only that run
+    /// (a few entries: the per-address cost of a first refresh).
+    lens: [Vec<(u8, u32, u32)>; 2],
     /// More prefixes than MAX_PREFIXES: classing is off.
     pub overflow: bool,
 }
@@ -73,14 +75,17 @@ impl Classes {
     pub fn finish(&mut self) {
         self.prefixes.sort_unstable();
         self.prefixes.dedup();
-        // Longest first, each length once: inserted in place (at most 129
-        // lengths; a generic sort costs 2 KB of flash).
-        for &(family, len, _) in &self.prefixes {
+        // Sorted by (family, length): each length is one run, met shortest
+        // first.
+        for (i, &(family, len, _)) in self.prefixes.iter().enumerate() {
             let l = &mut self.lens[usize::from(family == 6)];
-            if let Err(at) = l.binary_search_by(|x| len.cmp(x)) {
-                l.insert(at, len);
+            match l.last_mut() {
+                Some(run) if run.0 == len => run.2 += 1,
+                _ => l.push((len, i as u32, i as u32 + 1)),
             }
         }
+        self.lens[0].reverse();
+        self.lens[1].reverse();
     }
 
     /// The class of address `a`: its longest covering prefix, as (length,
@@ -91,9 +96,10 @@ impl Classes {
             return None;
         }
         let x = u128::from_be_bytes(*a);
-        for &len in &self.lens[usize::from(family == 6)] {
+        for &(len, lo, hi) in &self.lens[usize::from(family == 6)] {
             let m = x & u128::MAX.checked_shl(128 - len as u32).unwrap_or(0);
-            if self.prefixes.binary_search(&(family, len, m)).is_ok() {
+            let run = &self.prefixes[lo as usize..hi as usize];
+            if run.binary_search_by(|p| p.2.cmp(&m)).is_ok() {
                 return Some((len, m.to_be_bytes()));
             }
         }

@@ -162,11 +162,13 @@ struct Plan {
     /// Facts of its original source and destination, reply source and
     /// destination.
     fx: [Facts; 4],
-    /// Reverse lookups for the ingress (marked, plain).
+    /// Reverse lookups for the ingress (marked, plain); once asked, their
+    /// cache keys.
     rev: [Option<Query>; 2],
     dst_owner: Option<u32>,
-    /// The egress lookup, once the ingress is known.
+    /// The egress lookup, once the ingress is known, and its cache key.
     fwd: Option<Query>,
+    fwd_key: Query,
 }
 
 /// The interface view: link table, uplinks, addresses, attribution.
@@ -337,16 +339,20 @@ impl Router {
         k
     }
 
-    fn want(&mut self, q: Query) {
+    /// Queues `q` unless its answer is cached or queued; returns its
+    /// cache key, for `cached` after `ask` (classing an address is the
+    /// costly part: done once per question).
+    fn want(&mut self, q: Query) -> Query {
         let key = self.key(&q);
         if self.cache.get(&key).is_none() && !self.keys.contains(&key) {
             self.qs.push(q);
             self.keys.push(key);
         }
+        key
     }
 
-    fn cached(&self, q: &Query) -> Answer {
-        self.cache.get(&self.key(q)).unwrap_or(Answer::NoRoute)
+    fn cached(&self, key: &Query) -> Answer {
+        self.cache.get(key).unwrap_or(Answer::NoRoute)
     }
 
     /// `attribute` for every flow of the table.
@@ -394,19 +400,21 @@ impl Router {
                 }
                 i += 1;
             }
-            // Ingress lookups.
+            // Ingress lookups (the questions become their cache keys).
             for k in 0..self.plans.len() {
-                for q in self.plans[k].rev.into_iter().flatten() {
-                    self.want(q);
+                for j in 0..2 {
+                    if let Some(q) = self.plans[k].rev[j] {
+                        self.plans[k].rev[j] = Some(self.want(q));
+                    }
                 }
             }
             self.ask()?;
             for k in 0..self.plans.len() {
                 let p = &self.plans[k];
                 let f = &mut flows[p.flow as usize];
-                if let Some(q) = p.rev[0] {
-                    let marked = self.cached(&q);
-                    let plain = p.rev[1].map(|q| self.cached(&q));
+                if let Some(key) = p.rev[0] {
+                    let marked = self.cached(&key);
+                    let plain = p.rev[1].map(|key| self.cached(&key));
                     let new = pick_ingress(Some(marked), plain, p.dst_owner);
                     f.in_if = keep_ingress(&self.net.links, f.in_if, new);
                 }
@@ -417,16 +425,16 @@ impl Router {
             for retry in [false, true] {
                 for k in 0..self.plans.len() {
                     if let Some(q) = self.plans[k].fwd {
-                        self.want(q);
+                        self.plans[k].fwd_key = self.want(q);
                     }
                 }
                 self.ask()?;
                 for k in 0..self.plans.len() {
-                    let Some(q) = self.plans[k].fwd.take() else {
+                    if self.plans[k].fwd.take().is_none() {
                         continue;
-                    };
+                    }
                     let f = &mut flows[self.plans[k].flow as usize];
-                    let a = self.cached(&q);
+                    let a = self.cached(&self.plans[k].fwd_key);
                     if a == Answer::Refused && !retry {
                         self.plans[k].fwd = Some(self.output_query(&self.plans[k].c));
                         continue;
@@ -460,6 +468,7 @@ impl Router {
             rev: [None, None],
             dst_owner: None,
             fwd: None,
+            fwd_key: Query::EMPTY,
         };
         let (src, dst) = (&c.orig.src[..n], &c.reply.src[..n]);
         let new_in = if fx[0].local {
