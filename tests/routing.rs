@@ -466,7 +466,8 @@ fn lookups_grow_with_routes_not_addresses() {
         ct.dump(|c| table.observe(c)).unwrap();
         table.finish(1, 1);
         router.refresh(1).unwrap();
-        router.attribute_table(&mut table).unwrap();
+        let (flows, spills) = table.parts_mut();
+        router.attribute(flows, spills).unwrap();
         let first = router.lookups;
         assert_eq!(table.len(), 3000);
         // A more specific route for one remote network, via the LAN side.
@@ -486,7 +487,8 @@ fn lookups_grow_with_routes_not_addresses() {
         assert!(s.success());
         std::thread::sleep(Duration::from_millis(50));
         router.refresh(2).unwrap();
-        router.attribute_table(&mut table).unwrap();
+        let (flows, spills) = table.parts_mut();
+        router.attribute(flows, spills).unwrap();
         let links = &router.net.links;
         let outs: Vec<(u16, String)> = table
             .flows()
@@ -685,7 +687,8 @@ fn a_refused_forwarding_lookup_is_not_no_route() {
         ct.dump(|c| table.observe(c)).unwrap();
         table.finish(1, 1);
         router.refresh(1).unwrap();
-        router.attribute_table(&mut table).unwrap();
+        let (flows, spills) = table.parts_mut();
+        router.attribute(flows, spills).unwrap();
         let links = &router.net.links;
         let name = |i| links.name(i).unwrap_or("-").to_string();
         let by_dport = |p: u16| {

@@ -92,7 +92,8 @@ impl<S: CtSource> Pipeline<S> {
         self.table.finish(self.mono, self.real);
         self.stats = stats;
         self.router.refresh(self.mono)?;
-        self.router.attribute_table(&mut self.table)?;
+        let (flows, spills) = self.table.parts_mut();
+        self.router.attribute(flows, spills)?;
         self.names.refresh();
         self.kernel.read(self.table.len());
         // Without events, a flow missing from a dump is gone for good.

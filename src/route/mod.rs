@@ -63,7 +63,7 @@ pub use socket::BATCH;
 
 use crate::conntrack::Conn;
 use crate::error::Result;
-use crate::flows::{Flow, Spills};
+use crate::flow::{Flow, Spills};
 use classes::Classes;
 use socket::{Dump, RtSocket, Watcher};
 use wire::{Query, RouteMsg, Selectors};
@@ -171,6 +171,20 @@ struct Plan {
     fwd_key: Query,
 }
 
+/// What one route question asks (`Router::query` keeps of it only what
+/// the rules in use can look at).
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    /// A forwarding lookup (with the ingress) rather than an output one.
+    forward: bool,
+    dst: &'a [u8],
+    src: Option<&'a [u8]>,
+    iif: u32,
+    mark: u32,
+    /// Source and destination port, as the packet carries them.
+    ports: (u16, u16),
+}
+
 /// The interface view: link table, uplinks, addresses, attribution.
 pub struct Router {
     rt: RtSocket,
@@ -273,17 +287,15 @@ impl Router {
     /// A question, carrying only what the rules in use can look at (the
     /// source always in a forwarding lookup: the kernel checks it against
     /// the ingress).
-    #[allow(clippy::too_many_arguments)]
-    fn query(
-        &self,
-        forward: bool,
-        c: &Conn,
-        dst: &[u8],
-        src: Option<&[u8]>,
-        iif: u32,
-        mark: u32,
-        ports: (u16, u16),
-    ) -> Query {
+    fn query(&self, c: &Conn, a: Ask) -> Query {
+        let Ask {
+            forward,
+            dst,
+            src,
+            iif,
+            mark,
+            ports,
+        } = a;
         let mut q = Query::EMPTY;
         q.forward = forward;
         q.family = c.family;
@@ -353,12 +365,6 @@ impl Router {
 
     fn cached(&self, key: &Query) -> Answer {
         self.cache.get(key).unwrap_or(Answer::NoRoute)
-    }
-
-    /// `attribute` for every flow of the table.
-    pub fn attribute_table(&mut self, table: &mut crate::flows::FlowTable) -> Result<()> {
-        let (flows, spills) = table.parts_mut();
-        self.attribute(flows, spills)
     }
 
     /// Gives every flow not yet attributed under the current generation
@@ -482,10 +488,18 @@ impl Router {
                 let dst_local = fx[2].local;
                 let rev_src = dst_local.then_some(dst);
                 let ports = (c.reply.sport, c.orig.sport);
-                let marked = self.query(false, &c, src, rev_src, 0, c.mark, ports);
-                p.rev[0] = Some(marked);
+                let (dst, src, iif, forward) = (src, rev_src, 0, false);
+                let ask = Ask {
+                    forward,
+                    dst,
+                    src,
+                    iif,
+                    mark: c.mark,
+                    ports,
+                };
+                p.rev[0] = Some(self.query(&c, ask));
                 if self.sel.mark && c.mark != 0 {
-                    p.rev[1] = Some(self.query(false, &c, src, rev_src, 0, 0, ports));
+                    p.rev[1] = Some(self.query(&c, Ask { mark: 0, ..ask }));
                 }
                 p.dst_owner = fx[1].owner.filter(|&o| !self.net.links.is_loopback(o));
             }
@@ -513,10 +527,33 @@ impl Router {
             }
         }
         let ports = (c.orig.sport, c.reply.sport);
+        let (src, mark) = (Some(src), c.mark);
         Some(if src_local {
-            self.query(false, c, dst, Some(src), 0, c.mark, ports)
+            let (forward, iif) = (false, 0);
+            self.query(
+                c,
+                Ask {
+                    forward,
+                    dst,
+                    src,
+                    iif,
+                    mark,
+                    ports,
+                },
+            )
         } else if f.in_if != 0 && self.net.links.is_up(f.in_if) {
-            self.query(true, c, dst, Some(src), f.in_if, c.mark, ports)
+            let (forward, iif) = (true, f.in_if);
+            self.query(
+                c,
+                Ask {
+                    forward,
+                    dst,
+                    src,
+                    iif,
+                    mark,
+                    ports,
+                },
+            )
         } else {
             self.output_query(c)
         })
@@ -525,15 +562,15 @@ impl Router {
     /// The egress as an output lookup (no ingress, no foreign source).
     fn output_query(&self, c: &Conn) -> Query {
         let n = c.addr_len();
-        self.query(
-            false,
-            c,
-            &c.reply.src[..n],
-            None,
-            0,
-            c.mark,
-            (c.orig.sport, c.reply.sport),
-        )
+        let ask = Ask {
+            forward: false,
+            dst: &c.reply.src[..n],
+            src: None,
+            iif: 0,
+            mark: c.mark,
+            ports: (c.orig.sport, c.reply.sport),
+        };
+        self.query(c, ask)
     }
 }
 
