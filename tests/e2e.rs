@@ -245,7 +245,7 @@ fn port_forward_and_router_service_directions() {
 /// router's public address, so the kernel translates both ends (DNAT to
 /// the inside host, SNAT to the router's LAN address). Neither NAT shape
 /// of the compact flow record explains that reply tuple: it is kept whole
-/// (flow.rs), and must come back exactly as conntrack has it.
+/// (flow/), and must come back exactly as conntrack has it.
 #[test]
 fn nat_reflection_keeps_both_translations() {
     if !netns_ok("nat_reflection_keeps_both_translations") {

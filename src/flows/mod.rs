@@ -110,7 +110,7 @@ pub struct FlowTable {
     zeroed_at: u64,
 }
 
-/// A flow's packet counters and what was last exported of it (ipfix.rs).
+/// A flow's packet counters and what was last exported of it (ipfix/).
 #[derive(Clone, Copy, Default, Debug)]
 pub struct Exported {
     /// The kernel's packet counters (original, reply).

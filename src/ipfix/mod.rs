@@ -141,7 +141,7 @@ impl Ipfix {
         let ended = matches!(f.life, Life::Closing | Life::Closed);
         let now = [f.orig_bytes, f.reply_bytes, e.packets[0], e.packets[1]];
         // A counter that went down was zeroed (nlbwmon): what it holds is
-        // all new. What the zeroing took is not here (flows.rs estimates
+        // all new. What the zeroing took is not here (flows/ estimates
         // it for the rates and the metrics; docs/fleet.md, "Fleet: IPFIX").
         let d: [u64; 4] = std::array::from_fn(|k| {
             if now[k] < e.sent[k] {

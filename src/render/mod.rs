@@ -59,7 +59,7 @@ pub struct Tick<'a> {
     /// Bytes credited from DESTROY events in this refresh.
     pub credited: u64,
     /// Bytes estimated since start across counter zeroings by another
-    /// program (flows.rs), included in every total built from rates.
+    /// program (flows/), included in every total built from rates.
     pub estimated: u64,
     /// The per-device view's rows, when it is shown.
     pub hosts: Option<&'a crate::hostview::Hosts>,
