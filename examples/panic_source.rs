@@ -8,7 +8,7 @@
 use nftop::app::{App, CtSource};
 use nftop::conntrack::Conn;
 use nftop::netlink::{CtSocket, DumpStats};
-use nftop::nla::Malformed;
+use nftop::nl::attr::Malformed;
 use nftop::{cli, sys};
 
 struct PanicAt {

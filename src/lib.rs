@@ -26,7 +26,6 @@ pub mod metrics;
 pub mod names;
 pub mod netlink;
 pub mod nl;
-pub mod nla;
 pub mod opts;
 pub mod out;
 pub mod privacy;

@@ -6,7 +6,7 @@
 use crate::conntrack::Conn;
 use crate::error::Result;
 use crate::netlink::{CtSocket, DumpStats};
-use crate::nla::Malformed;
+use crate::nl::attr::Malformed;
 
 pub trait CtSource {
     /// One dump: every entry goes to `on_entry` with its reply tuple's

@@ -24,7 +24,7 @@
 use crate::conntrack::Conn;
 use crate::flow::SEEN;
 pub use crate::flow::{Flow, Life, RateState, Spills};
-use crate::nla::Malformed;
+use crate::nl::attr::Malformed;
 use rates::credit;
 
 mod index;
