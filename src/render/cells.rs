@@ -90,8 +90,10 @@ impl Ctx<'_> {
 /// State column text: protocol state plus nftop's markers.
 pub fn fmt_state(out: &mut Line, f: &Flow) {
     out.push_str(conntrack::state_name(f.proto, f.state));
-    if f.offloaded() {
-        out.push_str(",OFFLOAD");
+    match f.offload() {
+        conntrack::Offload::Sw => out.push_str(",SW_OFFLOAD"),
+        conntrack::Offload::Hw => out.push_str(",HW_OFFLOAD"),
+        conntrack::Offload::No => {}
     }
 }
 
