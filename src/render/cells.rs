@@ -97,10 +97,17 @@ pub fn fmt_state(out: &mut Line, f: &Flow) {
     }
 }
 
-/// The marker column: new, unknown rate, reset.
+/// The marker column: closed, offloaded (`o` software, `h` hardware: the
+/// state column is often too narrow to show it), unknown rate, reset, new.
 pub fn marker(f: &Flow) -> u8 {
     if f.life == crate::flows::Life::Closed {
         b'x'
+    } else if f.offloaded() {
+        if f.offload() == conntrack::Offload::Hw {
+            b'h'
+        } else {
+            b'o'
+        }
     } else if f.rate() == RateState::Unknown {
         b'?'
     } else if f.reset() {
