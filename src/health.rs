@@ -189,7 +189,10 @@ impl Warning {
                 out,
                 "ages are nftop's first-seen times (marked >): sysctl -w net.netfilter.nf_conntrack_timestamp=1 for true ages of new connections"
             ),
-            Warning::Offload(n) => offload_text(out, n),
+            Warning::Offload(n) => {
+                offload_text(out, n);
+                Ok(())
+            }
             Warning::Interrupted => write!(
                 out,
                 "the table changed during the dump: some rows may be missing this refresh"
@@ -285,23 +288,28 @@ impl Warnings {
 /// flag); hardware offload without accounting (MT7621) freezes them with
 /// no fix (the links' counters are the truth); with counters the rates
 /// are right and the warning only names the offload.
-fn offload_text(out: &mut Line, n: Offloaded) -> std::fmt::Result {
-    let mut sep = "";
+fn offload_text(out: &mut Line, n: Offloaded) {
     if n.sw_frozen > 0 {
-        let k = n.sw_frozen;
-        write!(out, "{k} offloaded connections frozen: software flowtable without counter, rates unknown (add counter to the flowtable)")?;
-        sep = "; ";
+        lead(out, n.sw_frozen, " offloaded connections frozen: flowtable without counter (add counter to the flowtable)");
     }
     if n.hw > 0 && n.hw_frozen == n.hw {
-        let k = n.hw;
-        write!(out, "{sep}{k} connections offloaded to hardware without accounting (MT7621): rates unknown, no fix: the interface totals are the truth")?;
-        sep = "; ";
+        if n.sw_frozen > 0 {
+            out.push_str("; ");
+        }
+        lead(out, n.hw, " hardware-offloaded connections frozen (no accounting, MT7621): no fix, the interface totals are the truth");
+    } else if n.sw_frozen == 0 {
+        lead(
+            out,
+            n.any(),
+            " offloaded connections: counted by the flowtable",
+        );
     }
-    if sep.is_empty() {
-        let (k, s, h) = (n.any(), n.sw, n.hw);
-        write!(out, "{k} offloaded connections ({s} software, {h} hardware in ~3 s steps): counted by the flowtable")?;
-    }
-    Ok(())
+}
+
+/// A count, then the text that says what of.
+fn lead(out: &mut Line, n: u32, text: &str) {
+    let _ = write!(out, "{n}");
+    out.push_str(text);
 }
 
 /// Refreshes in a row an interface must be over before it is reported.

@@ -75,14 +75,10 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
             }
         }
     }
-    // How its packets go: past conntrack in a flowtable or in hardware,
-    // where the counters may be frozen (the rate then reads ?).
+    // How its packets go: past conntrack in a flowtable (sw) or in
+    // hardware (hw), where the counters may be frozen (the rate reads ?).
     l.push_str("   offload ");
-    l.push_str(match crate::conntrack::Offload::of(c.status) {
-        crate::conntrack::Offload::No => "none",
-        crate::conntrack::Offload::Sw => "software flowtable",
-        crate::conntrack::Offload::Hw => "hardware",
-    });
+    l.push_str(crate::conntrack::Offload::of(c.status).name());
     put(&l);
     l.clear();
     match flow {
