@@ -90,10 +90,14 @@ pub fn dev_value<'a>(c: DevCol, r: &crate::view::DevRow, ctx: &'a Ctx) -> DevVal
         DevCol::Conns => DevValue::Count(r.conns),
         DevCol::LinkTx => DevValue::Rate(link.and_then(|l| l.tx_bps)),
         DevCol::LinkRx => DevValue::Rate(link.and_then(|l| l.rx_bps)),
-        DevCol::Blind => DevValue::Rate(link.and_then(|l| {
-            let over = l.tx_bps? + l.rx_bps? - r.tx_bps - r.rx_bps;
-            Some(if over > 0.0 { over } else { 0.0 })
-        })),
+        DevCol::Blind => DevValue::Rate(match link {
+            Some(&crate::route::Link {
+                tx_bps: Some(t),
+                rx_bps: Some(x),
+                ..
+            }) => Some((t + x - r.tx_bps - r.rx_bps).max(0.0)),
+            _ => None,
+        }),
     }
 }
 
