@@ -175,3 +175,30 @@ fn software_offload_frozen_or_counted() {
     assert_eq!((o.sw, o.sw_frozen), (1, 0));
     assert!(warning(o).contains("counted by the flowtable"));
 }
+
+/// A software flowtable with `counter` and an idle offloaded connection
+/// beside a busy one: the busy one's moving counters show the flowtable
+/// counts, so the idle one is rated 0, not unknown, and the warning does
+/// not ask for the counter flag.
+#[test]
+fn an_idle_connection_beside_a_counted_one_is_idle_not_frozen() {
+    let mut table = FlowTable::new(16, 1);
+    let mut idle = conn(IPS_OFFLOAD, 4000, 3000);
+    idle.id = 8;
+    idle.orig.sport = 40001;
+    for (t, busy) in [(100u64, 10_000u64), (101, 1_010_000)] {
+        table.begin();
+        table.observe(&conn(IPS_OFFLOAD, busy, 0));
+        table.observe(&idle);
+        table.finish(t * S, REAL + t * S);
+    }
+    let f = *table.flows().iter().find(|f| f.id == 8).unwrap();
+    assert_eq!((f.rate(), f.sum_bps()), (RateState::Known, 0.0));
+    let o = table.counts.offloaded;
+    assert_eq!((o.sw, o.sw_frozen, o.sw_moved), (2, 0, 1));
+    assert!(
+        warning(o).contains("counted by the flowtable"),
+        "{}",
+        warning(o)
+    );
+}

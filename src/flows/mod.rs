@@ -83,6 +83,10 @@ pub struct Offloaded {
     pub hw: u32,
     pub sw_frozen: u32,
     pub hw_frozen: u32,
+    /// Software-offloaded flows (not new) whose counters moved: the
+    /// flowtable counts, so those that did not are idle, not frozen
+    /// (flows/rates.rs).
+    pub sw_moved: u32,
 }
 
 impl Offloaded {

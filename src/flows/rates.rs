@@ -24,11 +24,14 @@
 //! the first packets. Hardware offload updates them from the driver's
 //! statistics about every 3 s per flow, or never (MT7621). So an
 //! offloaded flow whose counters did not move in a refresh is "frozen":
-//! its rate is unknown (never 0), and `Counts::offloaded` counts it. A
+//! its rate is unknown (never 0), and `Counts::offloaded` counts it;
+//! unless another software-offloaded flow (not new) moved in the same
+//! refresh: then the flowtable counts, and the still ones are idle (0). A
 //! hardware flow's counters that step are rated over the step (from the
 //! last change to this one) and keep that rate between steps (`HELD`)
 //! for `HW_HOLD_MS`, not a sawtooth of zeros and spikes. An idle
-//! offloaded flow (the flowtable lets it go after 30 s) reads unknown too.
+//! offloaded flow (the flowtable lets it go after 30 s) reads unknown
+//! when no other one moved.
 
 use super::{FlowTable, Life, RateState};
 use crate::conntrack::Offload;
@@ -116,6 +119,16 @@ impl FlowTable {
         }
         if self.zeroed > 0 {
             self.estimate_zeroing(now, dt_ns);
+        }
+        let o = &mut self.counts.offloaded;
+        if o.sw_moved > 0 && o.sw_frozen > 0 {
+            // The flowtable counts (module doc): the still ones are idle.
+            o.sw_frozen = 0;
+            for f in self.flows.iter_mut() {
+                if f.offload() == Offload::Sw && f.life == Life::Live && !f.is_new() {
+                    f.set_rate(RateState::Known);
+                }
+            }
         }
         self.last_t = now;
         if self.first_real == 0 {
@@ -255,6 +268,7 @@ impl FlowTable {
         if !hw {
             f.end_s = 0;
             if moved {
+                self.counts.offloaded.sw_moved += 1;
                 return Some(dt);
             }
         } else if moved {
