@@ -108,7 +108,7 @@ fn hardware_steps_read_at_another_interval_stay_near() {
         let r = tick(&mut table, t * 1000, &conn(hw, bytes(t), 0));
         if t >= 106 {
             let r = r.expect("known");
-            assert!((6e6..=12e6).contains(&r), "{t}: {r}");
+            assert!((5.9e6..=12.1e6).contains(&r), "{t}: {r}");
         }
     }
 }

@@ -112,8 +112,9 @@ pub struct Flow {
     pub out_if: u32,
     /// Monotonic second when it departed or ended (the DESTROY event's
     /// stop timestamp, not the event's arrival). While live and offloaded
-    /// to hardware: the monotonic ms (wrapping, 0 none) of the last
-    /// counter step (flows/rates.rs), so the record stays 80 bytes.
+    /// to hardware: the monotonic time in 2^20 ns ticks (wrapping, 0 none)
+    /// of the last counter step (flows/rates.rs), so the record stays 80
+    /// bytes.
     pub end_s: u32,
     /// Original source and destination port (ICMP: echo id and
     /// type<<8|code), then the NAT port (ICMP: the reply's id).

@@ -29,7 +29,7 @@
 //! refresh: then the flowtable counts, and the still ones are idle (0). A
 //! hardware flow's counters that step are rated over the step (from the
 //! last change to this one) and keep that rate between steps (`HELD`)
-//! for `HW_HOLD_MS`, not a sawtooth of zeros and spikes. An idle
+//! for `HW_HOLD`, not a sawtooth of zeros and spikes. An idle
 //! offloaded flow (the flowtable lets it go after 30 s) reads unknown
 //! when no other one moved.
 
@@ -53,8 +53,10 @@ const MIN_ZERO_BYTES: f64 = 4096.0;
 
 /// How long a hardware-offloaded flow keeps its last step's rate while
 /// its counters do not move (its steps come about every 3 s; twice the
-/// refresh interval when that is longer), before it reads as frozen.
-const HW_HOLD_MS: u32 = 7_000;
+/// refresh interval when that is longer), before it reads as frozen: 7 s
+/// in ticks of 2^`STEP_SHIFT` ns.
+const HW_HOLD: u32 = (7_000_000_000u64 >> STEP_SHIFT) as u32;
+const STEP_SHIFT: u32 = 20;
 
 /// What `settle` decided for one flow.
 enum Settled {
@@ -259,11 +261,13 @@ impl FlowTable {
     fn offloaded(&mut self, i: usize, moved: bool, dt: u64, now: u64) -> Option<u64> {
         let f = &mut self.flows[i];
         let hw = f.offload() == Offload::Hw;
-        let now_ms = ((now / 1_000_000) as u32).max(1);
+        // Ticks of 2^20 ns (about 1 ms): shifts, not 64-bit divisions
+        // (a call each on the 32-bit routers).
+        let tick = ((now >> STEP_SHIFT) as u32).max(1);
         // Since the last hardware step (0: none seen).
         let since = match f.end_s {
             0 => 0,
-            t => now_ms.wrapping_sub(t),
+            t => tick.wrapping_sub(t),
         };
         if !hw {
             f.end_s = 0;
@@ -272,28 +276,29 @@ impl FlowTable {
                 return Some(dt);
             }
         } else if moved {
-            f.end_s = now_ms;
+            f.end_s = tick;
             if since > 0 {
-                return Some(since as u64 * 1_000_000);
+                return Some((since as u64) << STEP_SHIFT);
             }
             // The first step seen: over how long it gathered is not
-            // known (not a spike of it over the interval); the next one is.
-            f.orig_bps = 0.0;
-            f.reply_bps = 0.0;
-            f.set_rate(RateState::Unknown);
-            return None;
+            // known (not a spike of it over the interval); the next one
+            // is. Unknown, as below, but not frozen.
         }
-        if f.has(HELD) && since > 0 && since <= HW_HOLD_MS.max((dt / 500_000) as u32) {
+        let hold = HW_HOLD.max((dt >> (STEP_SHIFT - 1)) as u32);
+        if f.has(HELD) && since > 0 && since <= hold {
             // Between two steps: the rate fields hold the last step's.
             return None;
         }
         f.orig_bps = 0.0;
         f.reply_bps = 0.0;
         f.set_rate(RateState::Unknown);
-        if hw {
-            self.counts.offloaded.hw_frozen += 1;
-        } else {
-            self.counts.offloaded.sw_frozen += 1;
+        if !moved {
+            let o = &mut self.counts.offloaded;
+            *(if hw {
+                &mut o.hw_frozen
+            } else {
+                &mut o.sw_frozen
+            }) += 1;
         }
         None
     }
