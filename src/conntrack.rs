@@ -102,6 +102,37 @@ pub const IPS_DST_NAT: u32 = 1 << 5;
 pub const IPS_OFFLOAD: u32 = 1 << 14;
 pub const IPS_HW_OFFLOAD: u32 = 1 << 15;
 
+/// Where an entry's packets are forwarded: by the usual path, or past it
+/// by a flowtable (nf_flow_table_core.c sets OFFLOAD), in hardware when the
+/// driver took the flow (HW_OFFLOAD as well).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offload {
+    No,
+    Sw,
+    Hw,
+}
+
+impl Offload {
+    pub fn of(status: u32) -> Offload {
+        if status & IPS_HW_OFFLOAD != 0 {
+            Offload::Hw
+        } else if status & IPS_OFFLOAD != 0 {
+            Offload::Sw
+        } else {
+            Offload::No
+        }
+    }
+
+    /// As `-M` and JSON write it ("-": not offloaded).
+    pub fn name(self) -> &'static str {
+        match self {
+            Offload::No => "-",
+            Offload::Sw => "sw",
+            Offload::Hw => "hw",
+        }
+    }
+}
+
 pub const STATUS_NAMES: [&str; 16] = [
     "EXPECTED",
     "SEEN_REPLY",

@@ -3,6 +3,7 @@
 //! findings, their texts, and the pure functions of counters that raise
 //! them, so every finding is testable without a kernel.
 
+use crate::flows::Offloaded;
 use crate::infile::Refusal;
 use crate::line::{fmt_scaled, Line};
 use crate::route::Links;
@@ -25,8 +26,9 @@ pub struct Inputs {
     pub recent_resets: Option<u32>,
     /// The age column is on and some entries lack kernel timestamps.
     pub ages_estimated: bool,
-    /// Offloaded entries (OFFLOAD / HW_OFFLOAD status).
-    pub offloaded: u32,
+    /// Offloaded entries (OFFLOAD / HW_OFFLOAD status), by kind, and
+    /// those whose counters were frozen.
+    pub offloaded: Offloaded,
     pub dump_interrupted: bool,
     pub malformed: u32,
     pub ct_count: u64,
@@ -69,7 +71,7 @@ pub fn compute(i: &Inputs, w: &mut Warnings) {
     if i.ages_estimated {
         w.push(Warning::NoTimestamps);
     }
-    if i.offloaded > 0 {
+    if i.offloaded.any() > 0 {
         w.push(Warning::Offload(i.offloaded));
     }
     if !i.events_on {
@@ -115,7 +117,8 @@ pub enum Warning {
     /// (0: not known yet).
     Resets(u32),
     NoTimestamps,
-    Offload(u32),
+    /// Which offload case applies (`offload_text`).
+    Offload(Offloaded),
     Interrupted,
     Malformed(u32),
     CtNearFull(u64, u64, u64),
@@ -186,10 +189,10 @@ impl Warning {
                 out,
                 "ages are nftop's first-seen times (marked >): sysctl -w net.netfilter.nf_conntrack_timestamp=1 for true ages of new connections"
             ),
-            Warning::Offload(n) => write!(
-                out,
-                "{n} offloaded connections: their counters may be frozen (enable the flowtable counter flag)"
-            ),
+            Warning::Offload(n) => {
+                offload_text(out, n);
+                Ok(())
+            }
             Warning::Interrupted => write!(
                 out,
                 "the table changed during the dump: some rows may be missing this refresh"
@@ -278,6 +281,35 @@ impl Warnings {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// The offload warning: the case that applies and its fix. A software
+/// flowtable without `counter` freezes the counters (the fix is the
+/// flag); hardware offload without accounting (MT7621) freezes them with
+/// no fix (the links' counters are the truth); with counters the rates
+/// are right and the warning only names the offload.
+fn offload_text(out: &mut Line, n: Offloaded) {
+    if n.sw_frozen > 0 {
+        lead(out, n.sw_frozen, " offloaded connections frozen: flowtable without counter (add counter to the flowtable)");
+    }
+    if n.hw > 0 && n.hw_frozen == n.hw {
+        if n.sw_frozen > 0 {
+            out.push_str("; ");
+        }
+        lead(out, n.hw, " hardware-offloaded connections frozen (no accounting, MT7621): no fix, the interface totals are the truth");
+    } else if n.sw_frozen == 0 {
+        lead(
+            out,
+            n.any(),
+            " offloaded connections: counted by the flowtable",
+        );
+    }
+}
+
+/// A count, then the text that says what of.
+fn lead(out: &mut Line, n: u32, text: &str) {
+    let _ = write!(out, "{n}");
+    out.push_str(text);
 }
 
 /// Refreshes in a row an interface must be over before it is reported.
@@ -408,7 +440,11 @@ mod tests {
             }),
             vec!["events_silent"]
         );
-        assert_eq!(codes(&Inputs { offloaded: 2, ..ok }), vec!["offload"]);
+        let offloaded = Offloaded {
+            sw: 2,
+            ..Offloaded::default()
+        };
+        assert_eq!(codes(&Inputs { offloaded, ..ok }), vec!["offload"]);
         assert_eq!(
             codes(&Inputs {
                 links_dropped: 3,

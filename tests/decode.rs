@@ -358,10 +358,16 @@ fn offload_status_bit_from_recorded_message_warns() {
     let mut table = nftop::flows::FlowTable::new(64, 1);
     let mut scratch = Conn::default();
     let mut st = DumpStats::default();
-    table.begin();
-    parse_datagram(&dg, seq, port, &mut scratch, &mut st, |c| table.observe(c)).unwrap();
-    table.finish(1_000_000_000, 0);
-    assert_eq!(table.counts.offloaded, 1);
+    // Twice, one second apart, with the same counters: a software
+    // flowtable without `counter` froze them.
+    for t in 1..=2u64 {
+        table.begin();
+        st = DumpStats::default();
+        parse_datagram(&dg, seq, port, &mut scratch, &mut st, |c| table.observe(c)).unwrap();
+        table.finish(t * 1_000_000_000, 0);
+    }
+    let off = table.counts.offloaded;
+    assert_eq!((off.sw, off.hw, off.sw_frozen, off.hw_frozen), (1, 0, 1, 0));
     let mut w = nftop::health::Warnings::default();
     nftop::health::compute(
         &nftop::health::Inputs {
@@ -378,7 +384,7 @@ fn offload_status_bit_from_recorded_message_warns() {
     first.message(&mut l);
     assert_eq!(first.code(), "offload");
     assert!(
-        l.as_str().contains("frozen") && l.as_str().contains("flowtable counter"),
+        l.as_str().contains("frozen") && l.as_str().contains("add counter to the flowtable"),
         "{}",
         l.as_str()
     );
@@ -387,6 +393,8 @@ fn offload_status_bit_from_recorded_message_warns() {
         .iter()
         .find(|f| f.status as u32 & nftop::conntrack::IPS_OFFLOAD != 0)
         .unwrap();
+    // Frozen: its rate is unknown, not 0.
+    assert_eq!(f.rate(), nftop::flows::RateState::Unknown);
     let mut flags = nftop::render::Line::new();
     nftop::render::flags(&mut flags, f, b' ');
     assert!(

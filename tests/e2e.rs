@@ -360,7 +360,7 @@ fn flags_on_the_bed() {
     }
     assert!(c.contains("203.0.113.200") && c.contains("2001:db8:ff::200"));
 
-    // -M: leading unix time, fixed 21 columns, raw integers.
+    // -M: leading unix time, fixed 22 columns, raw integers.
     let m = run(&["-M"]);
     let lines: Vec<&str> = m.lines().filter(|l| !l.is_empty()).collect();
     assert!(!lines.is_empty());
@@ -370,7 +370,7 @@ fn flags_on_the_bed() {
         .as_secs_f64();
     for l in &lines {
         let f: Vec<&str> = l.split(' ').collect();
-        assert_eq!(f.len(), 21, "{l}");
+        assert_eq!(f.len(), 22, "{l}");
         let t: f64 = f[0].parse().unwrap();
         assert!((now - t).abs() < 60.0, "{l}");
         for rate in &f[6..9] {

@@ -68,8 +68,9 @@ fn net() -> Net {
 }
 
 thread_local! {
-    /// The `--mark` cases' table carries conntrack marks (`MARKS`); the
-    /// others' has none, as their goldens were written.
+    /// The `--mark` cases' table carries conntrack marks (`MARKS`) and
+    /// offloaded connections (`OFFLOADED`); the others' has neither, as
+    /// their goldens were written.
     static MARKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -77,6 +78,11 @@ thread_local! {
 /// 0x200), the port forward and the router's own unmarked, one mark
 /// with bits above the mask.
 const MARKS: [u32; 8] = [0x100, 0x200, 0, 0x100, 0, 0, 0x3f00, 0x80000100];
+
+/// Flowtables in the marked table: the UDP flow in a software flowtable
+/// with `counter` (its counters move), the idle connection in hardware
+/// without accounting (frozen: its rate is unknown).
+const OFFLOADED: [u32; 8] = [0, 0x4000, 0, 0, 0, 0, 0, 0xc000];
 
 /// Eight connections, each a kind the renderers treat differently.
 fn table() -> FlowTable {
@@ -176,6 +182,7 @@ fn table() -> FlowTable {
             let mut c = *c;
             if MARKED.get() {
                 c.mark = MARKS[c.id as usize - 1];
+                c.status |= OFFLOADED[c.id as usize - 1];
             }
             c.orig_bytes = 1000 + o * (k + 1);
             c.reply_bytes = 1000 + r * (k + 1);
@@ -367,7 +374,8 @@ fn golden_mark() {
     golden("screen-mark-100x20.txt", &render(&args, Some((20, 100))));
     golden(
         "screen-mark-wide-160x20.txt",
-        &render(&[&["-w"], &args[..]].concat(), Some((20, 160))),
+        // -V: the state column names the offload.
+        &render(&[&["-w", "-V"], &args[..]].concat(), Some((20, 160))),
     );
     golden("screen-mark-60x14.txt", &render(&args, Some((14, 60))));
     MARKED.set(false);

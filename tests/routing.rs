@@ -395,8 +395,8 @@ fn in_and_out_filters() {
     let f: Vec<&str> = wan0.split(' ').collect();
     assert_eq!(
         f.len(),
-        8,
-        "time dev tx rx sum conns link_tx link_rx: {wan0}"
+        9,
+        "time dev tx rx sum conns link_tx link_rx blind: {wan0}"
     );
     assert!(
         f[2].parse::<u64>().unwrap() > 1_000_000,

@@ -22,6 +22,7 @@ mod ipfix;
 mod layers;
 mod metrics;
 mod mwan;
+mod offload;
 mod outside_names;
 mod privacy;
 mod render;

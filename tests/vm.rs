@@ -8,6 +8,13 @@
 //! have exactly the bytes they sent, and a connection that ends while
 //! nftop runs must arrive as a DESTROY event.
 //!
+//! On aarch64 the guest also routes two steady flows through a software
+//! flowtable (tests/vm-offload.sh, issue 23): with the flowtable's
+//! `counter` flag every sample of each flow must be within 5 % of what
+//! nft counted at the ingress hook; without it the flows must show as
+//! offloaded with an unknown rate, and the uplink's blind spot must be
+//! within 5 % of its link counters.
+//!
 //! Ignored in a plain `cargo test`: they need the cross builds.
 //! `make test-vm` (part of `make test`) builds them and runs these with
 //! NFTOP_REQUIRE_VM=1, where a missing binary or qemu is a failure.
@@ -297,7 +304,130 @@ fn proc_lines_parse() {
 fn vm_test(arch: &str, triple: &str, uname: &str) {
     if let Some(out) = boot(arch, triple) {
         check(arch, uname, &out);
+        if arch == "aarch64" {
+            check_offload(&out, "COUNTER", (5201.0, 5300.0));
+            check_offload(&out, "FROZEN", (5202.0, 5301.0));
+        }
     }
+}
+
+/// nft's TCP and UDP bytes at the ingress hooks (r0 + r1) as the guest
+/// read them before and after nftop's run of `phase`: (uptime, tcp, udp).
+fn acct(out: &str, phase: &str) -> Vec<(f64, f64, f64)> {
+    let tag = format!("NFTOP-VM-OFFLOAD-ACCT {phase} ");
+    let reads: Vec<(f64, f64, f64)> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix(&tag))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let (mut tcp, mut udp) = (0.0, 0.0);
+            for p in w[1..].chunks(2) {
+                let v: f64 = p[1].parse().unwrap();
+                match p[0] {
+                    "6" | "tcp" => tcp += v,
+                    _ => udp += v,
+                }
+            }
+            (w[0].parse().unwrap(), tcp, udp)
+        })
+        .collect();
+    assert_eq!(reads.len(), 2, "{phase}: nft counter reads:\n{out}");
+    reads
+}
+
+/// One phase of tests/vm-offload.sh: a TCP flow to `ports.0` and a UDP
+/// flow from `ports.1` (8 and 6 Mbit/s) through the router's software
+/// flowtable, with its `counter` flag (COUNTER) or without (FROZEN).
+fn check_offload(out: &str, phase: &str, ports: (f64, f64)) {
+    let begin = format!("NFTOP-VM-OFFLOAD-{phase}-BEGIN");
+    let end = format!("NFTOP-VM-OFFLOAD-{phase}-END");
+    assert!(
+        out.contains(&format!("{end} 0")),
+        "{phase}: nftop failed:\n{out}"
+    );
+    let objs: Vec<J> = section(out, &begin, &end)
+        .into_iter()
+        .filter(|l| l.starts_with('{'))
+        .map(json)
+        .collect();
+    let reads = acct(out, phase);
+    let (first, last) = (reads[0], reads[1]);
+    let whole = |pick: usize| {
+        let v = |r: &(f64, f64, f64)| if pick == 1 { r.1 } else { r.2 };
+        (v(&last) - v(&first)) * 8.0 / (last.0 - first.0)
+    };
+    eprintln!(
+        "offload {phase}: nft tcp {:.0} bit/s, udp {:.0} bit/s",
+        whole(1),
+        whole(2)
+    );
+    assert!(
+        whole(1) > 6e6 && whole(2) > 4.5e6,
+        "{phase}: the flows did not run:\n{out}"
+    );
+    let frozen = phase == "FROZEN";
+    // The first samples see the flows' start (bytes over their age) and
+    // nftop's own (the emulated CPU is busy with it).
+    let late = |o: &&J| o.get("seq").num() >= 4.0;
+    for (proto, port, pick) in [("tcp", ports.0, 1), ("udp", ports.1, 2)] {
+        let rows: Vec<&J> = objs
+            .iter()
+            .filter(late)
+            .filter(|o| o.get("type").str() == "conn" && o.get("proto").str() == proto)
+            .filter(|o| o.get("dport").num() == port)
+            .collect();
+        assert!(rows.len() >= 5, "{phase}: {proto} samples:\n{out}");
+        for r in rows {
+            assert_eq!(r.get("offload").str(), "sw", "{phase} {proto}: {r:?}");
+            let sum = r.get("sum_bps");
+            if frozen {
+                assert_eq!(*sum, J::Null, "{phase} {proto}: rate unknown: {r:?}");
+                continue;
+            }
+            let truth = whole(pick);
+            let v = sum.num();
+            eprintln!("offload {phase} {proto}: {v:.0} bit/s, nft {truth:.0}");
+            assert!(
+                (v - truth).abs() <= truth * 0.05,
+                "{phase} {proto}: {v} bit/s vs nft's {truth}"
+            );
+        }
+    }
+    // The uplink: what its link carried that conntrack does not account for.
+    for d in objs
+        .iter()
+        .filter(late)
+        .filter(|o| o.get("type").str() == "dev" && o.get("dev").str() == "r1")
+    {
+        let link = d.get("link_tx_bps").num() + d.get("link_rx_bps").num();
+        let blind = d.get("blind_bps").num();
+        eprintln!("offload {phase} r1: link {link:.0} blind {blind:.0} bit/s");
+        assert!(link > 6e6, "{phase}: uplink idle: {d:?}");
+        if frozen {
+            assert!(
+                (blind - link).abs() <= link * 0.05,
+                "{phase}: blind spot {blind} vs link {link}"
+            );
+        } else {
+            assert!(blind <= link * 0.05, "{phase}: blind {blind} of {link}");
+        }
+    }
+    let tick = objs
+        .iter()
+        .rfind(|o| o.get("type").str() == "tick")
+        .unwrap_or_else(|| panic!("{phase}: no tick:\n{out}"));
+    let w = tick
+        .get("warnings")
+        .arr()
+        .iter()
+        .find(|w| w.get("code").str() == "offload")
+        .unwrap_or_else(|| panic!("{phase}: no offload warning: {tick:?}"));
+    let fix = if frozen {
+        "add counter to the flowtable"
+    } else {
+        "counted by the flowtable"
+    };
+    assert!(w.get("msg").str().contains(fix), "{phase}: {w:?}");
 }
 
 #[test]

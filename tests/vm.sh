@@ -2,8 +2,11 @@
 # Boots a Debian bookworm kernel for a router CPU under qemu-system with a
 # tiny initramfs (busybox-static, the conntrack modules, a static nftop),
 # makes loopback connections with known sizes, runs
-# `nftop --json --count 2` there and prints the guest console. The
-# assertions live in tests/vm.rs; this script only builds and boots.
+# `nftop --json --count 2` there and prints the guest console. On aarch64
+# the guest also routes through a software flowtable (tests/vm-offload.sh:
+# nft, tc, ip and nc come from Debian's packages with their libraries; one
+# architecture only, for CI time). The assertions live in tests/vm.rs;
+# this script only builds and boots.
 #
 #   sh tests/vm.sh ARCH NFTOP_BINARY     ARCH: mipsel | armv7 | aarch64 | s390x
 #
@@ -19,6 +22,7 @@ bin=${2:?usage: tests/vm.sh ARCH NFTOP_BINARY}
 [ -x "$bin" ] || { echo "vm.sh: no nftop binary at $bin: run make cross TARGET=..." >&2; exit 2; }
 cache=$(realpath -m "${NFTOP_VM_CACHE:-target/vm}")
 
+offload=
 case $arch in
 mipsel)
 	deb=mipsel kflavour=4kc-malta console=ttyS0
@@ -27,7 +31,7 @@ armv7)
 	deb=armhf kflavour=armmp console=ttyAMA0
 	set -- qemu-system-arm -M virt,highmem=off -cpu cortex-a15 ;;
 aarch64)
-	deb=arm64 kflavour=arm64 console=ttyAMA0
+	deb=arm64 kflavour=arm64 console=ttyAMA0 offload=aarch64-linux-gnu
 	set -- qemu-system-aarch64 -M virt -cpu cortex-a53 ;;
 s390x)
 	# Not a router CPU: Debian's only big-endian architecture, so the
@@ -80,6 +84,17 @@ if [ ! -e "$root/ready" ]; then
 	rm -rf "$root/debs"
 	touch "$root/ready"
 fi
+# Flow offloading's tools (tests/vm-offload.sh), dynamic binaries with
+# every library they load.
+if [ -n "$offload" ] && [ ! -e "$root/offload-ready" ]; then
+	rm -rf "$root/offload" && mkdir -p "$root/offload/debs"
+	(cd "$root/offload/debs" && retry apt-get -qq download $(for p in nftables libnftables1 \
+		libnftnl11 libmnl0 libjansson4 libgmp10 libedit2 libbsd0 libmd0 libtinfo6 libxtables12 \
+		libc6 iproute2 libbpf1 libelf1 zlib1g libcap2 netcat-openbsd; do echo "$p:$deb"; done))
+	for d in "$root"/offload/debs/*.deb; do dpkg-deb -x "$d" "$root/offload/x"; done
+	rm -rf "$root/offload/debs"
+	touch "$root/offload-ready"
+fi
 kernel=$(ls "$root"/x/boot/vmlinu* | head -1)
 kmod=$(ls -d "$root"/x/lib/modules/* | head -1)
 
@@ -107,6 +122,21 @@ add_module() {
 }
 [ -z "$(find "$kmod" -name crc32c_generic.ko)" ] || add_module crc32c_generic
 add_module nf_conntrack_netlink
+if [ -n "$offload" ]; then
+	# The flowtable (nf_flow_table, its inet type, the nft expression that
+	# adds flows to it), veths and the shapers.
+	for m in nf_flow_table nf_flow_table_inet nft_flow_offload veth sch_tbf sch_prio; do add_module $m; done
+	x=$root/offload/x
+	mkdir -p "$work/sbin" "$work/usr/sbin" "$work/lib/$offload" "$work/usr/lib/$offload"
+	cp -P "$x"/lib/ld-linux* "$work/lib/"
+	cp -P "$x"/lib/$offload/*.so* "$work/lib/$offload/"
+	cp -P "$x"/usr/lib/$offload/*.so* "$work/usr/lib/$offload/"
+	cp "$x/usr/sbin/nft" "$work/usr/sbin/nft"
+	cp "$x/sbin/tc" "$work/sbin/tc"
+	cp "$x/bin/ip" "$work/sbin/ip"
+	cp "$x/bin/nc.openbsd" "$work/sbin/nc"
+	cp "$(dirname "$0")/vm-offload.sh" "$work/offload.sh"
+fi
 
 cat > "$work/init" <<EOF
 #!/bin/busybox sh
@@ -152,6 +182,7 @@ sleep 1
 ping -q -c 1 -s 300 127.0.0.1 > /dev/null
 wait
 echo NFTOP-VM-EVENTS-END
+[ ! -e /offload.sh ] || sh /offload.sh
 reboot -f
 EOF
 chmod +x "$work/init"

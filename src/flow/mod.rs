@@ -66,6 +66,9 @@ const NAT_SHIFT: u16 = 12;
 /// fields still hold the last rates and the counters what came after the
 /// zeroing, until finish() estimates what the zeroing took (flows/rates.rs).
 pub(crate) const ZEROED: u16 = 1 << 14;
+/// Offloaded to hardware, counters unchanged in this dump: the rate fields
+/// still hold the last step's rates (flows/rates.rs).
+pub(crate) const HELD: u16 = 1 << 15;
 
 /// How the reply tuple is kept.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -108,7 +111,10 @@ pub struct Flow {
     pub in_if: u32,
     pub out_if: u32,
     /// Monotonic second when it departed or ended (the DESTROY event's
-    /// stop timestamp, not the event's arrival).
+    /// stop timestamp, not the event's arrival). While live and offloaded
+    /// to hardware: the monotonic time in 2^20 ns ticks (wrapping, 0 none)
+    /// of the last counter step (flows/rates.rs), so the record stays 80
+    /// bytes.
     pub end_s: u32,
     /// Original source and destination port (ICMP: echo id and
     /// type<<8|code), then the NAT port (ICMP: the reply's id).
@@ -338,6 +344,10 @@ impl Flow {
     }
 
     pub fn offloaded(&self) -> bool {
-        self.status as u32 & (conntrack::IPS_OFFLOAD | conntrack::IPS_HW_OFFLOAD) != 0
+        self.offload() != conntrack::Offload::No
+    }
+
+    pub fn offload(&self) -> conntrack::Offload {
+        conntrack::Offload::of(self.status as u32)
     }
 }

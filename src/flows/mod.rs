@@ -57,7 +57,7 @@ pub struct Counts {
     /// Entries without a start timestamp in the last dump.
     pub no_timestamp: u32,
     /// Offloaded entries in the last dump (their counters may be frozen).
-    pub offloaded: u32,
+    pub offloaded: Offloaded,
     /// Departed flows removed without ever getting their DESTROY event.
     pub unexplained: u64,
     /// Connections that ended since start (DESTROY events matched).
@@ -70,6 +70,37 @@ pub struct Counts {
     pub estimated_total: u64,
     /// Seconds between the last two zeroings (0: fewer than two seen).
     pub zero_period_s: u32,
+}
+
+/// Offloaded entries in the last dump, by kind, and how many of them had
+/// counters that could not be moving (flows/rates.rs: their rate is
+/// unknown).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Offloaded {
+    /// In a software flowtable (OFFLOAD without HW_OFFLOAD).
+    pub sw: u32,
+    /// In hardware (HW_OFFLOAD).
+    pub hw: u32,
+    pub sw_frozen: u32,
+    pub hw_frozen: u32,
+    /// Software-offloaded flows (not new) whose counters moved: the
+    /// flowtable counts, so those that did not are idle, not frozen
+    /// (flows/rates.rs).
+    pub sw_moved: u32,
+}
+
+impl Offloaded {
+    pub fn any(&self) -> u32 {
+        self.sw + self.hw
+    }
+
+    fn count(&mut self, status: u32) {
+        match crate::conntrack::Offload::of(status) {
+            crate::conntrack::Offload::Sw => self.sw += 1,
+            crate::conntrack::Offload::Hw => self.hw += 1,
+            crate::conntrack::Offload::No => {}
+        }
+    }
 }
 
 pub struct FlowTable {
@@ -207,7 +238,7 @@ impl FlowTable {
         self.counts.dropped = 0;
         self.counts.no_counters = 0;
         self.counts.no_timestamp = 0;
-        self.counts.offloaded = 0;
+        self.counts.offloaded = Offloaded::default();
     }
 
     /// Records one entry of the running dump.
@@ -246,9 +277,7 @@ impl FlowTable {
         if c.start == 0 {
             self.counts.no_timestamp += 1;
         }
-        if c.status & (crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD) != 0 {
-            self.counts.offloaded += 1;
-        }
+        self.counts.offloaded.count(c.status);
         // A new table (empty when the dump's first entry came): every
         // entry is new, so none is looked up; they are appended and
         // indexed together when the dump ends (`index_appended`), which

@@ -17,9 +17,25 @@
 //! zeroed flow is credited its last rate over the rest of the interval,
 //! counted as estimated (`Counts::estimated_total`); with fewer than
 //! `MIN_ZERO_SAMPLES` usable flows, each holds its own last rate.
+//!
+//! Offloaded flows (a flowtable forwards their packets past conntrack):
+//! a software flowtable with the `counter` flag updates the counters per
+//! packet, so they are rated as any other; without it they freeze after
+//! the first packets. Hardware offload updates them from the driver's
+//! statistics about every 3 s per flow, or never (MT7621). So an
+//! offloaded flow whose counters did not move in a refresh is "frozen":
+//! its rate is unknown (never 0), and `Counts::offloaded` counts it;
+//! unless another software-offloaded flow (not new) moved in the same
+//! refresh: then the flowtable counts, and the still ones are idle (0). A
+//! hardware flow's counters that step are rated over the step (from the
+//! last change to this one) and keep that rate between steps (`HELD`)
+//! for `HW_HOLD`, not a sawtooth of zeros and spikes. An idle
+//! offloaded flow (the flowtable lets it go after 30 s) reads unknown
+//! when no other one moved.
 
 use super::{FlowTable, Life, RateState};
-use crate::flow::{Flow, FRESH, NEW, PENDING, RESET, SEEN, ZEROED};
+use crate::conntrack::Offload;
+use crate::flow::{Flow, FRESH, HELD, NEW, PENDING, RESET, SEEN, ZEROED};
 
 /// Below this age a first-seen entry's bytes/age rate is noise.
 const MIN_AGE_NS: u64 = 1_000_000;
@@ -34,6 +50,13 @@ const MIN_ZERO_SAMPLES: u32 = 3;
 /// A zeroed flow is a sample only when its last rate promised this many
 /// bytes over the interval (a few full packets; fewer is noise).
 const MIN_ZERO_BYTES: f64 = 4096.0;
+
+/// How long a hardware-offloaded flow keeps its last step's rate while
+/// its counters do not move (its steps come about every 3 s; twice the
+/// refresh interval when that is longer), before it reads as frozen: 7 s
+/// in ticks of 2^`STEP_SHIFT` ns.
+const HW_HOLD: u32 = (7_000_000_000u64 >> STEP_SHIFT) as u32;
+const STEP_SHIFT: u32 = 20;
 
 /// What `settle` decided for one flow.
 enum Settled {
@@ -87,16 +110,27 @@ impl FlowTable {
                     } else {
                         dt_ns
                     };
-                    self.rate(i, span, fresh);
+                    self.rate(i, span, fresh, now);
                 }
             }
             let f = &mut self.flows[i];
             f.set(SEEN, false);
             f.set(PENDING, false);
+            f.set(HELD, false);
             i += 1;
         }
         if self.zeroed > 0 {
             self.estimate_zeroing(now, dt_ns);
+        }
+        let o = &mut self.counts.offloaded;
+        if o.sw_moved > 0 && o.sw_frozen > 0 {
+            // The flowtable counts (module doc): the still ones are idle.
+            o.sw_frozen = 0;
+            for f in self.flows.iter_mut() {
+                if f.offload() == Offload::Sw && f.life == Life::Live && !f.is_new() {
+                    f.set_rate(RateState::Known);
+                }
+            }
         }
         self.last_t = now;
         if self.first_real == 0 {
@@ -142,6 +176,7 @@ impl FlowTable {
             }
             Life::Departed => {
                 f.life = Life::Live; // back in the dump
+                f.end_s = 0; // no hardware step known (`offloaded`)
                 Settled::Counted
             }
             Life::Closing => {
@@ -154,8 +189,8 @@ impl FlowTable {
     }
 
     /// Rates from the pending deltas over `span` ns; the bytes of a
-    /// connection that ended are credited.
-    fn rate(&mut self, i: usize, span: u64, fresh: bool) {
+    /// connection that ended are credited. `now`: the dump's end.
+    fn rate(&mut self, i: usize, span: u64, fresh: bool, now: u64) {
         let f = &mut self.flows[i];
         if f.has(ZEROED) && span == 0 {
             // No interval to estimate over: what it counted since the
@@ -164,7 +199,7 @@ impl FlowTable {
             f.orig_bps = f.orig_bytes as f32;
             f.reply_bps = f.reply_bytes as f32;
         }
-        let (d_o, d_r) = if f.has(PENDING) {
+        let (d_o, d_r) = if f.has(PENDING) && !f.has(HELD) {
             (f.orig_bps as f64, f.reply_bps as f64)
         } else {
             (0.0, 0.0)
@@ -187,6 +222,15 @@ impl FlowTable {
             // two near u64::MAX overflowing).
             self.counts.credited = self.counts.credited.saturating_add((d_o + d_r) as u64);
         }
+        let span = if !fresh && f.life == Life::Live && f.offloaded() {
+            match self.offloaded(i, d_o + d_r > 0.0, span, now) {
+                Some(s) => s,
+                None => return,
+            }
+        } else {
+            span
+        };
+        let f = &mut self.flows[i];
         let measurable = if fresh {
             span >= MIN_AGE_NS && f.has_counters()
         } else {
@@ -209,6 +253,54 @@ impl FlowTable {
                 f.set_rate(RateState::Known);
             }
         }
+    }
+
+    /// An offloaded flow in this dump (module doc), its counters `moved`
+    /// or not since the last one, `dt` ns ago: Some(span) to rate its
+    /// deltas over, or None when it is rated here (held or frozen).
+    fn offloaded(&mut self, i: usize, moved: bool, dt: u64, now: u64) -> Option<u64> {
+        let f = &mut self.flows[i];
+        let hw = f.offload() == Offload::Hw;
+        // Ticks of 2^20 ns (about 1 ms): shifts, not 64-bit divisions
+        // (a call each on the 32-bit routers).
+        let tick = ((now >> STEP_SHIFT) as u32).max(1);
+        // Since the last hardware step (0: none seen).
+        let since = match f.end_s {
+            0 => 0,
+            t => tick.wrapping_sub(t),
+        };
+        if !hw {
+            f.end_s = 0;
+            if moved {
+                self.counts.offloaded.sw_moved += 1;
+                return Some(dt);
+            }
+        } else if moved {
+            f.end_s = tick;
+            if since > 0 {
+                return Some((since as u64) << STEP_SHIFT);
+            }
+            // The first step seen: over how long it gathered is not
+            // known (not a spike of it over the interval); the next one
+            // is. Unknown, as below, but not frozen.
+        }
+        let hold = HW_HOLD.max((dt >> (STEP_SHIFT - 1)) as u32);
+        if f.has(HELD) && since > 0 && since <= hold {
+            // Between two steps: the rate fields hold the last step's.
+            return None;
+        }
+        f.orig_bps = 0.0;
+        f.reply_bps = 0.0;
+        f.set_rate(RateState::Unknown);
+        if !moved {
+            let o = &mut self.counts.offloaded;
+            *(if hw {
+                &mut o.hw_frozen
+            } else {
+                &mut o.sw_frozen
+            }) += 1;
+        }
+        None
     }
 
     /// Rates the flows zeroed in this refresh (module doc), `dt` ns after
@@ -315,13 +407,25 @@ fn first_span(f: &Flow, real: u64, dt_ns: u64, first_dump: bool, first_real: u64
 /// (`ZEROED`) for `finish` to estimate it from.
 pub(super) fn credit(f: &mut Flow, o: u64, r: u64) {
     let zeroed = o < f.orig_bytes || r < f.reply_bytes;
+    let same = o == f.orig_bytes && r == f.reply_bytes;
     if !f.has(PENDING) {
         f.set(PENDING, true);
         f.set(RESET, zeroed);
         f.set(ZEROED, zeroed);
-        if zeroed {
+        // Between two hardware steps: the rates stay (`offloaded`).
+        let held = same && f.offload() == Offload::Hw;
+        f.set(HELD, held);
+        if zeroed || held {
             return;
         }
+        f.orig_bps = 0.0;
+        f.reply_bps = 0.0;
+    } else if f.has(HELD) {
+        if same {
+            return;
+        }
+        // Moved after all (an event after the dump): deltas again.
+        f.set(HELD, false);
         f.orig_bps = 0.0;
         f.reply_bps = 0.0;
     } else if f.has(ZEROED) {

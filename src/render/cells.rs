@@ -90,15 +90,24 @@ impl Ctx<'_> {
 /// State column text: protocol state plus nftop's markers.
 pub fn fmt_state(out: &mut Line, f: &Flow) {
     out.push_str(conntrack::state_name(f.proto, f.state));
-    if f.offloaded() {
-        out.push_str(",OFFLOAD");
+    match f.offload() {
+        conntrack::Offload::Sw => out.push_str(",SW_OFFLOAD"),
+        conntrack::Offload::Hw => out.push_str(",HW_OFFLOAD"),
+        conntrack::Offload::No => {}
     }
 }
 
-/// The marker column: new, unknown rate, reset.
+/// The marker column: closed, offloaded (`o` software, `h` hardware: the
+/// state column is often too narrow to show it), unknown rate, reset, new.
 pub fn marker(f: &Flow) -> u8 {
     if f.life == crate::flows::Life::Closed {
         b'x'
+    } else if f.offloaded() {
+        if f.offload() == conntrack::Offload::Hw {
+            b'h'
+        } else {
+            b'o'
+        }
     } else if f.rate() == RateState::Unknown {
         b'?'
     } else if f.reset() {

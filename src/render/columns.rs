@@ -54,10 +54,11 @@ pub enum DevCol {
     Conns,
     LinkTx,
     LinkRx,
+    Blind,
 }
 
 /// Every number right-aligned, the name left.
-pub const DEV_COLUMNS: [Column<DevCol>; 7] = [
+pub const DEV_COLUMNS: [Column<DevCol>; 8] = [
     column(DevCol::Name, "DEVICE", "dev", 8, 8, false),
     column(DevCol::Tx, "TX", "tx_bps", W, W, true),
     column(DevCol::Rx, "RX", "rx_bps", W, W, true),
@@ -65,11 +66,14 @@ pub const DEV_COLUMNS: [Column<DevCol>; 7] = [
     column(DevCol::Conns, "CONNS", "conns", 6, 0, true),
     column(DevCol::LinkTx, "LINK TX", "link_tx_bps", W, W, true),
     column(DevCol::LinkRx, "LINK RX", "link_rx_bps", W, W, true),
+    column(DevCol::Blind, "BLIND", "blind_bps", W, W, true),
 ];
 
 /// What one device cell holds: conntrack's rates relative to the
-/// interface, its connections, and the link's own counter rates (None
-/// until two samples exist, and for `local`).
+/// interface, its connections, the link's own counter rates (None until
+/// two samples exist, and for `local`), and the blind spot: what the link
+/// carried that conntrack does not account for (offloaded connections
+/// with frozen counters, bridged and untracked traffic, link headers).
 pub enum DevValue<'a> {
     Name(&'a str),
     Rate(Option<f64>),
@@ -86,6 +90,14 @@ pub fn dev_value<'a>(c: DevCol, r: &crate::view::DevRow, ctx: &'a Ctx) -> DevVal
         DevCol::Conns => DevValue::Count(r.conns),
         DevCol::LinkTx => DevValue::Rate(link.and_then(|l| l.tx_bps)),
         DevCol::LinkRx => DevValue::Rate(link.and_then(|l| l.rx_bps)),
+        DevCol::Blind => DevValue::Rate(match link {
+            Some(&crate::route::Link {
+                tx_bps: Some(t),
+                rx_bps: Some(x),
+                ..
+            }) => Some((t + x - r.tx_bps - r.rx_bps).max(0.0)),
+            _ => None,
+        }),
     }
 }
 

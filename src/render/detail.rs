@@ -75,6 +75,10 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
             }
         }
     }
+    // How its packets go: past conntrack in a flowtable (sw) or in
+    // hardware (hw), where the counters may be frozen (the rate reads ?).
+    l.push_str("   offload ");
+    l.push_str(crate::conntrack::Offload::of(c.status).name());
     put(&l);
     l.clear();
     match flow {
@@ -87,9 +91,13 @@ pub fn lines(t: &Tick, ctx: &Ctx, sel: &Selection, cols: usize, put: &mut dyn Fn
                 let _ = write!(l, "  started {y}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
             }
             l.push_str("  now tx ");
-            fmt_rate(&mut l, f.tx_bps(), ctx.o);
-            l.push_str(" rx ");
-            fmt_rate(&mut l, f.rx_bps(), ctx.o);
+            if f.rate() == crate::flows::RateState::Unknown {
+                l.push_str("? rx ?");
+            } else {
+                fmt_rate(&mut l, f.tx_bps(), ctx.o);
+                l.push_str(" rx ");
+                fmt_rate(&mut l, f.rx_bps(), ctx.o);
+            }
         }
         None => l.push_str("ended: no longer in nftop's table"),
     }

@@ -74,6 +74,7 @@ pub enum Col {
     RxBytes,
     AgeFrom,
     Local,
+    Offload,
 }
 
 /// Which option puts a field in the screen's and `-c`'s table.
@@ -132,7 +133,7 @@ const W: u8 = RATE_W as u8;
 /// of the table's columns. The marker has no separator after it on the
 /// screen's second line.
 #[rustfmt::skip]
-pub const FIELDS: [Field; 28] = {
+pub const FIELDS: [Field; 29] = {
     use Col::*;
     use Show::{Always, Never};
     [
@@ -165,6 +166,8 @@ pub const FIELDS: [Field; 28] = {
         field(column(RxBytes, "", "rx_bytes", 0, 0, L), (22, 0), 0, Never),
         field(column(AgeFrom, "", "age_from", 0, 0, L), (24, 0), 0, Never),
         field(column(Local, "", "local", 0, 0, L), (25, 0), 0, Never),
+        // Appended to -M (scripts count fields); JSON only when offloaded.
+        field(column(Offload, "", "offload", 0, 0, L), (27, 21), 0, Never),
     ]
 };
 
@@ -342,6 +345,8 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
         Col::TxBytes => return int(out, m.tx_bytes),
         Col::RxBytes => return int(out, m.rx_bytes),
         Col::AgeFrom => out.push_str(if m.age_kernel { "kernel" } else { "first_seen" }),
+        Col::Offload if json && !f.offloaded() => return Kind::Omit,
+        Col::Offload => out.push_str(f.offload().name()),
         Col::Local => out.push_str(if m.loopback {
             "both"
         } else if m.tx_is_orig {
@@ -439,8 +444,8 @@ mod tests {
         assert_eq!(
             keys(&MACHINE).join(" "),
             "proto src sport dst dport tx_bps rx_bps sum_bps state age_s id in out \
-             nat_src nat_sport nat_dst nat_dport mark zone flags"
+             nat_src nat_sport nat_dst nat_dport mark zone flags offload"
         );
-        assert_eq!(keys(&JSON).len(), 26);
+        assert_eq!(keys(&JSON).len(), 27);
     }
 }
