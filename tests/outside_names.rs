@@ -100,7 +100,7 @@ fn issue26_control_bytes_in_an_interface_name_reach_no_output() {
         .find(|l| l.contains(" icmp ") && l.contains("203.0.113.200"))
         .unwrap_or_else(|| panic!("no ping in -M:\n{out}"));
     let f: Vec<&str> = line.split(' ').collect();
-    assert_eq!((f.len(), f[12]), (21, clean), "-M fields: {line}");
+    assert_eq!((f.len(), f[12]), (22, clean), "-M fields: {line}");
     // JSON: valid, with the name in "in" and in a "dev" object.
     let out = bed.nftop_output(&[&["--json"][..], &count].concat());
     no_controls("--json", &out);
