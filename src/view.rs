@@ -13,7 +13,7 @@
 use crate::cli::Config;
 use crate::flows::{Flow, Life, RateState, Spills};
 use crate::names::Names;
-use crate::route::{Links, LocalAddrs, Net, LOCAL_IF};
+use crate::route::{Link, Links, LocalAddrs, Net, LOCAL_IF};
 use crate::vocab::{sort_indices, SortCol};
 use std::cmp::Ordering;
 
@@ -103,7 +103,20 @@ pub struct View {
 /// Loopback: either interface has the kernel's loopback flag. Without
 /// interfaces, the same rule from the router's own addresses.
 pub fn direction(f: &Flow, spills: &Spills, local: &LocalAddrs, links: &Links) -> (bool, bool) {
-    let loop_if = links.is_loopback(f.in_if) || links.is_loopback(f.out_if);
+    let ends = [links.get(f.in_if), links.get(f.out_if)];
+    direction_at(f, spills, local, links, ends)
+}
+
+/// `direction` with the flow's ingress and egress links (`Links::get`)
+/// already looked up: derive has their rows from the device table.
+fn direction_at(
+    f: &Flow,
+    spills: &Spills,
+    local: &LocalAddrs,
+    links: &Links,
+    [lin, lout]: [Option<&Link>; 2],
+) -> (bool, bool) {
+    let loop_if = lin.is_some_and(|l| l.loopback) || lout.is_some_and(|l| l.loopback);
     if f.out_if == LOCAL_IF {
         return (f.in_if == LOCAL_IF, loop_if || f.in_if == LOCAL_IF);
     }
@@ -111,12 +124,27 @@ pub fn direction(f: &Flow, spills: &Spills, local: &LocalAddrs, links: &Links) -
         return (true, loop_if);
     }
     if f.in_if != 0 {
-        return (!links.is_uplink(f.in_if), loop_if);
+        // A multipath set is no link: `is_uplink` asks its members.
+        return (
+            !lin.map_or_else(|| links.is_uplink(f.in_if), |l| l.uplink),
+            loop_if,
+        );
     }
     let n = f.addr_len();
     let src_local = local.contains(&spills.pair(f).0[..n]);
     let dst_local = local.contains(&spills.reply_src(f)[..n]);
     (src_local || !dst_local, src_local && dst_local)
+}
+
+/// `links.get(ifi)` from the device table's row of `ifi` (the links'
+/// position, or the `local` row past them); only a link not present is
+/// searched for (a gone one). Neither 0 nor LOCAL_IF is a link.
+fn link_at(links: &Links, ifi: u32, row: Option<usize>) -> Option<&Link> {
+    match row {
+        Some(k) => links.all().get(k),
+        None if ifi == 0 => None,
+        None => links.get(ifi),
+    }
 }
 
 fn age(f: &Flow, now_mono: u64, now_real: u64) -> (u64, bool) {
@@ -202,10 +230,19 @@ impl View {
             if fl.life == Life::Departed {
                 continue;
             }
-            let (tx_is_orig, loopback) = direction(fl, spills, local, links);
+            // Both tables have a row per link in the same order: the
+            // flow's rows are looked up once for the two, and give
+            // `direction` its links.
+            let rows = self.devices.rows_of(fl, links);
+            let lin = link_at(links, fl.in_if, rows.0);
+            let lout = match fl.out_if == fl.in_if {
+                true => lin,
+                false => link_at(links, fl.out_if, rows.1),
+            };
+            let (tx_is_orig, loopback) = direction_at(fl, spills, local, links, [lin, lout]);
             fl.set_direction(tx_is_orig, loopback);
             if let Some(d) = all.as_deref_mut() {
-                d.add(fl, links);
+                d.add(fl, rows);
             }
             // Ended connections add their last bytes, not a connection.
             self.all.conns += usize::from(fl.life == Life::Live);
@@ -216,7 +253,7 @@ impl View {
             }
             // The device table accounts for all traffic: family and
             // loopback filters only, not the threshold or the expression.
-            self.devices.add(fl, links);
+            self.devices.add(fl, rows);
             if let Some(id) = f.device {
                 if crate::hostview::device_of(fl, spills, net).id() != id {
                     continue;
@@ -407,30 +444,38 @@ impl Devices {
         }
     }
 
-    /// Adds one flow (not a departed one). A connection from A to B puts
-    /// its original-direction bytes on A's rx and B's tx, its reply bytes
-    /// on B's rx and A's tx.
-    pub fn add(&mut self, fl: &Flow, links: &Links) {
+    /// The rows of a flow's ingress and egress interfaces (no egress row
+    /// when it is the ingress one), for `add` on any table begun with the
+    /// same links.
+    pub fn rows_of(&self, fl: &Flow, links: &Links) -> (Option<usize>, Option<usize>) {
+        let out = (fl.out_if != fl.in_if)
+            .then(|| self.row(fl.out_if, links))
+            .flatten();
+        (self.row(fl.in_if, links), out)
+    }
+
+    /// Adds one flow (not a departed one) at its `rows_of`. A connection
+    /// from A to B puts its original-direction bytes on A's rx and B's
+    /// tx, its reply bytes on B's rx and A's tx.
+    pub fn add(&mut self, fl: &Flow, (rin, rout): (Option<usize>, Option<usize>)) {
         // A closed connection's last bytes count; it is no longer a
         // connection of the interface.
         let live = u32::from(fl.life != Life::Closed);
         let (o, r) = (fl.orig_bps as f64, fl.reply_bps as f64);
         let off = u32::from(fl.offloaded());
-        if let Some(k) = self.row(fl.in_if, links) {
+        if let Some(k) = rin {
             let d = &mut self.rows[k];
             d.rx_bps += o;
             d.tx_bps += r;
             d.conns += live;
             d.offloaded += off;
         }
-        if fl.out_if != fl.in_if {
-            if let Some(k) = self.row(fl.out_if, links) {
-                let d = &mut self.rows[k];
-                d.tx_bps += o;
-                d.rx_bps += r;
-                d.conns += live;
-                d.offloaded += off;
-            }
+        if let Some(k) = rout {
+            let d = &mut self.rows[k];
+            d.tx_bps += o;
+            d.rx_bps += r;
+            d.conns += live;
+            d.offloaded += off;
         }
     }
 

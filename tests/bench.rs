@@ -459,36 +459,38 @@ impl Ns {
         assert!(ok, "{script}");
     }
 
-    /// nftop with nothing shown (every entry idle, -t 1G) refreshing as
-    /// fast as it can, no CPU cap: (cpu s, user s, peak RSS KiB, wall s).
-    fn nftop(&self, count: usize) -> (f64, f64, i64, f64) {
-        self.nftop_with(count, &[])
-    }
-
-    /// The same with `extra` flags (the exporters).
-    fn nftop_with(&self, count: usize, extra: &[&str]) -> (f64, f64, i64, f64) {
+    /// Wall time of one nftop process with nothing shown (every entry
+    /// idle, -t 1G) to its first frame: start-up, first dump, attribution.
+    fn first_frame(&self) -> f64 {
         let t0 = wall();
-        let (cpu, user, rss) = rusage_of(
+        rusage_of(
             Command::new("ip")
                 .args(["netns", "exec", &self.0, crate::common::bin()])
-                .args(["--json", "-t", "1G", "-u", "0.1", "--cpu", "0"])
-                .args(extra)
-                .arg("--count")
-                .arg(count.to_string()),
+                .args([
+                    "--json", "-t", "1G", "-u", "0.1", "--cpu", "0", "--count", "1",
+                ]),
         );
-        (cpu, user, rss, wall() - t0)
+        wall() - t0
     }
 
     /// CPU (user + system, whole process, from /proc) per refresh of
     /// refreshes 2 to 1+k of one nftop process: start-up and the first
-    /// refresh, whose cost moves more than a steady one's, left out; and
-    /// its peak RSS then (KiB, VmHWM: wait4's figure for a child counts
-    /// this process's peak, which it inherits before exec).
-    fn steady(&self, k: usize) -> (f64, i64) {
+    /// refresh, whose cost moves more than a steady one's, left out; of
+    /// it, user; and its peak RSS then (KiB, VmHWM: wait4's figure for a
+    /// child counts this process's peak, which it inherits before exec).
+    fn steady(&self, k: usize) -> (f64, f64, i64) {
+        self.steady_with(k, &[])
+    }
+
+    /// The same with `extra` flags (the exporters), so that their cost is
+    /// measured the same way as the figure it is compared with.
+    fn steady_with(&self, k: usize, extra: &[&str]) -> (f64, f64, i64) {
         use std::io::BufRead;
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.0, crate::common::bin()])
-            .args(["--json", "-t", "1G", "-u", "0.1", "--cpu", "0", "--count"])
+            .args(["--json", "-t", "1G", "-u", "0.1", "--cpu", "0"])
+            .args(extra)
+            .arg("--count")
             .arg((2 + k).to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -496,14 +498,14 @@ impl Ns {
             .unwrap();
         let pid = child.id();
         let out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let (mut ticks, mut c0, mut c1, mut hwm) = (0, 0.0, 0.0, 0);
+        let (mut ticks, mut c0, mut c1, mut hwm) = (0, (0.0, 0.0), (0.0, 0.0), 0);
         for line in out.lines() {
             if line.unwrap().contains("\"type\":\"tick\"") {
                 ticks += 1;
                 if ticks == 1 {
-                    c0 = proc_cpu(pid);
+                    c0 = proc_times(pid);
                 } else if ticks == 1 + k {
-                    c1 = proc_cpu(pid);
+                    c1 = proc_times(pid);
                     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
                     let l = st.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
                     hwm = l.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -511,7 +513,8 @@ impl Ns {
             }
         }
         child.wait().unwrap();
-        ((c1 - c0) / k as f64, hwm)
+        let per = |a: f64, b: f64| (a - b) / k as f64;
+        (per(c1.0, c0.0), per(c1.1, c0.1), hwm)
     }
 
     /// In a thread inside the namespace.
@@ -546,7 +549,7 @@ fn bench() {
     // an empty table. Bytes per flow are measured above it.
     let empty = {
         let ns = filled(0, realistic);
-        ns.steady(1).1
+        ns.steady(1).2
     };
     let pick = std::env::var("NFTOP_BENCH_TABLES").unwrap_or_else(|_| "many,busy".into());
     for (name, what, entry) in TABLES {
@@ -596,15 +599,12 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
             });
             bares.push(b);
             ones.push(o);
-            // Two runs (1 and 1+K refreshes): the difference is the steady
-            // cost, without start-up and first-touch page faults.
-            let (_, user1, _, wall1) = ns.nftop(1);
-            let (_, user, ..) = ns.nftop(1 + k);
-            let (steady, r) = ns.steady(k);
+            let wall1 = ns.first_frame();
+            let (steady, user, r) = ns.steady(k);
             rss = rss.max(r);
             ours.push(steady);
             ratios.push(steady / b);
-            users.push((user - user1) / k as f64);
+            users.push(user);
             frames.push(wall1 / w);
             // The first refresh as a user pays it: the whole process
             // (start-up, first dump, attribution) against one bare dump.
@@ -616,14 +616,12 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
             firsts.push(first / o);
         }
         // The Prometheus exporter's cost: steady refreshes with
-        // --metrics (the per-device rows and the page every refresh).
+        // --metrics (the per-device rows and the page every refresh),
+        // measured as `ours`.
         if n <= 500_000 {
             let mut with = Vec::new();
             for _ in 0..3 {
-                let m = ["--metrics", "127.0.0.1:9466"];
-                let (c1, ..) = ns.nftop_with(1, &m);
-                let (c, ..) = ns.nftop_with(1 + k, &m);
-                with.push((c - c1) / k as f64);
+                with.push(ns.steady_with(k, &["--metrics", "127.0.0.1:9466"]).0);
             }
             let with = median(&mut with);
             let without = median(&mut ours.clone());
@@ -632,7 +630,8 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
         }
         let bare = median(&mut bares);
         let steady = median(&mut ours);
-        // nftop's own work (decode, table, attribution, view) per entry.
+        // nftop's own work (decode, table, attribution, view) per entry:
+        // the user time of the steady refreshes.
         let user = median(&mut users);
         let one = median(&mut ones);
         let (first, frame) = (median(&mut firsts), median(&mut frames));
@@ -744,12 +743,8 @@ fn ipfix_cost_with_moving(ns: &Ns, k: usize) -> (f64, f64, usize) {
     let (mut without, mut with) = (vec![], vec![]);
     let x = ["--ipfix", "127.0.0.1:4739"];
     for _ in 0..3 {
-        let (c1, ..) = ns.nftop(1);
-        let (c, ..) = ns.nftop(1 + k);
-        without.push((c - c1) / k as f64);
-        let (c1, ..) = ns.nftop_with(1, &x);
-        let (c, ..) = ns.nftop_with(1 + k, &x);
-        with.push((c - c1) / k as f64);
+        without.push(ns.steady(k).0);
+        with.push(ns.steady_with(k, &x).0);
     }
     stop.store(true, Ordering::Relaxed);
     sender.join().unwrap();
@@ -961,13 +956,19 @@ pub(crate) fn churn_bed() -> crate::common::Bed {
 
 /// CPU seconds (user + sys) a process has used so far.
 pub(crate) fn proc_cpu(pid: u32) -> f64 {
+    proc_times(pid).0
+}
+
+/// A process's (user + system, user) CPU seconds, from /proc.
+fn proc_times(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the command name: state is field 3; utime, stime 14, 15.
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / hz
+    let (user, sys) = (f[11].parse::<f64>().unwrap(), f[12].parse::<f64>().unwrap());
+    ((user + sys) / hz, user / hz)
 }
 
 /// Churn (issue "scale", item 6): 10,000 new short connections per second
