@@ -2,7 +2,7 @@
 //! netlink layer (`nl`), one reused 64 KiB receive buffer, its answers
 //! read by `nl::read_replies` (sequence number, port id, DONE, ERROR,
 //! DUMP_INTR, truncation) and decoded by the ctnetlink codec
-//! (conntrack.rs); the kernel's refusals worded as their fix.
+//! (conntrack/); the kernel's refusals worded as their fix.
 //!
 //! A dump is one `IPCTNL_MSG_CT_GET` request with `NLM_F_DUMP` and family
 //! `AF_UNSPEC` (IPv4 and IPv6 together). The kernel answers in datagrams of

@@ -1,7 +1,7 @@
 //! The one netlink layer every netlink user goes through: the message
 //! header and its constants, the attribute walk and writer (`attr`), the
 //! request builder with nests, the one reader of answers (`read_replies`)
-//! and the one socket (`socket`). ctnetlink (conntrack.rs, netlink.rs,
+//! and the one socket (`socket`). ctnetlink (conntrack/, netlink.rs,
 //! ctentry.rs, events.rs) and rtnetlink (route/wire.rs, route/socket.rs)
 //! sit on top; nothing here knows either protocol.
 //!

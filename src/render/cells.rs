@@ -62,7 +62,7 @@ impl Ctx<'_> {
         if !c.has_ports() {
             if conntrack::is_icmp(c.orig.proto) {
                 // ICMP: echo id on the source side, type/code on the other
-                // (conntrack.rs packs type<<8|code into dport).
+                // (conntrack/ packs type<<8|code into dport).
                 if is_dst {
                     let _ = write!(out, "{}/{}", port >> 8, port & 0xff);
                 } else {

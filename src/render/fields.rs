@@ -331,7 +331,7 @@ pub fn cell(out: &mut Line, c: Col, r: &Row, style: Style) -> Kind {
         Col::Flags => flags(out, f, b','),
         Col::Family => out.push_str(if conn.family == 6 { "ipv6" } else { "ipv4" }),
         Col::Icmp if conntrack::is_icmp(o.proto) => {
-            // conntrack.rs packs type<<8|code into dport, the id in sport.
+            // conntrack/ packs type<<8|code into dport, the id in sport.
             let _ = write!(
                 out,
                 "{},\"icmp_code\":{},\"icmp_id\":{}",
