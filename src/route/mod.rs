@@ -527,36 +527,23 @@ impl Router {
             }
         }
         let ports = (c.orig.sport, c.reply.sport);
-        let (src, mark) = (Some(src), c.mark);
-        Some(if src_local {
-            let (forward, iif) = (false, 0);
-            self.query(
-                c,
-                Ask {
-                    forward,
-                    dst,
-                    src,
-                    iif,
-                    mark,
-                    ports,
-                },
-            )
+        let (forward, iif) = if src_local {
+            (false, 0)
         } else if f.in_if != 0 && self.net.links.is_up(f.in_if) {
-            let (forward, iif) = (true, f.in_if);
-            self.query(
-                c,
-                Ask {
-                    forward,
-                    dst,
-                    src,
-                    iif,
-                    mark,
-                    ports,
-                },
-            )
+            (true, f.in_if)
         } else {
-            self.output_query(c)
-        })
+            return Some(self.output_query(c));
+        };
+        let (src, mark) = (Some(src), c.mark);
+        let ask = Ask {
+            forward,
+            dst,
+            src,
+            iif,
+            mark,
+            ports,
+        };
+        Some(self.query(c, ask))
     }
 
     /// The egress as an output lookup (no ingress, no foreign source).
