@@ -394,11 +394,13 @@ fn check_offload(out: &str, phase: &str, ports: (f64, f64)) {
         }
     }
     // The uplink: what its link carried that conntrack does not account for.
-    for d in objs
+    let uplink: Vec<&J> = objs
         .iter()
         .filter(late)
         .filter(|o| o.get("type").str() == "dev" && o.get("dev").str() == "r1")
-    {
+        .collect();
+    assert!(uplink.len() >= 5, "{phase}: uplink rows:\n{out}");
+    for d in uplink {
         let link = d.get("link_tx_bps").num() + d.get("link_rx_bps").num();
         let blind = d.get("blind_bps").num();
         eprintln!("offload {phase} r1: link {link:.0} blind {blind:.0} bit/s");

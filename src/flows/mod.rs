@@ -21,11 +21,11 @@
 //! given the clock reading taken when the dump completed and turns deltas
 //! into rates.
 
-use crate::conntrack::Conn;
+use crate::conntrack::{Conn, Offload};
 use crate::flow::SEEN;
 pub use crate::flow::{Flow, Life, RateState, Spills};
 use crate::nl::attr::Malformed;
-use rates::credit;
+use rates::{credit, SW_NEWLY};
 
 mod index;
 mod rates;
@@ -302,8 +302,21 @@ impl FlowTable {
     /// The dump holds flow `i` again, as `c`.
     fn seen(&mut self, i: usize, c: &Conn) {
         let f = &mut self.flows[i];
+        let was = f.offloaded();
         credit(f, c.orig_bytes, c.reply_bytes);
         f.update(c);
+        if f.life == Life::Live {
+            // A live flow's end_s is its last hardware step (rates.rs):
+            // none yet when it was not offloaded at the last dump, and a
+            // software flow offloaded since then is marked, for its moved
+            // counters were the slow path's and say nothing of the
+            // flowtable's `counter`.
+            match f.offload() {
+                Offload::Sw if !was => f.end_s = SW_NEWLY,
+                Offload::Hw if was => {}
+                _ => f.end_s = 0,
+            }
+        }
         f.set(SEEN, true);
         self.cursor = i + 1;
         if let Some(e) = self.exported.get_mut(i) {

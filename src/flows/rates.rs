@@ -199,7 +199,7 @@ impl FlowTable {
             f.orig_bps = f.orig_bytes as f32;
             f.reply_bps = f.reply_bytes as f32;
         }
-        let (d_o, d_r) = if f.has(PENDING) && !f.has(HELD) {
+        let (mut d_o, mut d_r) = if f.has(PENDING) && !f.has(HELD) {
             (f.orig_bps as f64, f.reply_bps as f64)
         } else {
             (0.0, 0.0)
@@ -211,7 +211,13 @@ impl FlowTable {
                 self.counts.resets_total += 1;
             }
         }
-        if f.has(ZEROED) {
+        let offloaded = !fresh && f.life == Life::Live && f.offloaded();
+        if f.has(ZEROED) && offloaded {
+            // Frozen or stepping counters say nothing of when the zeroing
+            // fell: the offload rules rate it, on what it counted since.
+            f.set(ZEROED, false);
+            (d_o, d_r) = (f.orig_bytes as f64, f.reply_bytes as f64);
+        } else if f.has(ZEROED) {
             // Rated by estimate_zeroing, from every zeroed flow.
             self.zeroed += 1;
             return;
@@ -222,7 +228,7 @@ impl FlowTable {
             // two near u64::MAX overflowing).
             self.counts.credited = self.counts.credited.saturating_add((d_o + d_r) as u64);
         }
-        let span = if !fresh && f.life == Life::Live && f.offloaded() {
+        let span = if offloaded {
             match self.offloaded(i, d_o + d_r > 0.0, span, now) {
                 Some(s) => s,
                 None => return,
@@ -232,7 +238,9 @@ impl FlowTable {
         };
         let f = &mut self.flows[i];
         let measurable = if fresh {
-            span >= MIN_AGE_NS && f.has_counters()
+            // An offloaded flow's first count may be frozen: bytes over
+            // its age would read as a small known rate.
+            span >= MIN_AGE_NS && f.has_counters() && !(f.life == Life::Live && f.offloaded())
         } else {
             span > 0
         };
@@ -270,9 +278,12 @@ impl FlowTable {
             t => tick.wrapping_sub(t),
         };
         if !hw {
+            let newly = f.end_s == SW_NEWLY;
             f.end_s = 0;
             if moved {
-                self.counts.offloaded.sw_moved += 1;
+                if !newly {
+                    self.counts.offloaded.sw_moved += 1;
+                }
                 return Some(dt);
             }
         } else if moved {
@@ -398,6 +409,11 @@ fn first_span(f: &Flow, real: u64, dt_ns: u64, first_dump: bool, first_real: u64
         dt_ns
     }
 }
+
+/// `end_s` of a live software-offloaded flow that was not offloaded at
+/// the dump before (flows/mod.rs `seen`): its counters moved on the slow
+/// path, which proves nothing about the flowtable's `counter`.
+pub(super) const SW_NEWLY: u32 = u32::MAX;
 
 /// Adds the change from the flow's counters to `o`/`r` to its pending
 /// deltas. A counter that went down was zeroed by another program
