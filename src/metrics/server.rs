@@ -156,7 +156,8 @@ pub(super) fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
 
 /// Takes every waiting connection while a slot is free, stalled or
 /// still reading from before this round (`next`); a host's third takes
-/// the place of its own oldest (`PER_HOST`).
+/// the place of its own oldest from before this round, one still sending
+/// its request first (`PER_HOST`).
 fn accept(lfd: i32, cs: &mut [Client], now: u64) {
     let mut peer = [0; 28];
     while let Some(i) = next(cs, now) {
@@ -171,16 +172,24 @@ fn accept(lfd: i32, cs: &mut [Client], now: u64) {
                 break;
             }
         };
-        let (mut own, mut j) = (0, i);
+        // The host's own to give way: not one accepted in this round
+        // (its request is not read yet), and one still sending its
+        // request before one taking its answer (a scraper behind the
+        // same address as idle clients would lose its page).
+        let (mut own, mut j) = (0, None);
         for (k, c) in cs.iter().enumerate() {
             if c.fd >= 0 && c.peer == peer {
-                if own == 0 || c.moved < cs[j].moved {
-                    j = k;
-                }
                 own += 1;
+                let rank = |c: &Client| (c.answering, c.moved);
+                if c.moved < now && j.is_none_or(|b: usize| rank(c) < rank(&cs[b])) {
+                    j = Some(k);
+                }
             }
         }
-        let i = if own >= PER_HOST { j } else { i };
+        let i = match j {
+            Some(j) if own >= PER_HOST => j,
+            _ => i,
+        };
         close(&mut cs[i], true);
         cs[i] = Client {
             fd,
