@@ -71,29 +71,40 @@ pub fn parse_entries(
     stats: &mut DumpStats,
     on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
 ) -> Result<Step> {
-    parse_received(data, data.len(), seq, port, scratch, stats, on_entry)
+    let mut layouts = conntrack::Layouts::default();
+    let ours = Ours::one(seq, port);
+    parse_received(
+        data,
+        data.len(),
+        ours,
+        scratch,
+        &mut layouts,
+        stats,
+        on_entry,
+    )
 }
 
 /// `parse_entries` of a datagram the kernel had `len` bytes for (more
-/// than `data.len()` when it did not fit the buffer).
+/// than `data.len()` when it did not fit the buffer), with the layouts
+/// of the dump's messages so far.
 fn parse_received(
     data: &[u8],
     len: usize,
-    seq: u32,
-    port: u32,
+    ours: Ours,
     scratch: &mut Conn,
+    layouts: &mut conntrack::Layouts,
     stats: &mut DumpStats,
     mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
 ) -> Result<Step> {
     let mut errno = 0;
-    let w = read_replies(data, len, Ours::one(seq, port), |r| match r {
+    let w = read_replies(data, len, ours, |r| match r {
         Reply::Done => true,
         Reply::Error(_, e) => {
             errno = e;
             e != 0 // 0: an ACK
         }
         Reply::Msg(_, CT_NEW | CT_DELETE, payload) => {
-            match conntrack::decode_lazy(payload, scratch)
+            match conntrack::decode_lazy_in(payload, scratch, layouts)
                 .and_then(|reply| on_entry(scratch, reply))
             {
                 Ok(()) => stats.entries += 1,
@@ -204,6 +215,7 @@ impl CtSocket {
         // The scratch entry lives on this stack frame: one Conn, reused for
         // every message of the dump.
         let mut scratch = Conn::default();
+        let mut layouts = conntrack::Layouts::default();
         let seq = self.send()?;
         let port = self.nl.port;
         self.nl.answer(kernel_io_error, |data, len| {
@@ -211,9 +223,9 @@ impl CtSocket {
             let step = parse_received(
                 data,
                 len,
-                seq,
-                port,
+                Ours::one(seq, port),
                 &mut scratch,
+                &mut layouts,
                 &mut stats,
                 &mut on_entry,
             )?;

@@ -77,11 +77,26 @@ pub fn decode_extra(payload: &[u8]) -> Extra {
     x
 }
 
+/// `decode_lazy` for a dump: a message laid out as an earlier one of its
+/// length (`layouts`, the dump's reader's) is read at that one's offsets.
+pub fn decode_lazy_in<'a>(
+    payload: &'a [u8],
+    out: &mut Conn,
+    layouts: &mut Layouts,
+) -> Result<&'a [u8], Malformed> {
+    let body = start(payload, out)?;
+    layouts.read(body, out).map(|(_, reply)| reply)
+}
+
 /// Every attribute but the reply tuple's contents, which are returned as
 /// the nest's bytes, with CTA_TIMESTAMP_STOP.
 fn decode_top<'a>(payload: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
-    let mut stop = 0;
-    let mut reply: &[u8] = &[];
+    let body = start(payload, out)?;
+    decode_top_loop(body, out)
+}
+
+/// Resets `out` to the family of `payload`'s nfgenmsg; its attributes.
+fn start<'a>(payload: &'a [u8], out: &mut Conn) -> Result<&'a [u8], Malformed> {
     if payload.len() < NFGENMSG_LEN {
         return Err(Malformed);
     }
@@ -94,8 +109,161 @@ fn decode_top<'a>(payload: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), 
         },
         ..Conn::default()
     };
+    Ok(&payload[NFGENMSG_LEN..])
+}
+
+/// Attributes a layout holds at most (the kernel sends about 12).
+const MAX_ATTRS: usize = 16;
+
+/// The top level of a message as the kernel lays it out for one kind of
+/// entry (family, protocol, mark or not): each attribute's header word
+/// and offset, and where the value of each type is.
+///
+/// Walking attributes is a chain of loads, each waiting for the length
+/// before it: about 14 cycles an attribute, half of a steady refresh's
+/// decoding. Checking a body against a known layout reads the same
+/// headers with loads that do not wait on one another.
+#[derive(Clone, Copy)]
+struct Layout {
+    len: u16,
+    n: u8,
+    offs: [u16; MAX_ATTRS],
+    heads: [u32; MAX_ATTRS],
+    /// Per type below 32: its value's offset (0: absent) and length.
+    at: [(u16, u16); 32],
+}
+
+/// The layouts of a dump's messages so far, one per body length modulo
+/// 128 (the kinds of entries differ in length): the dump's reader keeps
+/// them on its stack (8 KiB).
+#[derive(Default)]
+pub struct Layouts([Option<Layout>; 32]);
+
+impl Layouts {
+    fn read<'a>(&mut self, body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
+        let slot = &mut self.0[(body.len() >> 2) & 31];
+        let l = match slot {
+            Some(l) if l.fits(body) => l,
+            _ => match Layout::of(body)? {
+                Some(l) => slot.insert(l),
+                None => return decode_top_loop(body, out),
+            },
+        };
+        l.read(body, out)
+    }
+}
+
+impl Layout {
+    /// The layout of `body`: Err when its walk is malformed (as the
+    /// loop's would be), None for what the loop reads instead (a type
+    /// twice, more than `MAX_ATTRS`, over 64 KiB).
+    fn of(body: &[u8]) -> Result<Option<Layout>, Malformed> {
+        let mut l = Layout {
+            len: 0,
+            n: 0,
+            offs: [0; MAX_ATTRS],
+            heads: [0; MAX_ATTRS],
+            at: [(0, 0); 32],
+        };
+        let Ok(len) = u16::try_from(body.len()) else {
+            return Ok(None);
+        };
+        l.len = len;
+        let (mut off, mut n) = (0, 0);
+        while off < body.len() {
+            let (len, kind) = head(body, off);
+            if len < 4 || len > body.len() - off {
+                return Err(Malformed);
+            }
+            if n == MAX_ATTRS {
+                return Ok(None);
+            }
+            l.offs[n] = off as u16;
+            l.heads[n] = word(body, off);
+            n += 1;
+            if let Some(at) = l.at.get_mut(usize::from(kind)) {
+                if at.0 != 0 {
+                    return Ok(None);
+                }
+                *at = (off as u16 + 4, len as u16 - 4);
+            }
+            off = (off + len + 3) & !3;
+        }
+        l.n = n as u8;
+        Ok(Some(l))
+    }
+
+    /// Whether `body` has this layout: the same length, and the same
+    /// header word at each offset (so the same attributes, in order).
+    fn fits(&self, body: &[u8]) -> bool {
+        if usize::from(self.len) != body.len() {
+            return false;
+        }
+        let n = usize::from(self.n).min(MAX_ATTRS);
+        let mut diff = 0;
+        for (&off, &h) in self.offs[..n].iter().zip(&self.heads[..n]) {
+            diff |= word(body, usize::from(off)) ^ h;
+        }
+        diff == 0
+    }
+
+    #[inline(always)]
+    fn get<'a>(&self, body: &'a [u8], kind: u16) -> Option<&'a [u8]> {
+        let (off, len) = self.at[usize::from(kind)];
+        let off = usize::from(off);
+        (off != 0).then(|| body.get(off..off + usize::from(len)).unwrap_or(&[]))
+    }
+
+    /// What the loop reads, from where the layout has it.
+    fn read<'a>(&self, body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
+        decode_tuple(
+            self.get(body, CTA_TUPLE_ORIG).ok_or(Malformed)?,
+            &mut out.orig,
+        )?;
+        let reply = self.get(body, CTA_TUPLE_REPLY).unwrap_or(&[]);
+        if let Some(v) = self.get(body, CTA_STATUS) {
+            out.status = be32(v)?;
+        }
+        if let Some(v) = self.get(body, CTA_PROTOINFO) {
+            out.state = decode_protoinfo(v)?;
+        }
+        for kind in [CTA_TIMEOUT, CTA_USE] {
+            if let Some(v) = self.get(body, kind) {
+                be32(v)?;
+            }
+        }
+        if let Some(v) = self.get(body, CTA_MARK) {
+            out.mark = be32(v)?;
+        }
+        if let Some(v) = self.get(body, CTA_COUNTERS_ORIG) {
+            (out.orig_bytes, out.packets[0]) = decode_counters(v)?;
+            out.has_counters = true;
+        }
+        if let Some(v) = self.get(body, CTA_COUNTERS_REPLY) {
+            (out.reply_bytes, out.packets[1]) = decode_counters(v)?;
+            out.has_counters = true;
+        }
+        if let Some(v) = self.get(body, CTA_ID) {
+            out.id = be32(v)?;
+        }
+        if let Some(v) = self.get(body, CTA_ZONE) {
+            out.zone = be16(v)?;
+        }
+        let mut stop = 0;
+        if let Some(v) = self.get(body, CTA_TIMESTAMP) {
+            (out.start, stop) = decode_timestamp(v)?;
+        }
+        Ok((stop, reply))
+    }
+}
+
+/// `decode_top`'s walk over `body`, each attribute read in turn (a type
+/// sent twice: the last one is kept).
+fn decode_top_loop<'a>(body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
+    let mut stop = 0;
+    let mut reply: &[u8] = &[];
     let mut seen_orig = false;
-    for nla in Attrs(&payload[NFGENMSG_LEN..]) {
+    for nla in Attrs(body) {
         let (kind, v) = nla?;
         match kind {
             CTA_TUPLE_ORIG => {
@@ -193,44 +361,78 @@ fn head(buf: &[u8], off: usize) -> (usize, u16) {
     }
 }
 
-/// A steady refresh decodes two tuples per entry: the kernel's usual one
+/// An attribute header (length, type) as the 32-bit word it is in host
+/// order, to compare a header with one load.
+const fn hw(len: u16, kind: u16) -> u32 {
+    let (l, k) = (len.to_ne_bytes(), kind.to_ne_bytes());
+    u32::from_ne_bytes([l[0], l[1], k[0], k[1]])
+}
+
+/// A header word with its type's flag bits (nested, byte order) off.
+const HW_MASK: u32 = hw(0xffff, 0x3fff);
+
+/// The header word at `off` (0 past the end), flags masked.
+#[inline(always)]
+fn word(b: &[u8], off: usize) -> u32 {
+    // One load: a match on the four bytes compiled to four and shifts.
+    match b.get(off..).and_then(|b| b.first_chunk::<4>()) {
+        Some(w) => u32::from_ne_bytes(*w) & HW_MASK,
+        None => 0,
+    }
+}
+
+/// A steady refresh decodes a tuple per entry: the kernel's usual one
 /// (the IP nest with both addresses, then the proto nest with number,
 /// source and destination port, nothing else) is read at its fixed
-/// offsets, without a branch per attribute. False for any other layout
-/// (ICMP, a zone, another order): the loop reads it, as it would this.
+/// offsets, its seven headers compared as words. False for any other
+/// layout (ICMP, a zone, another order): the loop reads it, as it would
+/// this.
 fn tuple_as_usual(buf: &[u8], t: &mut Tuple) -> bool {
-    let (n, src) = match buf.len() {
-        48 => (4, CTA_IP_V4_SRC),
-        72 => (16, CTA_IP_V6_SRC),
-        _ => return false,
+    match buf.len() {
+        48 => usual_at::<4>(buf, CTA_IP_V4_SRC, t),
+        72 => usual_at::<16>(buf, CTA_IP_V6_SRC, t),
+        _ => false,
+    }
+}
+
+/// `tuple_as_usual` for addresses of N bytes (constant offsets: no
+/// bounds check and no call to memmove survives).
+#[inline(always)]
+fn usual_at<const N: usize>(buf: &[u8], src: u16, t: &mut Tuple) -> bool {
+    let ip = 4 + 2 * (4 + N);
+    let Some(b) = buf.get(..ip + 28) else {
+        return false;
     };
-    let ip = 4 + 2 * (4 + n);
-    let usual = head(buf, 0) == (ip, CTA_TUPLE_IP)
-        && head(buf, 4) == (4 + n, src)
-        && head(buf, 8 + n) == (4 + n, src + 1)
-        && head(buf, ip) == (28, CTA_TUPLE_PROTO)
-        && head(buf, ip + 4) == (5, CTA_PROTO_NUM)
-        && head(buf, ip + 12) == (6, CTA_PROTO_SRC_PORT)
-        && head(buf, ip + 20) == (6, CTA_PROTO_DST_PORT);
-    let proto = buf[ip + 8];
+    let usual = (word(b, 0) ^ hw(ip as u16, CTA_TUPLE_IP))
+        | (word(b, 4) ^ hw(4 + N as u16, src))
+        | (word(b, 8 + N) ^ hw(4 + N as u16, src + 1))
+        | (word(b, ip) ^ hw(28, CTA_TUPLE_PROTO))
+        | (word(b, ip + 4) ^ hw(5, CTA_PROTO_NUM))
+        | (word(b, ip + 12) ^ hw(6, CTA_PROTO_SRC_PORT))
+        | (word(b, ip + 20) ^ hw(6, CTA_PROTO_DST_PORT))
+        == 0;
+    let proto = b[ip + 8];
     if !usual || proto == 0 || proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6 {
         return false;
     }
-    // Constant lengths: moves, not calls to memmove.
-    if n == 16 {
-        t.src.copy_from_slice(&buf[8..24]);
-        t.dst.copy_from_slice(&buf[28..44]);
-    } else {
-        t.src[..4].copy_from_slice(&buf[8..12]);
-        t.dst[..4].copy_from_slice(&buf[16..20]);
-    }
+    t.src[..N].copy_from_slice(&b[8..8 + N]);
+    t.dst[..N].copy_from_slice(&b[12 + N..12 + 2 * N]);
     t.proto = proto;
-    t.sport = u16::from_be_bytes([buf[ip + 16], buf[ip + 17]]);
-    t.dport = u16::from_be_bytes([buf[ip + 24], buf[ip + 25]]);
+    t.sport = u16::from_be_bytes([b[ip + 16], b[ip + 17]]);
+    t.dport = u16::from_be_bytes([b[ip + 24], b[ip + 25]]);
     true
 }
 
 fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
+    // The kernel's TCP nest starts with the state: what the loop returns
+    // when it meets it first.
+    let len = buf.len().min(usize::from(u16::MAX)) as u16;
+    if len >= 12
+        && (word(buf, 0) ^ hw(len, CTA_PROTOINFO_TCP)) | (word(buf, 4) ^ hw(5, CTA_PROTOINFO_STATE))
+            == 0
+    {
+        return Ok(buf[8]);
+    }
     for nla in Attrs(buf) {
         let (kind, v) = nla?;
         if matches!(
@@ -252,11 +454,12 @@ fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
 fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     // The kernel's usual nest, packets then bytes, 64-bit, unpadded, at
     // its fixed offsets (the loop reads the same from it).
-    if buf.len() == 24
-        && head(buf, 0) == (12, CTA_COUNTERS_PACKETS)
-        && head(buf, 12) == (12, CTA_COUNTERS_BYTES)
-    {
-        return Ok((be64(&buf[16..])?, be64(&buf[4..12])?));
+    if let Some(b) = buf.get(..24).filter(|_| buf.len() == 24) {
+        if (word(b, 0) ^ hw(12, CTA_COUNTERS_PACKETS)) | (word(b, 12) ^ hw(12, CTA_COUNTERS_BYTES))
+            == 0
+        {
+            return Ok((be64(&b[16..24])?, be64(&b[4..12])?));
+        }
     }
     let (mut bytes, mut packets) = (0, 0);
     for nla in Attrs(buf) {
@@ -274,6 +477,12 @@ fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
 }
 
 fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {
+    // A live entry's: the start alone, unpadded.
+    if let Some(b) = buf.get(..12).filter(|_| buf.len() == 12) {
+        if word(b, 0) == hw(12, CTA_TIMESTAMP_START) {
+            return Ok((be64(&b[4..12])?, 0));
+        }
+    }
     let (mut start, mut stop) = (0, 0);
     for nla in Attrs(buf) {
         let (kind, v) = nla?;
@@ -343,5 +552,89 @@ mod tests {
         assert_eq!(decode_counters(&c).ok(), Some((700, 5)));
         attr::put(&mut c, 9, &[0; 4]);
         assert_eq!(decode_counters(&c).ok(), Some((700, 5)));
+        // The TCP state first in its nest, then as the loop finds it
+        // after another attribute.
+        for (first, state) in [(true, 3u8), (false, 8)] {
+            let mut p = Vec::new();
+            let tcp = attr::open(&mut p);
+            if !first {
+                attr::put(&mut p, 2, &[7]);
+            }
+            attr::put(&mut p, CTA_PROTOINFO_STATE, &[state]);
+            attr::put(&mut p, 2, &[7]);
+            attr::close(&mut p, tcp, CTA_PROTOINFO_TCP);
+            assert_eq!(decode_protoinfo(&p).ok(), Some(state));
+            assert_eq!(decode_protoinfo(&p[..p.len() - 4]).ok(), None, "cut");
+        }
+        let mut ts = Vec::new();
+        attr::put(&mut ts, CTA_TIMESTAMP_START, &9u64.to_be_bytes());
+        assert_eq!(decode_timestamp(&ts).ok(), Some((9, 0)));
+        attr::put(&mut ts, CTA_TIMESTAMP_STOP, &11u64.to_be_bytes());
+        assert_eq!(decode_timestamp(&ts).ok(), Some((9, 11)));
+    }
+
+    type Read = (Result<(u64, Vec<u8>), Malformed>, Conn);
+
+    /// A body read through `layouts`, and by the loop.
+    fn both(body: &[u8], layouts: &mut Layouts) -> [Read; 2] {
+        let (mut a, mut b) = (Conn::default(), Conn::default());
+        let fast = layouts.read(body, &mut a);
+        let slow = decode_top_loop(body, &mut b);
+        let own = |r: Result<(u64, &[u8]), Malformed>| r.map(|(s, reply)| (s, reply.to_vec()));
+        [(own(fast), a), (own(slow), b)]
+    }
+
+    /// The layouts read what the loop reads, on every entry of the
+    /// recorded router bed's dump (TCP, UDP, ICMP, both families, GRE,
+    /// SCTP, zones, marks, synproxy), each once more from its layout, cut
+    /// short, with a type twice, and with two attributes of the same
+    /// length swapped (the same length, another layout).
+    #[test]
+    fn layouts_read_as_the_loop() {
+        let rec: &[u8] = include_bytes!("../../tests/fixtures/bed-dump.bin");
+        let (mut off, mut entries, mut layouts) = (0, 0, Layouts::default());
+        while let Some(len) = rec.get(off..off + 4) {
+            let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
+            let dgram = &rec[off + 4..off + 4 + len];
+            off += 4 + len;
+            for (h, payload) in crate::nl::messages(dgram) {
+                if h.kind >> 8 != 1 {
+                    continue;
+                }
+                let body = &payload[NFGENMSG_LEN..];
+                for _ in 0..2 {
+                    let [fast, slow] = both(body, &mut layouts);
+                    assert!(fast.0.is_ok());
+                    assert_eq!(fast, slow);
+                }
+                for cut in [3, 7, body.len() / 2, body.len() - 1] {
+                    let [f, s] = both(&body[..cut], &mut layouts);
+                    assert_eq!(f.0.is_ok(), s.0.is_ok(), "cut at {cut}");
+                    if f.0.is_ok() {
+                        assert_eq!(f, s);
+                    }
+                }
+                let mut twice = body.to_vec();
+                attr::put(&mut twice, CTA_MARK, &7u32.to_be_bytes());
+                assert!(Layout::of(&twice).unwrap().is_none());
+                let [f, s] = both(&twice, &mut layouts);
+                assert_eq!(f, s);
+                // CTA_STATUS and CTA_ID (both 8 bytes) change places.
+                let l = Layout::of(body).unwrap().unwrap();
+                let (st, id) = (l.at[CTA_STATUS as usize].0, l.at[CTA_ID as usize].0);
+                if st != 0 && id != 0 {
+                    let mut swapped = body.to_vec();
+                    let (st, id) = (usize::from(st) - 2, usize::from(id) - 2);
+                    swapped[st..st + 2].copy_from_slice(&CTA_ID.to_ne_bytes());
+                    swapped[id..id + 2].copy_from_slice(&CTA_STATUS.to_ne_bytes());
+                    let _ = both(body, &mut layouts);
+                    let [f, s] = both(&swapped, &mut layouts);
+                    assert_eq!(f, s);
+                    assert_ne!(f.1.id, 0);
+                }
+                entries += 1;
+            }
+        }
+        assert!(entries >= 20, "{entries} entries read");
     }
 }
