@@ -225,7 +225,9 @@ impl Spills {
             let s = self.get(f.addr[0]);
             s.a == c.orig.src && s.b == c.orig.dst
         } else {
-            v4(f.addr[0])[..4] == c.orig.src[..4] && v4(f.addr[1])[..4] == c.orig.dst[..4]
+            // As words: comparing the slices called memcmp per entry.
+            let w = |a: &[u8; 16]| u32::from_ne_bytes([a[0], a[1], a[2], a[3]]);
+            w(&c.orig.src) == f.addr[0] && w(&c.orig.dst) == f.addr[1]
         }
     }
 }
