@@ -370,14 +370,14 @@ fn bare_dump_on(ct: &mut nftop::netlink::CtSocket) -> f64 {
 
 /// What `Ns::steady_paired` measures: nftop's CPU per steady refresh, of
 /// it user, the bare dumps' between them (0 without), nftop's peak RSS.
-/// `pairs`: each refresh's CPU (its main thread's, to the ns) over the
-/// bare dump just before it.
+/// `pairs`: each refresh's CPU (its main thread's, to the ns) and the
+/// bare dump's just before it.
 struct Steady {
     cpu: f64,
     user: f64,
     bare: f64,
     hwm: i64,
-    pairs: Vec<f64>,
+    pairs: Vec<(f64, f64)>,
 }
 
 /// CPU seconds a process's main thread has run, to the nanosecond
@@ -518,9 +518,10 @@ impl Ns {
         (s.cpu, s.user, s.hwm)
     }
 
-    /// Steady refreshes measured as `steady`, at `-u every`; with `bare`
-    /// (a socket opened in the namespace), a bare dump after each of
-    /// nftop's refreshes 1 to k, while nftop sleeps before its next one.
+    /// Steady refreshes measured as `steady`, at `-u every` (three times a
+    /// dump's wall time); with `bare` (a socket opened in the namespace),
+    /// a bare dump between each two of nftop's refreshes 1 to k+1, while
+    /// nftop sleeps.
     /// Both are then timed in the same seconds of the machine, at the
     /// same cadence and each after the other's work: a shared VM's speed
     /// moves by 10-30 % within a minute, and a dump right after another
@@ -555,7 +556,7 @@ impl Ns {
                 // The refresh that just ended, against the dump before it.
                 let run = sched_runtime(pid);
                 if dump > 0.0 {
-                    pairs.push((run - run0) / dump);
+                    pairs.push((run - run0, dump));
                     dump = 0.0;
                 }
                 run0 = run;
@@ -569,6 +570,12 @@ impl Ns {
                 }
                 if ticks <= k {
                     if let Some(ct) = bare.as_deref_mut() {
+                        // Mid-way between nftop's refreshes (it sleeps
+                        // `every` less its refresh, about a dump's time):
+                        // each of the two finds the other's work as long
+                        // ago, not the dump the kernel's table warm
+                        // from nftop's walk of it.
+                        std::thread::sleep(Duration::from_secs_f64(every / 6.0));
                         dump = bare_dump_on(ct);
                         bare_cpu += dump;
                     }
@@ -696,7 +703,7 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
                 );
             }
             ours.push(steady);
-            ratios.extend(pairs);
+            ratios.extend(pairs.iter().map(|p| p.0 / p.1));
             ratios_b2b.push(steady / b2b);
             users.push(user);
             frames.push(wall1 / w);
@@ -1262,19 +1269,21 @@ fn steady() {
             (wall() - t0, nftop::netlink::CtSocket::open().unwrap())
         });
         let s = ns.steady_paired(10, (3.0 * w).max(0.1), &[], Some(&mut ct));
+        let mut each: Vec<f64> = s.pairs.iter().map(|p| p.0 / p.1).collect();
         println!(
-            "bare {:.1}ms, nftop {:.1}ms (user {:.1}ms): {:.3}x, system alone {:.3}x; refresh by refresh: median {:.3}x, {:.3?}",
+            "bare {:.1}ms, nftop {:.1}ms (user {:.1}ms): {:.3}x; refresh by refresh: median {:.3}x",
             s.bare * 1e3,
             s.cpu * 1e3,
             s.user * 1e3,
             s.cpu / s.bare,
-            (s.cpu - s.user) / s.bare,
-            median(&mut s.pairs.clone()),
-            s.pairs
+            median(&mut each),
         );
-        ratios.extend(s.pairs);
+        ratios.extend(each);
     }
-    println!("median of every refresh's {:.3}x", median(&mut ratios));
+    println!(
+        "median of every refresh's ratio {:.3}x",
+        median(&mut ratios)
+    );
     // Not ours to delete.
     std::mem::forget(ns);
 }
