@@ -781,7 +781,8 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
         (a.first, a.change) = (median(&mut firsts), median(&mut changes));
         attribution.push((n, a));
     }
-    println!("ratios are medians of per-round ratios: steady (refreshes 2..1+K of one process at -u 3x a dump's wall time, /proc) against bare dumps between its refreshes (b2b: back to back, before), first refresh (--quiet --count 1, CPU) and first frame (--json, wall) against one bare dump of the same round");
+    println!("steady: nftop's refreshes 2..1+K (-u 3x a dump's wall time; CPU of the whole process from /proc, user of it per entry); ratio: median over every refresh of its CPU (schedstat, ns) over the bare dump mid-way before it; b2b: bare dumps back to back, and the round's nftop figure over them");
+    println!("first refresh (--quiet --count 1, CPU) and first frame (--json, wall): medians of per-round ratios against one bare dump of the same round");
     println!("targets: nftop <= 1.10x the bare dump, first refresh <= 1.5x one bare dump, RSS <= 12 MiB at 100k, <= 96 bytes per flow, 0 allocations per refresh");
     println!();
     println!("interface attribution (kernel route lookups, cached by address class; medians of 3 rounds):");

@@ -17,7 +17,10 @@
 //! bytes and decodes them only for an entry it has not seen: a flow keeps
 //! the reply it was first seen with (NAT is decided before an entry is
 //! confirmed, so the kernel never changes it), and that is a quarter of
-//! the decoding saved on every steady refresh.
+//! the decoding saved on every steady refresh. It also keeps the
+//! top-level layouts the dump has met (`Layouts`): a message whose header
+//! words are those of one of them, at the same offsets, is read where
+//! that layout has each attribute, without walking it (decode.rs).
 //!
 //! The decoder is `decode.rs` (re-exported here); this file has the
 //! names, `Conn` and the encoder.
