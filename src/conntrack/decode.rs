@@ -112,154 +112,12 @@ fn start<'a>(payload: &'a [u8], out: &mut Conn) -> Result<&'a [u8], Malformed> {
     Ok(&payload[NFGENMSG_LEN..])
 }
 
-/// Attributes a layout holds at most (the kernel sends about 12).
-const MAX_ATTRS: usize = 16;
-
-/// The top level of a message as the kernel lays it out for one kind of
-/// entry (family, protocol, mark or not): each attribute's header word
-/// and offset, and where the value of each type is.
-///
-/// Walking attributes is a chain of loads, each waiting for the length
-/// before it: about 14 cycles an attribute, half of a steady refresh's
-/// decoding. Checking a body against a known layout reads the same
-/// headers with loads that do not wait on one another.
-#[derive(Clone, Copy)]
-struct Layout {
-    len: u16,
-    n: u8,
-    offs: [u16; MAX_ATTRS],
-    heads: [u32; MAX_ATTRS],
-    /// Per type below 32: its value's offset (0: absent) and length.
-    at: [(u16, u16); 32],
-}
-
-/// The layouts of a dump's messages so far, one per body length modulo
-/// 128 (the kinds of entries differ in length): the dump's reader keeps
-/// them on its stack (8 KiB).
-#[derive(Default)]
-pub struct Layouts([Option<Layout>; 32]);
-
-impl Layouts {
-    fn read<'a>(&mut self, body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
-        let slot = &mut self.0[(body.len() >> 2) & 31];
-        let l = match slot {
-            Some(l) if l.fits(body) => l,
-            _ => match Layout::of(body)? {
-                Some(l) => slot.insert(l),
-                None => return decode_top_loop(body, out),
-            },
-        };
-        l.read(body, out)
-    }
-}
-
-impl Layout {
-    /// The layout of `body`: Err when its walk is malformed (as the
-    /// loop's would be), None for what the loop reads instead (a type
-    /// twice, more than `MAX_ATTRS`, over 64 KiB).
-    fn of(body: &[u8]) -> Result<Option<Layout>, Malformed> {
-        let mut l = Layout {
-            len: 0,
-            n: 0,
-            offs: [0; MAX_ATTRS],
-            heads: [0; MAX_ATTRS],
-            at: [(0, 0); 32],
-        };
-        let Ok(len) = u16::try_from(body.len()) else {
-            return Ok(None);
-        };
-        l.len = len;
-        let (mut off, mut n) = (0, 0);
-        while off < body.len() {
-            let (len, kind) = head(body, off);
-            if len < 4 || len > body.len() - off {
-                return Err(Malformed);
-            }
-            if n == MAX_ATTRS {
-                return Ok(None);
-            }
-            l.offs[n] = off as u16;
-            l.heads[n] = word(body, off);
-            n += 1;
-            if let Some(at) = l.at.get_mut(usize::from(kind)) {
-                if at.0 != 0 {
-                    return Ok(None);
-                }
-                *at = (off as u16 + 4, len as u16 - 4);
-            }
-            off = (off + len + 3) & !3;
-        }
-        l.n = n as u8;
-        Ok(Some(l))
-    }
-
-    /// Whether `body` has this layout: the same length, and the same
-    /// header word at each offset (so the same attributes, in order).
-    fn fits(&self, body: &[u8]) -> bool {
-        if usize::from(self.len) != body.len() {
-            return false;
-        }
-        let n = usize::from(self.n).min(MAX_ATTRS);
-        let mut diff = 0;
-        for (&off, &h) in self.offs[..n].iter().zip(&self.heads[..n]) {
-            diff |= word(body, usize::from(off)) ^ h;
-        }
-        diff == 0
-    }
-
-    #[inline(always)]
-    fn get<'a>(&self, body: &'a [u8], kind: u16) -> Option<&'a [u8]> {
-        let (off, len) = self.at[usize::from(kind)];
-        let off = usize::from(off);
-        (off != 0).then(|| body.get(off..off + usize::from(len)).unwrap_or(&[]))
-    }
-
-    /// What the loop reads, from where the layout has it.
-    fn read<'a>(&self, body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
-        decode_tuple(
-            self.get(body, CTA_TUPLE_ORIG).ok_or(Malformed)?,
-            &mut out.orig,
-        )?;
-        let reply = self.get(body, CTA_TUPLE_REPLY).unwrap_or(&[]);
-        if let Some(v) = self.get(body, CTA_STATUS) {
-            out.status = be32(v)?;
-        }
-        if let Some(v) = self.get(body, CTA_PROTOINFO) {
-            out.state = decode_protoinfo(v)?;
-        }
-        for kind in [CTA_TIMEOUT, CTA_USE] {
-            if let Some(v) = self.get(body, kind) {
-                be32(v)?;
-            }
-        }
-        if let Some(v) = self.get(body, CTA_MARK) {
-            out.mark = be32(v)?;
-        }
-        if let Some(v) = self.get(body, CTA_COUNTERS_ORIG) {
-            (out.orig_bytes, out.packets[0]) = decode_counters(v)?;
-            out.has_counters = true;
-        }
-        if let Some(v) = self.get(body, CTA_COUNTERS_REPLY) {
-            (out.reply_bytes, out.packets[1]) = decode_counters(v)?;
-            out.has_counters = true;
-        }
-        if let Some(v) = self.get(body, CTA_ID) {
-            out.id = be32(v)?;
-        }
-        if let Some(v) = self.get(body, CTA_ZONE) {
-            out.zone = be16(v)?;
-        }
-        let mut stop = 0;
-        if let Some(v) = self.get(body, CTA_TIMESTAMP) {
-            (out.start, stop) = decode_timestamp(v)?;
-        }
-        Ok((stop, reply))
-    }
-}
-
 /// `decode_top`'s walk over `body`, each attribute read in turn (a type
 /// sent twice: the last one is kept).
-fn decode_top_loop<'a>(body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
+pub(super) fn decode_top_loop<'a>(
+    body: &'a [u8],
+    out: &mut Conn,
+) -> Result<(u64, &'a [u8]), Malformed> {
     let mut stop = 0;
     let mut reply: &[u8] = &[];
     let mut seen_orig = false;
@@ -298,7 +156,7 @@ fn decode_top_loop<'a>(body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8])
     Ok((stop, reply))
 }
 
-fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {
+pub(super) fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {
     if tuple_as_usual(buf, t) {
         return Ok(());
     }
@@ -351,7 +209,7 @@ fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {
 }
 
 /// Length and type (flags masked) of the attribute header at `off`.
-fn head(buf: &[u8], off: usize) -> (usize, u16) {
+pub(super) fn head(buf: &[u8], off: usize) -> (usize, u16) {
     match buf.get(off..off + 4) {
         Some(&[l0, l1, t0, t1]) => (
             usize::from(u16::from_ne_bytes([l0, l1])),
@@ -373,7 +231,7 @@ const HW_MASK: u32 = hw(0xffff, 0x3fff);
 
 /// The header word at `off` (0 past the end), flags masked.
 #[inline(always)]
-fn word(b: &[u8], off: usize) -> u32 {
+pub(super) fn word(b: &[u8], off: usize) -> u32 {
     // One load: a match on the four bytes compiled to four and shifts.
     match b.get(off..).and_then(|b| b.first_chunk::<4>()) {
         Some(w) => u32::from_ne_bytes(*w) & HW_MASK,
@@ -423,7 +281,7 @@ fn usual_at<const N: usize>(buf: &[u8], src: u16, t: &mut Tuple) -> bool {
     true
 }
 
-fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
+pub(super) fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
     // The kernel's TCP nest starts with the state: what the loop returns
     // when it meets it first.
     let len = buf.len().min(usize::from(u16::MAX)) as u16;
@@ -451,7 +309,7 @@ fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
 }
 
 /// The byte and packet counters of a counters nest.
-fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
+pub(super) fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     // The kernel's usual nest, packets then bytes, 64-bit, unpadded, at
     // its fixed offsets (the loop reads the same from it).
     if let Some(b) = buf.get(..24).filter(|_| buf.len() == 24) {
@@ -476,7 +334,7 @@ fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     Ok((bytes, packets))
 }
 
-fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {
+pub(super) fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     // A live entry's: the start alone, unpadded.
     if let Some(b) = buf.get(..12).filter(|_| buf.len() == 12) {
         if word(b, 0) == hw(12, CTA_TIMESTAMP_START) {
@@ -503,12 +361,12 @@ fn exact(v: &[u8], n: usize) -> Result<&[u8], Malformed> {
     }
 }
 
-fn be16(v: &[u8]) -> Result<u16, Malformed> {
+pub(super) fn be16(v: &[u8]) -> Result<u16, Malformed> {
     let a: [u8; 2] = v.try_into().map_err(|_| Malformed)?;
     Ok(u16::from_be_bytes(a))
 }
 
-fn be32(v: &[u8]) -> Result<u32, Malformed> {
+pub(super) fn be32(v: &[u8]) -> Result<u32, Malformed> {
     let a: [u8; 4] = v.try_into().map_err(|_| Malformed)?;
     Ok(u32::from_be_bytes(a))
 }
@@ -571,70 +429,5 @@ mod tests {
         assert_eq!(decode_timestamp(&ts).ok(), Some((9, 0)));
         attr::put(&mut ts, CTA_TIMESTAMP_STOP, &11u64.to_be_bytes());
         assert_eq!(decode_timestamp(&ts).ok(), Some((9, 11)));
-    }
-
-    type Read = (Result<(u64, Vec<u8>), Malformed>, Conn);
-
-    /// A body read through `layouts`, and by the loop.
-    fn both(body: &[u8], layouts: &mut Layouts) -> [Read; 2] {
-        let (mut a, mut b) = (Conn::default(), Conn::default());
-        let fast = layouts.read(body, &mut a);
-        let slow = decode_top_loop(body, &mut b);
-        let own = |r: Result<(u64, &[u8]), Malformed>| r.map(|(s, reply)| (s, reply.to_vec()));
-        [(own(fast), a), (own(slow), b)]
-    }
-
-    /// The layouts read what the loop reads, on every entry of the
-    /// recorded router bed's dump (TCP, UDP, ICMP, both families, GRE,
-    /// SCTP, zones, marks, synproxy), each once more from its layout, cut
-    /// short, with a type twice, and with two attributes of the same
-    /// length swapped (the same length, another layout).
-    #[test]
-    fn layouts_read_as_the_loop() {
-        let rec: &[u8] = include_bytes!("../../tests/fixtures/bed-dump.bin");
-        let (mut off, mut entries, mut layouts) = (0, 0, Layouts::default());
-        while let Some(len) = rec.get(off..off + 4) {
-            let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
-            let dgram = &rec[off + 4..off + 4 + len];
-            off += 4 + len;
-            for (h, payload) in crate::nl::messages(dgram) {
-                if h.kind >> 8 != 1 {
-                    continue;
-                }
-                let body = &payload[NFGENMSG_LEN..];
-                for _ in 0..2 {
-                    let [fast, slow] = both(body, &mut layouts);
-                    assert!(fast.0.is_ok());
-                    assert_eq!(fast, slow);
-                }
-                for cut in [3, 7, body.len() / 2, body.len() - 1] {
-                    let [f, s] = both(&body[..cut], &mut layouts);
-                    assert_eq!(f.0.is_ok(), s.0.is_ok(), "cut at {cut}");
-                    if f.0.is_ok() {
-                        assert_eq!(f, s);
-                    }
-                }
-                let mut twice = body.to_vec();
-                attr::put(&mut twice, CTA_MARK, &7u32.to_be_bytes());
-                assert!(Layout::of(&twice).unwrap().is_none());
-                let [f, s] = both(&twice, &mut layouts);
-                assert_eq!(f, s);
-                // CTA_STATUS and CTA_ID (both 8 bytes) change places.
-                let l = Layout::of(body).unwrap().unwrap();
-                let (st, id) = (l.at[CTA_STATUS as usize].0, l.at[CTA_ID as usize].0);
-                if st != 0 && id != 0 {
-                    let mut swapped = body.to_vec();
-                    let (st, id) = (usize::from(st) - 2, usize::from(id) - 2);
-                    swapped[st..st + 2].copy_from_slice(&CTA_ID.to_ne_bytes());
-                    swapped[id..id + 2].copy_from_slice(&CTA_STATUS.to_ne_bytes());
-                    let _ = both(body, &mut layouts);
-                    let [f, s] = both(&swapped, &mut layouts);
-                    assert_eq!(f, s);
-                    assert_ne!(f.1.id, 0);
-                }
-                entries += 1;
-            }
-        }
-        assert!(entries >= 20, "{entries} entries read");
     }
 }

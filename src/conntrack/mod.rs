@@ -20,10 +20,10 @@
 //! the decoding saved on every steady refresh. It also keeps the
 //! top-level layouts the dump has met (`Layouts`): a message whose header
 //! words are those of one of them, at the same offsets, is read where
-//! that layout has each attribute, without walking it (decode.rs).
+//! that layout has each attribute, without walking it (layout.rs).
 //!
-//! The decoder is `decode.rs` (re-exported here); this file has the
-//! names, `Conn` and the encoder.
+//! The decoder is `decode.rs` and `layout.rs` (re-exported here); this
+//! file has the names, `Conn` and the encoder.
 //!
 //! Byte order: attribute headers (`nla_len`, `nla_type`) are host order;
 //! every ctnetlink payload integer is big-endian whatever the CPU
@@ -96,7 +96,9 @@ pub fn nfgenmsg(family: i32) -> [u8; NFGENMSG_LEN] {
 }
 
 mod decode;
+mod layout;
 pub use decode::*;
+pub use layout::Layouts;
 
 use crate::nl::attr;
 

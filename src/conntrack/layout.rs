@@ -1,0 +1,233 @@
+//! The top-level layouts a dump's messages come in (a handful per table:
+//! one per family, protocol, and mark or not), so that a message laid out
+//! as an earlier one is read at that one's offsets instead of walked.
+//! Exactly what the walk (`decode_top_loop`) reads, for any bytes: a
+//! message fits a layout only with the same length and the same header
+//! word at every offset of it, and a type sent twice is the walk's.
+
+use super::decode::{
+    be16, be32, decode_counters, decode_protoinfo, decode_timestamp, decode_top_loop, decode_tuple,
+    head, word,
+};
+use super::*;
+use crate::nl::attr::Malformed;
+
+/// Attributes a layout holds at most (the kernel sends about 12).
+const MAX_ATTRS: usize = 16;
+
+/// The top level of a message as the kernel lays it out for one kind of
+/// entry (family, protocol, mark or not): each attribute's header word
+/// and offset, and where the value of each type is.
+///
+/// Walking attributes is a chain of loads, each waiting for the length
+/// before it (the hottest instructions of a steady refresh's decoding in
+/// `perf`). Checking a body against a known layout reads the same headers
+/// with loads that do not wait on one another.
+#[derive(Clone, Copy)]
+struct Layout {
+    len: u16,
+    n: u8,
+    offs: [u16; MAX_ATTRS],
+    heads: [u32; MAX_ATTRS],
+    /// Per type below 32: its value's offset (0: absent) and length.
+    at: [(u16, u16); 32],
+}
+
+/// The layouts of a dump's messages so far, one per body length modulo
+/// 128 (the kinds of entries differ in length): the dump's reader keeps
+/// them on its stack (8 KiB).
+#[derive(Default)]
+pub struct Layouts([Option<Layout>; 32]);
+
+impl Layouts {
+    pub(super) fn read<'a>(
+        &mut self,
+        body: &'a [u8],
+        out: &mut Conn,
+    ) -> Result<(u64, &'a [u8]), Malformed> {
+        let slot = &mut self.0[(body.len() >> 2) & 31];
+        let l = match slot {
+            Some(l) if l.fits(body) => l,
+            _ => match Layout::of(body)? {
+                Some(l) => slot.insert(l),
+                None => return decode_top_loop(body, out),
+            },
+        };
+        l.read(body, out)
+    }
+}
+
+impl Layout {
+    /// The layout of `body`: Err when its walk is malformed (as the
+    /// loop's would be), None for what the loop reads instead (a type
+    /// twice, more than `MAX_ATTRS`, over 64 KiB).
+    fn of(body: &[u8]) -> Result<Option<Layout>, Malformed> {
+        let mut l = Layout {
+            len: 0,
+            n: 0,
+            offs: [0; MAX_ATTRS],
+            heads: [0; MAX_ATTRS],
+            at: [(0, 0); 32],
+        };
+        let Ok(len) = u16::try_from(body.len()) else {
+            return Ok(None);
+        };
+        l.len = len;
+        let (mut off, mut n) = (0, 0);
+        while off < body.len() {
+            let (len, kind) = head(body, off);
+            if len < 4 || len > body.len() - off {
+                return Err(Malformed);
+            }
+            if n == MAX_ATTRS {
+                return Ok(None);
+            }
+            l.offs[n] = off as u16;
+            l.heads[n] = word(body, off);
+            n += 1;
+            if let Some(at) = l.at.get_mut(usize::from(kind)) {
+                if at.0 != 0 {
+                    return Ok(None);
+                }
+                *at = (off as u16 + 4, len as u16 - 4);
+            }
+            off = (off + len + 3) & !3;
+        }
+        l.n = n as u8;
+        Ok(Some(l))
+    }
+
+    /// Whether `body` has this layout: the same length, and the same
+    /// header word at each offset (so the same attributes, in order).
+    fn fits(&self, body: &[u8]) -> bool {
+        if usize::from(self.len) != body.len() {
+            return false;
+        }
+        let n = usize::from(self.n).min(MAX_ATTRS);
+        let mut diff = 0;
+        for (&off, &h) in self.offs[..n].iter().zip(&self.heads[..n]) {
+            diff |= word(body, usize::from(off)) ^ h;
+        }
+        diff == 0
+    }
+
+    #[inline(always)]
+    fn get<'a>(&self, body: &'a [u8], kind: u16) -> Option<&'a [u8]> {
+        let (off, len) = self.at[usize::from(kind)];
+        let off = usize::from(off);
+        (off != 0).then(|| body.get(off..off + usize::from(len)).unwrap_or(&[]))
+    }
+
+    /// What the loop reads, from where the layout has it.
+    fn read<'a>(&self, body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
+        decode_tuple(
+            self.get(body, CTA_TUPLE_ORIG).ok_or(Malformed)?,
+            &mut out.orig,
+        )?;
+        let reply = self.get(body, CTA_TUPLE_REPLY).unwrap_or(&[]);
+        if let Some(v) = self.get(body, CTA_STATUS) {
+            out.status = be32(v)?;
+        }
+        if let Some(v) = self.get(body, CTA_PROTOINFO) {
+            out.state = decode_protoinfo(v)?;
+        }
+        for kind in [CTA_TIMEOUT, CTA_USE] {
+            if let Some(v) = self.get(body, kind) {
+                be32(v)?;
+            }
+        }
+        if let Some(v) = self.get(body, CTA_MARK) {
+            out.mark = be32(v)?;
+        }
+        if let Some(v) = self.get(body, CTA_COUNTERS_ORIG) {
+            (out.orig_bytes, out.packets[0]) = decode_counters(v)?;
+            out.has_counters = true;
+        }
+        if let Some(v) = self.get(body, CTA_COUNTERS_REPLY) {
+            (out.reply_bytes, out.packets[1]) = decode_counters(v)?;
+            out.has_counters = true;
+        }
+        if let Some(v) = self.get(body, CTA_ID) {
+            out.id = be32(v)?;
+        }
+        if let Some(v) = self.get(body, CTA_ZONE) {
+            out.zone = be16(v)?;
+        }
+        let mut stop = 0;
+        if let Some(v) = self.get(body, CTA_TIMESTAMP) {
+            (out.start, stop) = decode_timestamp(v)?;
+        }
+        Ok((stop, reply))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nl::attr;
+
+    type Read = (Result<(u64, Vec<u8>), Malformed>, Conn);
+
+    /// A body read through `layouts`, and by the loop.
+    fn both(body: &[u8], layouts: &mut Layouts) -> [Read; 2] {
+        let (mut a, mut b) = (Conn::default(), Conn::default());
+        let fast = layouts.read(body, &mut a);
+        let slow = decode_top_loop(body, &mut b);
+        let own = |r: Result<(u64, &[u8]), Malformed>| r.map(|(s, reply)| (s, reply.to_vec()));
+        [(own(fast), a), (own(slow), b)]
+    }
+
+    /// The layouts read what the loop reads, on every entry of the
+    /// recorded router bed's dump (TCP, UDP, ICMP, both families, GRE,
+    /// SCTP, zones, marks, synproxy), each once more from its layout, cut
+    /// short, with a type twice, and with two attributes of the same
+    /// length swapped (the same length, another layout).
+    #[test]
+    fn layouts_read_as_the_loop() {
+        let rec: &[u8] = include_bytes!("../../tests/fixtures/bed-dump.bin");
+        let (mut off, mut entries, mut layouts) = (0, 0, Layouts::default());
+        while let Some(len) = rec.get(off..off + 4) {
+            let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
+            let dgram = &rec[off + 4..off + 4 + len];
+            off += 4 + len;
+            for (h, payload) in crate::nl::messages(dgram) {
+                if h.kind >> 8 != 1 {
+                    continue;
+                }
+                let body = &payload[NFGENMSG_LEN..];
+                for _ in 0..2 {
+                    let [fast, slow] = both(body, &mut layouts);
+                    assert!(fast.0.is_ok());
+                    assert_eq!(fast, slow);
+                }
+                for cut in [3, 7, body.len() / 2, body.len() - 1] {
+                    let [f, s] = both(&body[..cut], &mut layouts);
+                    assert_eq!(f.0.is_ok(), s.0.is_ok(), "cut at {cut}");
+                    if f.0.is_ok() {
+                        assert_eq!(f, s);
+                    }
+                }
+                let mut twice = body.to_vec();
+                attr::put(&mut twice, CTA_MARK, &7u32.to_be_bytes());
+                assert!(Layout::of(&twice).unwrap().is_none());
+                let [f, s] = both(&twice, &mut layouts);
+                assert_eq!(f, s);
+                // CTA_STATUS and CTA_ID (both 8 bytes) change places.
+                let l = Layout::of(body).unwrap().unwrap();
+                let (st, id) = (l.at[CTA_STATUS as usize].0, l.at[CTA_ID as usize].0);
+                if st != 0 && id != 0 {
+                    let mut swapped = body.to_vec();
+                    let (st, id) = (usize::from(st) - 2, usize::from(id) - 2);
+                    swapped[st..st + 2].copy_from_slice(&CTA_ID.to_ne_bytes());
+                    swapped[id..id + 2].copy_from_slice(&CTA_STATUS.to_ne_bytes());
+                    let _ = both(body, &mut layouts);
+                    let [f, s] = both(&swapped, &mut layouts);
+                    assert_eq!(f, s);
+                    assert_ne!(f.1.id, 0);
+                }
+                entries += 1;
+            }
+        }
+        assert!(entries >= 20, "{entries} entries read");
+    }
+}
