@@ -61,7 +61,8 @@ pub fn parse_datagram(
 }
 
 /// Like `parse_datagram`, handing each entry with its reply tuple still
-/// undecoded (`conntrack::decode_lazy`); `on_entry` completes it if it
+/// undecoded (`conntrack::decode_lazy_in`, with layouts of its own);
+/// `on_entry` completes it if it
 /// needs it, and an Err from it counts the entry as malformed.
 pub fn parse_entries(
     data: &[u8],

@@ -79,6 +79,8 @@ pub fn decode_extra(payload: &[u8]) -> Extra {
 
 /// `decode_lazy` for a dump: a message laid out as an earlier one of its
 /// length (`layouts`, the dump's reader's) is read at that one's offsets.
+/// On Err `out` holds whatever was read before the fault (the two paths
+/// read in different orders): the caller skips the entry.
 pub fn decode_lazy_in<'a>(
     payload: &'a [u8],
     out: &mut Conn,
@@ -112,8 +114,9 @@ fn start<'a>(payload: &'a [u8], out: &mut Conn) -> Result<&'a [u8], Malformed> {
     Ok(&payload[NFGENMSG_LEN..])
 }
 
-/// `decode_top`'s walk over `body`, each attribute read in turn (a type
-/// sent twice: the last one is kept).
+/// `decode_top`'s walk over `body`, each attribute read in turn over
+/// what the ones before set (a type sent twice: the last value kept; a
+/// second tuple written over the first).
 pub(super) fn decode_top_loop<'a>(
     body: &'a [u8],
     out: &mut Conn,

@@ -24,7 +24,7 @@ const MAX_ATTRS: usize = 16;
 /// `perf`). Checking a body against a known layout reads the same headers
 /// with loads that do not wait on one another.
 #[derive(Clone, Copy)]
-struct Layout {
+pub(super) struct Layout {
     len: u16,
     n: u8,
     offs: [u16; MAX_ATTRS],
@@ -33,9 +33,10 @@ struct Layout {
     at: [(u16, u16); 32],
 }
 
-/// The layouts of a dump's messages so far, one per body length modulo
-/// 128 (the kinds of entries differ in length): the dump's reader keeps
-/// them on its stack (8 KiB).
+/// The layouts of a dump's messages so far, one per slot of 32 by body
+/// length in 4-byte units (the kinds of entries differ in length; two of
+/// one length take turns): the dump's reader keeps them on its stack
+/// (7 KiB).
 #[derive(Default)]
 pub struct Layouts([Option<Layout>; 32]);
 
@@ -61,7 +62,7 @@ impl Layout {
     /// The layout of `body`: Err when its walk is malformed (as the
     /// loop's would be), None for what the loop reads instead (a type
     /// twice, more than `MAX_ATTRS`, over 64 KiB).
-    fn of(body: &[u8]) -> Result<Option<Layout>, Malformed> {
+    pub(super) fn of(body: &[u8]) -> Result<Option<Layout>, Malformed> {
         let mut l = Layout {
             len: 0,
             n: 0,
@@ -184,49 +185,40 @@ mod tests {
     /// length swapped (the same length, another layout).
     #[test]
     fn layouts_read_as_the_loop() {
-        let rec: &[u8] = include_bytes!("../../tests/fixtures/bed-dump.bin");
-        let (mut off, mut entries, mut layouts) = (0, 0, Layouts::default());
-        while let Some(len) = rec.get(off..off + 4) {
-            let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
-            let dgram = &rec[off + 4..off + 4 + len];
-            off += 4 + len;
-            for (h, payload) in crate::nl::messages(dgram) {
-                if h.kind >> 8 != 1 {
-                    continue;
-                }
-                let body = &payload[NFGENMSG_LEN..];
-                for _ in 0..2 {
-                    let [fast, slow] = both(body, &mut layouts);
-                    assert!(fast.0.is_ok());
-                    assert_eq!(fast, slow);
-                }
-                for cut in [3, 7, body.len() / 2, body.len() - 1] {
-                    let [f, s] = both(&body[..cut], &mut layouts);
-                    assert_eq!(f.0.is_ok(), s.0.is_ok(), "cut at {cut}");
-                    if f.0.is_ok() {
-                        assert_eq!(f, s);
-                    }
-                }
-                let mut twice = body.to_vec();
-                attr::put(&mut twice, CTA_MARK, &7u32.to_be_bytes());
-                assert!(Layout::of(&twice).unwrap().is_none());
-                let [f, s] = both(&twice, &mut layouts);
-                assert_eq!(f, s);
-                // CTA_STATUS and CTA_ID (both 8 bytes) change places.
-                let l = Layout::of(body).unwrap().unwrap();
-                let (st, id) = (l.at[CTA_STATUS as usize].0, l.at[CTA_ID as usize].0);
-                if st != 0 && id != 0 {
-                    let mut swapped = body.to_vec();
-                    let (st, id) = (usize::from(st) - 2, usize::from(id) - 2);
-                    swapped[st..st + 2].copy_from_slice(&CTA_ID.to_ne_bytes());
-                    swapped[id..id + 2].copy_from_slice(&CTA_STATUS.to_ne_bytes());
-                    let _ = both(body, &mut layouts);
-                    let [f, s] = both(&swapped, &mut layouts);
-                    assert_eq!(f, s);
-                    assert_ne!(f.1.id, 0);
-                }
-                entries += 1;
+        let (mut entries, mut layouts) = (0, Layouts::default());
+        for body in crate::conntrack::fastpath_tests::fixture_bodies() {
+            let body = &body[..];
+            for _ in 0..2 {
+                let [fast, slow] = both(body, &mut layouts);
+                assert!(fast.0.is_ok());
+                assert_eq!(fast, slow);
             }
+            for cut in [3, 7, body.len() / 2, body.len() - 1] {
+                let [f, s] = both(&body[..cut], &mut layouts);
+                assert_eq!(f.0.is_ok(), s.0.is_ok(), "cut at {cut}");
+                if f.0.is_ok() {
+                    assert_eq!(f, s);
+                }
+            }
+            let mut twice = body.to_vec();
+            attr::put(&mut twice, CTA_MARK, &7u32.to_be_bytes());
+            assert!(Layout::of(&twice).unwrap().is_none());
+            let [f, s] = both(&twice, &mut layouts);
+            assert_eq!(f, s);
+            // CTA_STATUS and CTA_ID (both 8 bytes) change places.
+            let l = Layout::of(body).unwrap().unwrap();
+            let (st, id) = (l.at[CTA_STATUS as usize].0, l.at[CTA_ID as usize].0);
+            if st != 0 && id != 0 {
+                let mut swapped = body.to_vec();
+                let (st, id) = (usize::from(st) - 2, usize::from(id) - 2);
+                swapped[st..st + 2].copy_from_slice(&CTA_ID.to_ne_bytes());
+                swapped[id..id + 2].copy_from_slice(&CTA_STATUS.to_ne_bytes());
+                let _ = both(body, &mut layouts);
+                let [f, s] = both(&swapped, &mut layouts);
+                assert_eq!(f, s);
+                assert_ne!(f.1.id, 0);
+            }
+            entries += 1;
         }
         assert!(entries >= 20, "{entries} entries read");
     }

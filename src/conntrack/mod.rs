@@ -96,6 +96,8 @@ pub fn nfgenmsg(family: i32) -> [u8; NFGENMSG_LEN] {
 }
 
 mod decode;
+#[cfg(test)]
+mod fastpath_tests;
 mod layout;
 pub use decode::*;
 pub use layout::Layouts;
