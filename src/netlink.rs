@@ -61,7 +61,7 @@ pub fn parse_datagram(
 }
 
 /// Like `parse_datagram`, handing each entry with its reply tuple still
-/// undecoded (`conntrack::decode_lazy_in`, with layouts of its own);
+/// undecoded (`conntrack::decode_lazy`, with layouts of its own);
 /// `on_entry` completes it if it
 /// needs it, and an Err from it counts the entry as malformed.
 pub fn parse_entries(
@@ -105,7 +105,7 @@ fn parse_received(
             e != 0 // 0: an ACK
         }
         Reply::Msg(_, CT_NEW | CT_DELETE, payload) => {
-            match conntrack::decode_lazy_in(payload, scratch, layouts)
+            match conntrack::decode_lazy(payload, scratch, layouts)
                 .and_then(|reply| on_entry(scratch, reply))
             {
                 Ok(()) => stats.entries += 1,

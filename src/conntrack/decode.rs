@@ -21,13 +21,6 @@ pub fn decode_stop(payload: &[u8], out: &mut Conn) -> Result<u64, Malformed> {
     Ok(stop)
 }
 
-/// Like `decode`, except the reply tuple: returned as the bytes of its
-/// nest (empty when absent), for `decode_reply`. A dump's reader needs it
-/// only for entries it has not seen yet; it is a quarter of the decoding.
-pub fn decode_lazy<'a>(payload: &'a [u8], out: &mut Conn) -> Result<&'a [u8], Malformed> {
-    decode_top(payload, out).map(|(_, reply)| reply)
-}
-
 /// Completes `decode_lazy` with the reply tuple's nest `raw`.
 pub fn decode_reply(raw: &[u8], out: &mut Conn) -> Result<(), Malformed> {
     decode_tuple(raw, &mut out.reply)?;
@@ -77,11 +70,14 @@ pub fn decode_extra(payload: &[u8]) -> Extra {
     x
 }
 
-/// `decode_lazy` for a dump: a message laid out as an earlier one of its
-/// length (`layouts`, the dump's reader's) is read at that one's offsets.
+/// Like `decode`, except the reply tuple: returned as the bytes of its
+/// nest (empty when absent), for `decode_reply`. A dump's reader needs it
+/// only for entries it has not seen yet; it is a quarter of the decoding.
+/// A message laid out as an earlier one of its length (`layouts`, the
+/// dump's reader's) is read at that one's offsets.
 /// On Err `out` holds whatever was read before the fault (the two paths
 /// read in different orders): the caller skips the entry.
-pub fn decode_lazy_in<'a>(
+pub fn decode_lazy<'a>(
     payload: &'a [u8],
     out: &mut Conn,
     layouts: &mut Layouts,

@@ -496,8 +496,7 @@ fn whole(x: f64) -> u64 {
 }
 
 /// Most of a big table is idle at any time: its rate is 0 without the
-/// division (two a flow, a tenth of a steady refresh's own work at 100k
-/// idle entries).
+/// division (two a flow each refresh).
 fn bps(bytes: f64, ns: u64) -> f32 {
     if bytes == 0.0 {
         return 0.0;
