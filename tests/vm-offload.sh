@@ -16,12 +16,16 @@
 # one more or less in a sample is 2.2 %), and a fragment is never
 # offloaded.
 #
-# Prints NFTOP-VM-OFFLOAD-ACCT <phase> <uptime> <protocol> <bytes>... (r0
-# then r1; nft lists protocols by number: 6 TCP, 17 UDP) before and after
-# nftop's run, and nftop's JSON between NFTOP-VM-OFFLOAD-<phase>-BEGIN and
-# -END <exit code>. The flows are steady: nft's count over the run is the
-# truth every sample is held to. (Reads during the run, stamped with the
-# uptime, were noisier than the flows: nft's start-up time varies.)
+# Prints NFTOP-VM-OFFLOAD-ACCT <phase> <uptime> <uptime> <protocol>
+# <bytes>... (r0 then r1; nft lists protocols by number: 6 TCP, 17 UDP)
+# and NFTOP-VM-OFFLOAD-LINK <phase> <the uptime, /proc/net/dev and the
+# uptime again, on one line> before and after nftop's run, and nftop's JSON between
+# NFTOP-VM-OFFLOAD-<phase>-BEGIN and -END <exit code>. The flows are
+# steady: their bytes over the run are the truth every sample is held
+# to. The links time them: an nft read is only known to have happened
+# during nft's run, which under the emulated CPU took 0.7 to 1.2 s here
+# (CI once saw both flows 5.5 % above their shapers' rates when
+# nft's count was timed by a stamp after each read).
 set -u
 ip=/sbin/ip
 nc=/sbin/nc
@@ -87,11 +91,21 @@ table netdev acct {
 NFT
 
 # nft's TCP and UDP bytes at the ingress hooks, stamped with the uptime
-# right after nft read them (its lag before the read is the same every
-# time, so it cancels out of a difference).
+# before nft starts and after it ends: the read happened in between.
 acct() {
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	v=$(n $rtr nft list table netdev acct | sed -n 's/.*ip protocol \([a-z0-9]*\) counter packets [0-9]* bytes \([0-9]*\).*/\1 \2/p')
-	echo "NFTOP-VM-OFFLOAD-ACCT $1 $(cut -d' ' -f1 /proc/uptime)" $v
+	echo "NFTOP-VM-OFFLOAD-ACCT $1 $t0 $(cut -d' ' -f1 /proc/uptime)" $v
+}
+
+# The bytes r0 and r1 received (/proc/net/dev in the router's namespace:
+# frames, Ethernet header included) between two reads of the uptime, all
+# three by one cat: a read-only syscall each. The guest's CPU is busy
+# with the flows: a shell's reads between two stamps took 0.2-0.6 s
+# here. This is the clock the rates are held to; nft's count says which
+# bytes were which.
+link() {
+	echo "NFTOP-VM-OFFLOAD-LINK $1" $(n $rtr cat /proc/uptime /proc/net/dev /proc/uptime)
 }
 
 # phase NAME FLOWTABLE_FLAGS TCP_PORT UDP_PORT
@@ -122,9 +136,11 @@ NFT
 	# Established, offloaded, and the shapers' bursts spent.
 	sleep 3
 	acct $1
+	link $1
 	echo "NFTOP-VM-OFFLOAD-$1-BEGIN"
 	n $rtr /bin/nftop --json --count 8 -u 1 -L -t 0 --no-dns
 	echo "NFTOP-VM-OFFLOAD-$1-END $?"
+	link $1
 	acct $1
 	n $rtr cat /proc/net/nf_conntrack | grep -E "dport=($3|$4) " | sed "s/^/NFTOP-VM-OFFLOAD-PROC $1 /"
 	kill $c1 $c2 $s1 $s2 2>/dev/null
