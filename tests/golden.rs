@@ -380,3 +380,45 @@ fn golden_mark() {
     golden("screen-mark-60x14.txt", &render(&args, Some((14, 60))));
     MARKED.set(false);
 }
+
+/// The self-check's device table counts every flow whatever the family
+/// and loopback filters (the view's table, then the flows those filters
+/// kept out of it): the same rows as adding each flow on its own.
+#[test]
+fn all_devices_count_every_flow_whatever_the_filters() {
+    use nftop::view::Devices;
+    let names = Names::new("/nonexistent", "/nonexistent", false, false);
+    let net = net();
+    for args in [&[][..], &["-4"], &["-6"], &["-L"], &["-4", "-t", "0"]] {
+        let c = cfg(args);
+        let mut table = table();
+        let mut view = View::new(64);
+        let mut all = Devices::new();
+        let filter = Filter::from_config(&c);
+        view.derive(
+            table.parts_mut(),
+            &net,
+            &names,
+            &filter,
+            (3_000_000_000, REAL),
+            Some(&mut all),
+        );
+        let mut each = Devices::new();
+        each.begin(&net.links);
+        for f in table.flows() {
+            each.add(f, each.rows_of(f, &net.links));
+        }
+        each.finish();
+        let key = |d: &Devices| {
+            let rows = d.rows.iter();
+            rows.map(|r| (r.ifindex, r.tx_bps, r.rx_bps, r.conns, r.offloaded))
+                .collect::<Vec<_>>()
+        };
+        assert!(all.rows.iter().any(|r| r.conns > 0), "{args:?}");
+        assert_eq!(key(&all), key(&each), "{args:?}");
+        assert_eq!(all.order, each.order, "{args:?}");
+        if args.contains(&"-4") || args.contains(&"-6") {
+            assert_ne!(key(&view.devices), key(&all), "{args:?}: filtered");
+        }
+    }
+}
