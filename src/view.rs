@@ -247,8 +247,8 @@ impl View {
             self.all.rx_bps += fl.rx_bps();
             if (fl.is_v6() && !f.ipv6) || (!fl.is_v6() && !f.ipv4) || (loopback && !f.loopback) {
                 // `all` takes the rest from the device table at the end:
-                // one add per flow, not two (callgrind: 38 instructions
-                // of a steady refresh's 1,240 per entry).
+                // one add per flow, not two (callgrind at 100k entries:
+                // 41 of a steady refresh's 1,243 instructions an entry).
                 if let Some(d) = all.as_deref_mut() {
                     d.add(fl, rows);
                 }

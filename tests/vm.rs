@@ -327,9 +327,10 @@ impl Read {
     }
 }
 
-/// The two reads of `what` (ACCT: nft, LINK: the links) in `phase`, and
-/// the span between their midpoints with the share of it either end may
-/// be off (each read is only known to have happened during its run).
+/// The two reads of `what` (ACCT: nft, LINK: the links) in `phase`, the
+/// span between their midpoints, and the share of it the two ends
+/// together may be off: each read is only known to have happened during
+/// its run, give or take the uptime's 10 ms steps.
 fn reads(out: &str, what: &str, phase: &str) -> (Read, Read, f64, f64) {
     let tag = format!("NFTOP-VM-OFFLOAD-{what} {phase} ");
     let mut reads: Vec<Read> = out
@@ -367,13 +368,14 @@ fn reads(out: &str, what: &str, phase: &str) -> (Read, Read, f64, f64) {
     let last = reads.pop().unwrap();
     let first = reads.pop().unwrap();
     let span = last.mid() - first.mid();
-    let unsure = ((first.at.1 - first.at.0) + (last.at.1 - last.at.0)) / 2.0 / span;
+    let width = |r: &Read| r.at.1 - r.at.0 + 0.01;
+    let unsure = (width(&first) + width(&last)) / 2.0 / span;
     (first, last, span, unsure)
 }
 
 /// The flows' rates (TCP and UDP, both directions, IP bytes, bit/s) in
-/// `phase`, with how sure they are (a share of the rate).
-fn truth(out: &str, phase: &str) -> ([f64; 2], f64) {
+/// `phase`, and how far each may be off (a share of it).
+fn truth(out: &str, phase: &str) -> ([f64; 2], [f64; 2]) {
     let (a0, a1, a_span, a_unsure) = reads(out, "ACCT", phase);
     let (l0, l1, l_span, l_unsure) = reads(out, "LINK", phase);
     let nft = |dev: usize, proto: usize| (a1.v[dev][proto] - a0.v[dev][proto]) * 8.0 / a_span;
@@ -383,10 +385,11 @@ fn truth(out: &str, phase: &str) -> ([f64; 2], f64) {
         (d(0) - 14.0 * d(1)) * 8.0 / l_span
     };
     // Into r0 comes the client's TCP upload alone; into r1 the server's
-    // UDP and the upload's ACKs, which nft tells apart (their timing
-    // error is a share of the ACKs, 2 % of the upload).
+    // UDP and the upload's ACKs, which nft tells apart: nft's timing
+    // error on them (about 2 % of the upload) adds to both flows'.
     let acks = nft(1, 0);
     let rates = [ip(0) + acks, ip(1) - acks];
+    let unsure = rates.map(|r| l_unsure + acks * a_unsure / r);
     let nft_rates = [nft(0, 0) + nft(1, 0), nft(0, 1) + nft(1, 1)];
     eprintln!(
         "offload {phase}: tcp {:.0} udp {:.0} bit/s over {l_span:.2} s (timed to {:.2} %); \
@@ -410,11 +413,13 @@ fn truth(out: &str, phase: &str) -> ([f64; 2], f64) {
             "{phase}: links {rates:?} vs nft {nft_rates:?}:\n{out}"
         );
     }
+    // 0.3-0.4 % here (the uptime's steps, mostly): beyond 1 % the truth is
+    // too vague to hold nftop to 5 %.
     assert!(
-        l_unsure <= 0.04,
+        l_unsure <= 0.01,
         "{phase}: the links' reads took long:\n{out}"
     );
-    (rates, l_unsure)
+    (rates, unsure)
 }
 
 /// One phase of tests/vm-offload.sh: a TCP flow to `ports.0` and a UDP
@@ -437,7 +442,8 @@ fn check_offload(out: &str, phase: &str, ports: (f64, f64)) {
     // The first samples see the flows' start (bytes over their age) and
     // nftop's own (the emulated CPU is busy with it).
     let late = |o: &&J| o.get("seq").num() >= 4.0;
-    for (proto, port, truth) in [("tcp", ports.0, rates[0]), ("udp", ports.1, rates[1])] {
+    for (p, (proto, port)) in [("tcp", ports.0), ("udp", ports.1)].into_iter().enumerate() {
+        let (truth, unsure) = (rates[p], unsure[p]);
         let rows: Vec<&J> = objs
             .iter()
             .filter(late)
