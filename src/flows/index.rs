@@ -8,10 +8,10 @@
 //! another flow's slot rejects it without reading that flow: at a million
 //! flows each such read is a cache miss, and a new entry makes several. The
 //! index is reserved for the full capacity
-//! but only a power-of-two prefix of it is used, at a load of at most
-//! 0.7, doubled in place (rehashing from the dense array) as the table
-//! grows: untouched pages cost no RSS, so memory follows the flows, not
-//! `nf_conntrack_max`. A refresh costs O(entries) and allocates nothing.
+//! but only a power-of-two prefix of it is used (and written), at a load
+//! of at most 0.7, doubled in place (rehashing from the dense array) as
+//! the table grows: untouched pages cost no RSS, so memory follows the
+//! flows, not `nf_conntrack_max`. A refresh costs O(entries) and allocates nothing.
 //!
 //! Key: conntrack id + start timestamp + the original tuple and zone. The
 //! id alone is reused by the kernel; (id, start) is unique when timestamps
@@ -29,7 +29,7 @@ impl FlowTable {
     /// came.
     pub(super) fn index_appended(&mut self) {
         let mut n = self.mask + 1;
-        while self.flows.len() * 10 > n * MAX_LOAD_TENTHS && n * 2 <= self.slots.len() {
+        while self.flows.len() * 10 > n * MAX_LOAD_TENTHS && n * 2 <= self.max_slots {
             n *= 2;
         }
         self.rehash(n);
@@ -38,7 +38,7 @@ impl FlowTable {
     /// Doubles the index prefix in use, if there is more of it.
     pub(super) fn grow(&mut self) {
         let n = (self.mask + 1) * 2;
-        if n <= self.slots.len() {
+        if n <= self.max_slots {
             self.rehash(n);
         }
     }
@@ -49,7 +49,9 @@ impl FlowTable {
     /// when its table changes during the dump) goes, so the latest
     /// sighting stays; removing it moves the last flow, already indexed.
     fn rehash(&mut self, n: usize) {
-        self.slots[..n].fill(0);
+        // Within the reserved capacity: no allocation.
+        self.slots.clear();
+        self.slots.resize(n, 0);
         self.mask = n - 1;
         for i in (0..self.flows.len()).rev() {
             let h = self.flow_hash(&self.flows[i]);
@@ -190,7 +192,8 @@ impl FlowTable {
     pub(super) fn check_index(&self) {
         let used = self.slots[..=self.mask].iter().filter(|&&v| v != 0).count();
         assert_eq!(used, self.flows.len());
-        assert!(self.slots[self.mask + 1..].iter().all(|&v| v == 0));
+        assert_eq!(self.slots.len(), self.mask + 1);
+        assert!(self.slots.capacity() >= self.max_slots);
         for i in 0..self.flows.len() {
             let _ = self.slot_of(i);
         }

@@ -104,8 +104,10 @@ impl Offloaded {
 }
 
 pub struct FlowTable {
-    /// Reserved for the capacity; `mask + 1` of them in use.
+    /// Reserved for `max_slots` (the capacity's), `mask + 1` of them in
+    /// use: only those are written (index.rs).
     slots: Vec<u32>,
+    max_slots: usize,
     mask: usize,
     /// Bits of a slot that hold the dense index + 1; the rest is the tag.
     idx_bits: u32,
@@ -163,9 +165,16 @@ impl FlowTable {
         let nslots = (cap * 10 / MAX_LOAD_TENTHS + 1)
             .next_power_of_two()
             .max(MIN_SLOTS);
+        // Not vec![0; nslots]: the static builds' allocator (zig's libc)
+        // writes every byte of a zeroed allocation, where glibc's maps
+        // fresh pages: at nf_conntrack_max 1.2M that was 8 MiB of RSS
+        // for an index of 100k flows.
+        let mut slots = Vec::with_capacity(nslots);
+        slots.resize(MIN_SLOTS.min(nslots), 0);
         FlowTable {
-            slots: vec![0; nslots],
-            mask: MIN_SLOTS.min(nslots) - 1,
+            mask: slots.len() - 1,
+            slots,
+            max_slots: nslots,
             idx_bits: (u64::BITS - (cap as u64).leading_zeros()).min(32),
             flows: Vec::with_capacity(cap),
             spills: Spills::new(cap + cap / 8 + 2),

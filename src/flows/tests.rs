@@ -258,6 +258,22 @@ fn entries_leave_and_the_index_stays_consistent() {
     assert!(t.slots.iter().all(|&v| v == 0));
 }
 
+/// Only the index prefix in use is written (and so only it costs RSS,
+/// whatever the allocator does with a zeroed allocation), and it grows in
+/// the memory reserved at start.
+#[test]
+fn the_index_writes_only_the_prefix_the_flows_use() {
+    let mut t = FlowTable::new(1_000_000, 3);
+    let at = t.slots.as_ptr();
+    let all: Vec<Conn> = (0..3000).map(|i| conn(i, 0, i as u16, 0, 0)).collect();
+    tick(&mut t, S, 0, &all[..1000]);
+    assert_eq!(t.slots.len(), 2048, "1000 flows at a load of 0.7 at most");
+    tick(&mut t, 2 * S, 0, &all);
+    assert_eq!(t.slots.len(), 8192);
+    assert_eq!(t.slots.as_ptr(), at, "grown where it was reserved");
+    t.check_index();
+}
+
 #[test]
 fn full_table_counts_what_it_drops() {
     let mut t = FlowTable::new(16, 3);
