@@ -13,6 +13,14 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// The binary measured: the static build a router runs (NFTOP_BENCH_BIN,
+/// which `make bench` sets), else this test's build. Their memory differs:
+/// the static build has no shared libc pages (2 MiB of the test build's
+/// RSS) and another allocator.
+fn bin() -> String {
+    std::env::var("NFTOP_BENCH_BIN").unwrap_or_else(|_| crate::common::bin().into())
+}
+
 struct Ns(String);
 
 impl Drop for Ns {
@@ -493,7 +501,7 @@ impl Ns {
         let t0 = wall();
         rusage_of(
             Command::new("ip")
-                .args(["netns", "exec", &self.0, crate::common::bin()])
+                .args(["netns", "exec", &self.0, &bin()])
                 .args([
                     "--json", "-t", "1G", "-u", "0.1", "--cpu", "0", "--count", "1",
                 ]),
@@ -536,7 +544,7 @@ impl Ns {
     ) -> Steady {
         use std::io::BufRead;
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.0, crate::common::bin()])
+            .args(["netns", "exec", &self.0, &bin()])
             .args(["--json", "-t", "1G", "-u", &every.to_string(), "--cpu", "0"])
             .args(extra)
             .arg("--count")
@@ -621,6 +629,7 @@ fn bench() {
         })
         .collect();
     let _max = CtMax::at_least(sizes.iter().max().unwrap() * 6 / 5);
+    println!("binary measured: {}", bin());
     // What nftop holds with an empty table: binary, buffers, the index of
     // an empty table. Bytes per flow are measured above it.
     let empty = {
@@ -711,7 +720,7 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
             // (start-up, first dump, attribution) against one bare dump.
             let (first, ..) = rusage_of(
                 Command::new("ip")
-                    .args(["netns", "exec", &ns.0, crate::common::bin()])
+                    .args(["netns", "exec", &ns.0, &bin()])
                     .args(["--quiet", "--count", "1"]),
             );
             firsts.push(first / o);
@@ -1235,7 +1244,7 @@ fn first() {
         });
         let (cpu, user, _) = rusage_of(
             Command::new("ip")
-                .args(["netns", "exec", &ns.0, crate::common::bin()])
+                .args(["netns", "exec", &ns.0, &bin()])
                 .args(["--quiet", "--count", "1"]),
         );
         ones.push(one);
