@@ -19,14 +19,14 @@
 # Prints NFTOP-VM-OFFLOAD-ACCT <phase> <uptime> <uptime> <protocol>
 # <bytes>... (r0 then r1; nft lists protocols by number: 6 TCP, 17 UDP)
 # and NFTOP-VM-OFFLOAD-LINK <phase> <the uptime, /proc/net/dev and the
-# uptime again, on one line> before and after nftop's run, and nftop's JSON between
-# NFTOP-VM-OFFLOAD-<phase>-BEGIN and -END <exit code>. The flows are
-# steady: their bytes over the run are the truth every sample is held
-# to. The links time them: an nft read is only known to have happened
-# during nft's run, which under the emulated CPU took 0.7 to 1.2 s here
-# (timed by a stamp after each read, nft's count once put the TCP flow
-# at 8.44 Mbit/s, 5.5 % above every sample of nftop's and of what its
-# 8 Mbit/s shaper lets through).
+# uptime again, on one line> before and after nftop's run, and nftop's
+# JSON between NFTOP-VM-OFFLOAD-<phase>-BEGIN and -END <exit code>. The
+# flows are steady: their bytes over the run are the truth every sample
+# is held to. The links time them: an nft read is only known to have
+# happened during nft's run, which under the emulated CPU took 0.7 to
+# 1.2 s here (timed by a stamp after each read, nft's count once put the
+# TCP flow at 8.44 Mbit/s, 5.5 % above every sample of nftop's and of
+# what its 8 Mbit/s shaper lets through).
 set -u
 ip=/sbin/ip
 nc=/sbin/nc
@@ -106,6 +106,8 @@ acct() {
 # here. This is the clock the rates are held to; nft's count says which
 # bytes were which.
 link() {
+	# Unquoted: the words of cat's lines, joined on one line.
+	# shellcheck disable=SC2046
 	echo "NFTOP-VM-OFFLOAD-LINK $1" $(n $rtr cat /proc/uptime /proc/net/dev /proc/uptime)
 }
 

@@ -12,8 +12,8 @@
 //! flowtable (tests/vm-offload.sh, issue 23): with the flowtable's
 //! `counter` flag every sample of each flow must be within 5 % of its
 //! bytes on the links (timed by the guest's uptime around the read, told
-//! apart by nft's count at the ingress hook); without it the flows must show as
-//! offloaded with an unknown rate, and the uplink's blind spot must be
+//! apart by nft's count at the ingress hook); without it the flows must
+//! show as offloaded with an unknown rate, and the uplink's blind spot must be
 //! within 5 % of its link counters.
 //!
 //! Ignored in a plain `cargo test`: they need the cross builds.

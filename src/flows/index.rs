@@ -7,11 +7,11 @@
 //! low `idx_bits` and spare hash bits (a tag) above, so a probe that meets
 //! another flow's slot rejects it without reading that flow: at a million
 //! flows each such read is a cache miss, and a new entry makes several. The
-//! index is reserved for the full capacity
-//! but only a power-of-two prefix of it is used (and written), at a load
-//! of at most 0.7, doubled in place (rehashing from the dense array) as
-//! the table grows: untouched pages cost no RSS, so memory follows the
-//! flows, not `nf_conntrack_max`. A refresh costs O(entries) and allocates nothing.
+//! index is reserved for the full capacity but only a power-of-two prefix
+//! of it is used (and written), at a load of at most 0.7, doubled in place
+//! (rehashing from the dense array) as the table grows: untouched pages
+//! cost no RSS, so memory follows the flows, not `nf_conntrack_max`. A
+//! refresh costs O(entries) and allocates nothing.
 //!
 //! Key: conntrack id + start timestamp + the original tuple and zone. The
 //! id alone is reused by the kernel; (id, start) is unique when timestamps
@@ -29,7 +29,7 @@ impl FlowTable {
     /// came.
     pub(super) fn index_appended(&mut self) {
         let mut n = self.mask + 1;
-        while self.flows.len() * 10 > n * MAX_LOAD_TENTHS && n * 2 <= self.max_slots {
+        while self.flows.len() * 10 > n * MAX_LOAD_TENTHS && n * 2 <= self.slots.capacity() {
             n *= 2;
         }
         self.rehash(n);
@@ -38,7 +38,7 @@ impl FlowTable {
     /// Doubles the index prefix in use, if there is more of it.
     pub(super) fn grow(&mut self) {
         let n = (self.mask + 1) * 2;
-        if n <= self.max_slots {
+        if n <= self.slots.capacity() {
             self.rehash(n);
         }
     }
@@ -193,7 +193,6 @@ impl FlowTable {
         let used = self.slots[..=self.mask].iter().filter(|&&v| v != 0).count();
         assert_eq!(used, self.flows.len());
         assert_eq!(self.slots.len(), self.mask + 1);
-        assert!(self.slots.capacity() >= self.max_slots);
         for i in 0..self.flows.len() {
             let _ = self.slot_of(i);
         }

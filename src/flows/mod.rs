@@ -104,10 +104,9 @@ impl Offloaded {
 }
 
 pub struct FlowTable {
-    /// Reserved for `max_slots` (the capacity's), `mask + 1` of them in
-    /// use: only those are written (index.rs).
+    /// Reserved for the capacity (its `capacity()`), `mask + 1` of them
+    /// in use: only those are written (index.rs).
     slots: Vec<u32>,
-    max_slots: usize,
     mask: usize,
     /// Bits of a slot that hold the dense index + 1; the rest is the tag.
     idx_bits: u32,
@@ -174,7 +173,6 @@ impl FlowTable {
         FlowTable {
             mask: slots.len() - 1,
             slots,
-            max_slots: nslots,
             idx_bits: (u64::BITS - (cap as u64).leading_zeros()).min(32),
             flows: Vec::with_capacity(cap),
             spills: Spills::new(cap + cap / 8 + 2),
