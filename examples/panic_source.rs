@@ -6,7 +6,7 @@
 //! `panic_source N [nftop's flags]`
 
 use nftop::app::{App, CtSource};
-use nftop::conntrack::Conn;
+use nftop::conntrack::{Conn, Nests};
 use nftop::netlink::{CtSocket, DumpStats};
 use nftop::nl::attr::Malformed;
 use nftop::{cli, sys};
@@ -19,7 +19,7 @@ struct PanicAt {
 impl CtSource for PanicAt {
     fn dump(
         &mut self,
-        on_entry: impl FnMut(&mut Conn, &[u8]) -> Result<(), Malformed>,
+        on_entry: impl FnMut(&mut Conn, Nests) -> Result<(), Malformed>,
     ) -> nftop::error::Result<DumpStats> {
         self.dumps_left = self.dumps_left.saturating_sub(1);
         if self.dumps_left == 0 {

@@ -10,7 +10,7 @@
 //! checked. Messages whose sequence number or port id are not ours (left
 //! over from an interrupted dump) are ignored.
 
-use crate::conntrack::{self, Conn, CT_DELETE, CT_NEW};
+use crate::conntrack::{self, Conn, Nests, CT_DELETE, CT_NEW};
 use crate::error::{Error, Result};
 use crate::nl::{read_replies, NlSocket, Ours, Reply, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_sys::protocols::NETLINK_NETFILTER;
@@ -53,24 +53,24 @@ pub fn parse_datagram(
     stats: &mut DumpStats,
     mut on_conn: impl FnMut(&Conn),
 ) -> Result<Step> {
-    parse_entries(data, seq, port, scratch, stats, |c, reply| {
-        conntrack::decode_reply(reply, c)?;
+    parse_entries(data, seq, port, scratch, stats, |c, nests| {
+        nests.complete(c)?;
         on_conn(c);
         Ok(())
     })
 }
 
-/// Like `parse_datagram`, handing each entry with its reply tuple still
-/// undecoded (`conntrack::decode_lazy`, with layouts of its own);
-/// `on_entry` completes it if it
-/// needs it, and an Err from it counts the entry as malformed.
+/// Like `parse_datagram`, handing each entry with its tuples' nests not
+/// yet decoded (`conntrack::decode_lazy`, with layouts of its own);
+/// `on_entry` completes it if it needs it, and an Err from it counts the
+/// entry as malformed.
 pub fn parse_entries(
     data: &[u8],
     seq: u32,
     port: u32,
     scratch: &mut Conn,
     stats: &mut DumpStats,
-    on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
+    on_entry: impl FnMut(&mut Conn, Nests) -> std::result::Result<(), Malformed>,
 ) -> Result<Step> {
     let mut layouts = conntrack::Layouts::default();
     let ours = Ours::one(seq, port);
@@ -95,7 +95,7 @@ fn parse_received(
     scratch: &mut Conn,
     layouts: &mut conntrack::Layouts,
     stats: &mut DumpStats,
-    mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
+    mut on_entry: impl FnMut(&mut Conn, Nests) -> std::result::Result<(), Malformed>,
 ) -> Result<Step> {
     let mut errno = 0;
     let w = read_replies(data, len, ours, |r| match r {
@@ -106,7 +106,7 @@ fn parse_received(
         }
         Reply::Msg(_, CT_NEW | CT_DELETE, payload) => {
             match conntrack::decode_lazy(payload, scratch, layouts)
-                .and_then(|reply| on_entry(scratch, reply))
+                .and_then(|nests| on_entry(scratch, nests))
             {
                 Ok(()) => stats.entries += 1,
                 Err(_) => stats.malformed += 1,
@@ -196,21 +196,21 @@ impl CtSocket {
     pub fn dump(&mut self, mut on_conn: impl FnMut(&Conn)) -> Result<DumpStats> {
         self.dump_entries(
             |_| {},
-            |c, reply| {
-                conntrack::decode_reply(reply, c)?;
+            |c, nests| {
+                nests.complete(c)?;
                 on_conn(c);
                 Ok(())
             },
         )
     }
 
-    /// A dump whose entries come with their reply tuple undecoded (see
+    /// A dump whose entries come with their tuples undecoded (see
     /// `parse_entries`); every raw datagram is shown to `on_datagram` too
     /// (how examples/record.rs records the test fixtures).
     pub fn dump_entries(
         &mut self,
         mut on_datagram: impl FnMut(&[u8]),
-        mut on_entry: impl FnMut(&mut Conn, &[u8]) -> std::result::Result<(), Malformed>,
+        mut on_entry: impl FnMut(&mut Conn, Nests) -> std::result::Result<(), Malformed>,
     ) -> Result<DumpStats> {
         let mut stats = DumpStats::default();
         // The scratch entry lives on this stack frame: one Conn, reused for

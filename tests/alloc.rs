@@ -38,8 +38,8 @@ fn refresh_pipeline_allocates_nothing() {
         let mut st = DumpStats::default();
         for dg in &d {
             // The program's path: replies decoded only for new entries.
-            parse_entries(dg, seq, port, &mut scratch, &mut st, |c, r| {
-                table.observe_lazy(c, r)
+            parse_entries(dg, seq, port, &mut scratch, &mut st, |c, n| {
+                table.observe_lazy(c, n)
             })
             .unwrap();
         }

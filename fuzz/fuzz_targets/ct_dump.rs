@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let mut stats = DumpStats::default();
     let mut scratch = Conn::default();
     table.begin();
-    let _ = parse_entries(data, seq, port, &mut scratch, &mut stats, |c, reply| {
-        table.observe_lazy(c, reply)
+    let _ = parse_entries(data, seq, port, &mut scratch, &mut stats, |c, nests| {
+        table.observe_lazy(c, nests)
     });
     table.finish(1_000_000_000, 1_000_000_000);
     for f in table.flows() {

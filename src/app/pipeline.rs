@@ -86,7 +86,7 @@ impl<S: CtSource> Pipeline<S> {
             }
         }
         let table = &mut self.table;
-        let stats = self.ct.dump(|c, reply| table.observe_lazy(c, reply))?;
+        let stats = self.ct.dump(|c, nests| table.observe_lazy(c, nests))?;
         self.mono = sys::mono_ns();
         self.real = sys::real_ns();
         self.table.finish(self.mono, self.real);

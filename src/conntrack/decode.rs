@@ -70,20 +70,41 @@ pub fn decode_extra(payload: &[u8]) -> Extra {
     x
 }
 
-/// Like `decode`, except the reply tuple: returned as the bytes of its
-/// nest (empty when absent), for `decode_reply`. A dump's reader needs it
-/// only for entries it has not seen yet; it is a quarter of the decoding.
-/// A message laid out as an earlier one of its length (`layouts`, the
-/// dump's reader's) is read at that one's offsets.
+/// The tuple nests `decode_lazy` left undecoded: the reply's always, the
+/// original's when the message was read through a layout (None: decoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nests<'a> {
+    pub orig: Option<&'a [u8]>,
+    pub reply: &'a [u8],
+}
+
+impl Nests<'_> {
+    /// Decodes what is left into `out` (a full `decode`).
+    pub fn complete(self, out: &mut Conn) -> Result<(), Malformed> {
+        if let Some(raw) = self.orig {
+            decode_tuple(raw, &mut out.orig)?;
+        }
+        decode_reply(self.reply, out)
+    }
+}
+
+/// Like `decode`, except the tuples, returned as the bytes of their nests
+/// (`Nests`; the reply's empty when absent) for `decode_tuple` and
+/// `decode_reply`. A dump's reader needs the reply only for entries it has
+/// not seen yet (a quarter of the decoding), and the original only for
+/// those not in the order of the dump before (flows/mod.rs). A message
+/// laid out as an earlier one of its length (`layouts`, the dump's
+/// reader's) is read at that one's offsets; one walked has its original
+/// tuple decoded.
 /// On Err `out` holds whatever was read before the fault (the two paths
 /// read in different orders): the caller skips the entry.
 pub fn decode_lazy<'a>(
     payload: &'a [u8],
     out: &mut Conn,
     layouts: &mut Layouts,
-) -> Result<&'a [u8], Malformed> {
+) -> Result<Nests<'a>, Malformed> {
     let body = start(payload, out)?;
-    layouts.read(body, out).map(|(_, reply)| reply)
+    layouts.read_lazy(body, out)
 }
 
 /// Every attribute but the reply tuple's contents, which are returned as
@@ -155,7 +176,8 @@ pub(super) fn decode_top_loop<'a>(
     Ok((stop, reply))
 }
 
-pub(super) fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {
+/// A tuple nest into `t` (fields it lacks are left as they were).
+pub fn decode_tuple(buf: &[u8], t: &mut Tuple) -> Result<(), Malformed> {
     if tuple_as_usual(buf, t) {
         return Ok(());
     }

@@ -41,6 +41,9 @@ pub(super) struct Layout {
 pub struct Layouts([Option<Layout>; 32]);
 
 impl Layouts {
+    /// `read_lazy` with the original tuple decoded, and the stop
+    /// timestamp: what the tests hold against the loop.
+    #[cfg(test)]
     pub(super) fn read<'a>(
         &mut self,
         body: &'a [u8],
@@ -54,7 +57,29 @@ impl Layouts {
                 None => return decode_top_loop(body, out),
             },
         };
-        l.read(body, out)
+        l.read(body, out, false).map(|(stop, n)| (stop, n.reply))
+    }
+
+    /// `read` with the original tuple left as its nest's bytes when the
+    /// body fits a layout (`Nests`; its values are the same nest's as
+    /// the loop's: the layout has one of each type).
+    pub(super) fn read_lazy<'a>(
+        &mut self,
+        body: &'a [u8],
+        out: &mut Conn,
+    ) -> Result<Nests<'a>, Malformed> {
+        let slot = &mut self.0[(body.len() >> 2) & 31];
+        let l = match slot {
+            Some(l) if l.fits(body) => l,
+            _ => match Layout::of(body)? {
+                Some(l) => slot.insert(l),
+                None => {
+                    let (_, reply) = decode_top_loop(body, out)?;
+                    return Ok(Nests { orig: None, reply });
+                }
+            },
+        };
+        l.read(body, out, true).map(|(_, n)| n)
     }
 }
 
@@ -119,12 +144,18 @@ impl Layout {
         (off != 0).then(|| body.get(off..off + usize::from(len)).unwrap_or(&[]))
     }
 
-    /// What the loop reads, from where the layout has it.
-    fn read<'a>(&self, body: &'a [u8], out: &mut Conn) -> Result<(u64, &'a [u8]), Malformed> {
-        decode_tuple(
-            self.get(body, CTA_TUPLE_ORIG).ok_or(Malformed)?,
-            &mut out.orig,
-        )?;
+    /// What the loop reads, from where the layout has it; with `lazy`
+    /// the original tuple is not decoded but returned as its nest.
+    fn read<'a>(
+        &self,
+        body: &'a [u8],
+        out: &mut Conn,
+        lazy: bool,
+    ) -> Result<(u64, Nests<'a>), Malformed> {
+        let orig = self.get(body, CTA_TUPLE_ORIG).ok_or(Malformed)?;
+        if !lazy {
+            decode_tuple(orig, &mut out.orig)?;
+        }
         let reply = self.get(body, CTA_TUPLE_REPLY).unwrap_or(&[]);
         if let Some(v) = self.get(body, CTA_STATUS) {
             out.status = be32(v)?;
@@ -158,7 +189,8 @@ impl Layout {
         if let Some(v) = self.get(body, CTA_TIMESTAMP) {
             (out.start, stop) = decode_timestamp(v)?;
         }
-        Ok((stop, reply))
+        let orig = lazy.then_some(orig);
+        Ok((stop, Nests { orig, reply }))
     }
 }
 

@@ -206,6 +206,16 @@ impl Flow {
             && self.is_v6() == (c.family == 6)
     }
 
+    /// Whether `c` is this flow's entry by conntrack id, start timestamp,
+    /// zone and family (not the tuple: `FlowTable::predicted` says when
+    /// that is enough).
+    pub(crate) fn same_entry(&self, c: &Conn) -> bool {
+        self.id == c.id
+            && self.kernel_start() == c.start
+            && self.zone == c.zone
+            && self.is_v6() == (c.family == 6)
+    }
+
     /// The latest counters and status of the same entry.
     pub(crate) fn update(&mut self, c: &Conn) {
         self.orig_bytes = c.orig_bytes;

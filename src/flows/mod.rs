@@ -21,7 +21,7 @@
 //! given the clock reading taken when the dump completed and turns deltas
 //! into rates.
 
-use crate::conntrack::{Conn, Offload};
+use crate::conntrack::{Conn, Nests, Offload};
 use crate::flow::SEEN;
 pub use crate::flow::{Flow, Life, RateState, Spills};
 use crate::nl::attr::Malformed;
@@ -250,7 +250,8 @@ impl FlowTable {
 
     /// Records one entry of the running dump.
     pub fn observe(&mut self, c: &Conn) {
-        match self.locate(c) {
+        self.count(c);
+        match self.lookup(c) {
             Ok(i) => self.seen(i, c),
             Err(free) => {
                 self.insert(free, c, Life::Live, 0);
@@ -259,15 +260,29 @@ impl FlowTable {
         }
     }
 
-    /// `observe` for an entry whose reply tuple is still the undecoded
-    /// nest `reply` (`conntrack::decode_lazy`): it is decoded only when
-    /// the entry is new, since a known flow keeps its own. Err (the entry
-    /// is skipped) when that nest is malformed.
-    pub fn observe_lazy(&mut self, c: &mut Conn, reply: &[u8]) -> Result<(), Malformed> {
-        match self.locate(c) {
+    /// `observe` for an entry whose tuples may still be their nests
+    /// (`conntrack::decode_lazy`). The reply's is decoded only when the
+    /// entry is new, since a known flow keeps its own. The original's is
+    /// decoded unless the entry is the flow the dump's order predicts, by
+    /// its identity alone (`predicted`): that flow keeps its own tuple
+    /// too, and a steady refresh reads neither. Err (the entry is
+    /// skipped, nothing counted) when a nest it decodes is malformed.
+    pub fn observe_lazy(&mut self, c: &mut Conn, nests: Nests) -> Result<(), Malformed> {
+        let predicted = match nests.orig {
+            Some(raw) => {
+                let p = self.predicted(c);
+                if p.is_none() {
+                    crate::conntrack::decode_tuple(raw, &mut c.orig)?;
+                }
+                p
+            }
+            None => None,
+        };
+        self.count(c);
+        match predicted.map_or_else(|| self.lookup(c), Ok) {
             Ok(i) => self.seen(i, c),
             Err(free) => {
-                crate::conntrack::decode_reply(reply, c)?;
+                crate::conntrack::decode_reply(nests.reply, c)?;
                 self.insert(free, c, Life::Live, 0);
                 self.cursor = self.flows.len();
             }
@@ -275,9 +290,20 @@ impl FlowTable {
         Ok(())
     }
 
-    /// Counts an entry of the dump and finds its flow: Ok(dense index),
-    /// or Err(free slot, tag) as `find`.
-    fn locate(&mut self, c: &Conn) -> std::result::Result<usize, (usize, u32)> {
+    /// The flow after the last one found (the dump's order: see
+    /// `lookup`) when `c` has its conntrack id, start timestamp, zone and
+    /// family. With timestamps on (nftop turns them on) that names one
+    /// entry: the id is the kernel's hash of the entry's address and
+    /// tuples, and no two entries alive at once share it and the
+    /// nanosecond they started in. Without a start, None: the key needs
+    /// the tuple (index.rs).
+    fn predicted(&self, c: &Conn) -> Option<usize> {
+        let f = self.flows.get(self.cursor)?;
+        (!self.appending && c.start != 0 && f.same_entry(c)).then_some(self.cursor)
+    }
+
+    /// Counts an entry of the dump for the refresh's facts.
+    fn count(&mut self, c: &Conn) {
         if !c.has_counters {
             self.counts.no_counters += 1;
         }
@@ -285,6 +311,11 @@ impl FlowTable {
             self.counts.no_timestamp += 1;
         }
         self.counts.offloaded.count(c.status);
+    }
+
+    /// Finds an entry's flow: Ok(dense index), or Err(free slot, tag) as
+    /// `find`.
+    fn lookup(&mut self, c: &Conn) -> std::result::Result<usize, (usize, u32)> {
         // A new table (empty when the dump's first entry came): every
         // entry is new, so none is looked up; they are appended and
         // indexed together when the dump ends (`index_appended`), which

@@ -1,7 +1,7 @@
 //! Unit tests of the flow table (flows/).
 
 use super::*;
-use crate::conntrack::Tuple;
+use crate::conntrack::{Nests, Tuple};
 
 const S: u64 = 1_000_000_000;
 
@@ -23,6 +23,14 @@ fn conn(id: u32, start: u64, port: u16, o: u64, r: u64) -> Conn {
         proto: 6,
     };
     c
+}
+
+/// Nests with the original tuple decoded and the reply's `raw`.
+fn reply(raw: &[u8]) -> Nests<'_> {
+    Nests {
+        orig: None,
+        reply: raw,
+    }
 }
 
 fn tick(t: &mut FlowTable, now: u64, real: u64, conns: &[Conn]) {
@@ -307,7 +315,7 @@ fn a_reply_nest_is_decoded_only_for_a_new_entry() {
     let mut c = conn(1, 0, 1000, 100, 0);
     t.begin();
     assert!(
-        t.observe_lazy(&mut c, &bad).is_err(),
+        t.observe_lazy(&mut c, reply(&bad)).is_err(),
         "new: decoded, refused"
     );
     assert!(t.is_empty());
@@ -317,13 +325,13 @@ fn a_reply_nest_is_decoded_only_for_a_new_entry() {
         good.extend_from_slice(&h.to_ne_bytes());
     }
     good.extend_from_slice(&[6, 0, 0, 0]);
-    assert!(t.observe_lazy(&mut c, &good).is_ok());
+    assert!(t.observe_lazy(&mut c, reply(&good)).is_ok());
     t.finish(S, 0);
     assert_eq!(t.conn(&t.flows()[0]).reply.proto, 6);
     // Known: the nest is not read again, the counters are.
     let mut c2 = conn(1, 0, 1000, 900, 0);
     t.begin();
-    assert!(t.observe_lazy(&mut c2, &bad).is_ok());
+    assert!(t.observe_lazy(&mut c2, reply(&bad)).is_ok());
     t.finish(2 * S, 0);
     assert_eq!((t.len(), t.flows()[0].orig_bytes), (1, 900));
 }
@@ -539,4 +547,72 @@ fn a_first_dump_is_indexed_at_its_end_and_an_entry_sent_twice_is_one() {
         assert_eq!(t.len(), 5000);
         assert!(t.flows().iter().all(|f| !f.is_new()));
     }
+}
+
+/// The original tuple's nest is decoded only for an entry that is not the
+/// flow the dump's order predicts by id, start, zone and family: a steady
+/// refresh reads no tuple; any other entry is read whole (and refused,
+/// uncounted, when that nest is malformed).
+#[test]
+fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
+    // CTA_TUPLE_PROTO { CTA_PROTO_NUM 6 }, and a nest cut short.
+    let mut good = Vec::new();
+    for h in [12u16, 2 | 0x8000, 5, 1] {
+        good.extend_from_slice(&h.to_ne_bytes());
+    }
+    good.extend_from_slice(&[6, 0, 0, 0]);
+    let bad = [9u8, 0, 1];
+    let lazy = |orig: &'static [u8]| Nests {
+        orig: Some(orig),
+        reply: &[],
+    };
+    let (good, bad): (&'static [u8], &'static [u8]) = (good.leak(), bad.to_vec().leak());
+    let mut t = FlowTable::new(8, 9);
+    tick(
+        &mut t,
+        S,
+        0,
+        &[conn(1, 5, 1000, 0, 0), conn(2, 7, 1001, 0, 0)],
+    );
+    // In the dump's order: neither tuple is read, the counters are.
+    t.begin();
+    let mut a = conn(1, 5, 1000, 100, 0);
+    a.orig = Tuple::default();
+    assert!(t.observe_lazy(&mut a, lazy(bad)).is_ok());
+    let mut b = conn(2, 7, 1001, 200, 0);
+    b.orig = Tuple::default();
+    assert!(t.observe_lazy(&mut b, lazy(bad)).is_ok());
+    t.finish(2 * S, 0);
+    assert_eq!(
+        (t.len(), get(&t, 1).orig_bytes, get(&t, 2).orig_bytes),
+        (2, 100, 200)
+    );
+    assert_eq!(
+        t.conn(&get(&t, 1)).orig.sport,
+        1000,
+        "the flow keeps its tuple"
+    );
+    // Out of order (2 first, where 1 was): its nest is read, and a
+    // malformed one refuses the entry without counting it.
+    t.begin();
+    let mut b = conn(2, 7, 1001, 300, 0);
+    b.orig = Tuple::default();
+    assert!(t.observe_lazy(&mut b, lazy(bad)).is_err());
+    assert_eq!(t.counts.no_timestamp + t.counts.no_counters, 0);
+    // The same id without a start timestamp is not enough either.
+    let mut c = conn(1, 0, 1000, 400, 0);
+    c.orig = Tuple::default();
+    assert!(t.observe_lazy(&mut c, lazy(bad)).is_err());
+    // Where the order predicts it, flow 1 is not read again; flow 3 comes
+    // where flow 2 was: its nest is read, and makes a new flow.
+    let mut d = conn(1, 5, 1000, 500, 0);
+    d.orig = Tuple::default();
+    assert!(t.observe_lazy(&mut d, lazy(bad)).is_ok());
+    let mut e = conn(3, 9, 0, 0, 0);
+    e.orig = Tuple::default();
+    assert!(t.observe_lazy(&mut e, lazy(good)).is_ok());
+    t.finish(3 * S, 0);
+    let ids: Vec<u32> = t.flows().iter().map(|f| f.id).collect();
+    assert_eq!((ids, get(&t, 1).orig_bytes), (vec![1, 3], 500));
+    assert_eq!(t.conn(&get(&t, 3)).orig.proto, 6, "from the nest");
 }
