@@ -206,6 +206,23 @@ impl Flow {
             && self.is_v6() == (c.family == 6)
     }
 
+    /// What `FlowTable::finish` makes of a live flow of this dump whose
+    /// counters did not move, with nothing else to settle (not new, reset,
+    /// zeroed, held or offloaded): a known rate of 0, in one test (most of
+    /// a big table). False, the flow untouched, for any other.
+    pub(crate) fn settle_idle(&mut self) -> bool {
+        const ALL: u16 = SEEN | PENDING | NEW | RESET | FRESH | ZEROED | HELD;
+        let idle = self.life == Life::Live
+            && self.flags & ALL == SEEN | PENDING
+            && self.orig_bps == 0.0
+            && self.reply_bps == 0.0
+            && !self.offloaded();
+        if idle {
+            self.flags = (self.flags | RATE_KNOWN) & !(SEEN | PENDING);
+        }
+        idle
+    }
+
     /// Whether `c` is this flow's entry by conntrack id, start timestamp,
     /// zone and family (not the tuple: `FlowTable::predicted` says when
     /// that is enough).

@@ -140,6 +140,9 @@ pub struct FlowTable {
     zeroed: u32,
     /// CLOCK_MONOTONIC ns of the last zeroing, as estimated (0: none yet).
     zeroed_at: u64,
+    /// `finish` settles every flow the long way (tests hold the
+    /// shortcut for idle flows, `Flow::settle_idle`, to it).
+    no_shortcut: bool,
 }
 
 /// A flow's packet counters and what was last exported of it (ipfix/).
@@ -190,6 +193,7 @@ impl FlowTable {
             keep_exported: false,
             zeroed: 0,
             zeroed_at: 0,
+            no_shortcut: false,
         }
     }
 

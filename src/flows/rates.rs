@@ -97,6 +97,10 @@ impl FlowTable {
         self.zeroed = 0;
         let mut i = 0;
         while i < self.flows.len() {
+            if dt_ns > 0 && !self.no_shortcut && self.flows[i].settle_idle() {
+                i += 1;
+                continue;
+            }
             match self.settle(i, now_s) {
                 Settled::Removed => continue,
                 Settled::Idle => {}

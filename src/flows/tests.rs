@@ -616,3 +616,73 @@ fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
     assert_eq!((ids, get(&t, 1).orig_bytes), (vec![1, 3], 500));
     assert_eq!(t.conn(&get(&t, 3)).orig.proto, 6, "from the nest");
 }
+
+/// `finish`'s shortcut for idle flows (`Flow::settle_idle`) leaves every
+/// flow and count as the long way does: two tables in lockstep through
+/// random dumps (counters still, moving, zeroed; offloaded in software or
+/// hardware; entries missing, ended by events, new), one of them without
+/// the shortcut.
+#[test]
+fn idle_flows_settle_as_the_long_way() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let (mut flows, mut taken) = (0, 0);
+    for run in 0..40 {
+        let mut a = FlowTable::new(64, 3);
+        let mut b = FlowTable::new(64, 3);
+        b.no_shortcut = true;
+        a.events = run % 2 == 0;
+        b.events = a.events;
+        let mut bytes = [(0u64, 0u64); 48];
+        let mut now = S;
+        for _ in 0..12 {
+            let (mut dump, mut ended) = (vec![], vec![]);
+            for (i, c) in bytes.iter_mut().enumerate() {
+                match rnd(20) {
+                    0 => *c = (c.0 / 2, 0),
+                    1..=6 => *c = (c.0 + rnd(5000), c.1 + rnd(900)),
+                    _ => {}
+                }
+                let mut e = conn(i as u32 + 1, 1_000 + i as u64, i as u16, c.0, c.1);
+                e.status = match rnd(12) {
+                    0 => crate::conntrack::IPS_OFFLOAD,
+                    1 => crate::conntrack::IPS_OFFLOAD | crate::conntrack::IPS_HW_OFFLOAD,
+                    _ => 0,
+                };
+                match rnd(16) {
+                    0 => {}
+                    1 => ended.push(e),
+                    _ => dump.push(e),
+                }
+            }
+            now += rnd(3) * S / 2;
+            for t in [&mut a, &mut b] {
+                t.begin();
+                for e in &ended {
+                    t.destroy(e, 0, now, now);
+                }
+                for e in &dump {
+                    t.observe(e);
+                }
+                t.finish(now, now);
+            }
+            flows += a.flows().len();
+            taken += a
+                .flows()
+                .iter()
+                .filter(|f| f.rate() == RateState::Known)
+                .count();
+            assert_eq!(format!("{:?}", a.flows()), format!("{:?}", b.flows()));
+            assert_eq!(format!("{:?}", a.counts), format!("{:?}", b.counts));
+        }
+    }
+    assert!(
+        flows > 10_000 && taken > 5_000,
+        "{flows} flows, {taken} rated"
+    );
+}
