@@ -6,8 +6,7 @@
 //! word at every offset of it, and a type sent twice is the walk's.
 
 use super::decode::{
-    be16, be32, decode_counters, decode_protoinfo, decode_timestamp, decode_top_loop, decode_tuple,
-    head, word,
+    decode_counters, decode_protoinfo, decode_timestamp, decode_top_loop, decode_tuple, head, word,
 };
 use super::*;
 use crate::nl::attr::Malformed;
@@ -33,6 +32,17 @@ pub(super) struct Layout {
     at: [(u16, u16); 32],
 }
 
+/// The top-level scalars and the length the loop takes each at (CTA_TIMEOUT
+/// and CTA_USE are checked, not kept).
+const SCALARS: [(u16, u16); 6] = [
+    (CTA_STATUS, 4),
+    (CTA_TIMEOUT, 4),
+    (CTA_USE, 4),
+    (CTA_MARK, 4),
+    (CTA_ID, 4),
+    (CTA_ZONE, 2),
+];
+
 /// The layouts of a dump's messages so far, one per slot of 32 by body
 /// length in 4-byte units (the kinds of entries differ in length; two of
 /// one length take turns): the dump's reader keeps them on its stack
@@ -49,15 +59,10 @@ impl Layouts {
         body: &'a [u8],
         out: &mut Conn,
     ) -> Result<(u64, &'a [u8]), Malformed> {
-        let slot = &mut self.0[(body.len() >> 2) & 31];
-        let l = match slot {
-            Some(l) if l.fits(body) => l,
-            _ => match Layout::of(body)? {
-                Some(l) => slot.insert(l),
-                None => return decode_top_loop(body, out),
-            },
-        };
-        l.read(body, out, false).map(|(stop, n)| (stop, n.reply))
+        match self.layout(body)? {
+            Some(l) => l.read(body, out, false).map(|(stop, n)| (stop, n.reply)),
+            None => decode_top_loop(body, out),
+        }
     }
 
     /// `read` with the original tuple left as its nest's bytes when the
@@ -68,25 +73,34 @@ impl Layouts {
         body: &'a [u8],
         out: &mut Conn,
     ) -> Result<Nests<'a>, Malformed> {
+        match self.layout(body)? {
+            Some(l) => l.read(body, out, true).map(|(_, n)| n),
+            None => {
+                let (_, reply) = decode_top_loop(body, out)?;
+                Ok(Nests { orig: None, reply })
+            }
+        }
+    }
+
+    /// The layout `body` fits, learnt from it if its slot's does not fit
+    /// it; None for a body the loop reads (`Layout::of`).
+    fn layout(&mut self, body: &[u8]) -> Result<Option<&Layout>, Malformed> {
         let slot = &mut self.0[(body.len() >> 2) & 31];
-        let l = match slot {
-            Some(l) if l.fits(body) => l,
-            _ => match Layout::of(body)? {
-                Some(l) => slot.insert(l),
-                None => {
-                    let (_, reply) = decode_top_loop(body, out)?;
-                    return Ok(Nests { orig: None, reply });
-                }
-            },
-        };
-        l.read(body, out, true).map(|(_, n)| n)
+        if !slot.as_ref().is_some_and(|l| l.fits(body)) {
+            match Layout::of(body)? {
+                Some(l) => *slot = Some(l),
+                None => return Ok(None),
+            }
+        }
+        Ok(slot.as_ref())
     }
 }
 
 impl Layout {
     /// The layout of `body`: Err when its walk is malformed (as the
     /// loop's would be), None for what the loop reads instead (a type
-    /// twice, more than `MAX_ATTRS`, over 64 KiB).
+    /// twice, more than `MAX_ATTRS`, over 64 KiB, a scalar of a wrong
+    /// length).
     pub(super) fn of(body: &[u8]) -> Result<Option<Layout>, Malformed> {
         let mut l = Layout {
             len: 0,
@@ -120,7 +134,27 @@ impl Layout {
             off = (off + len + 3) & !3;
         }
         l.n = n as u8;
+        // A scalar of a wrong length is the loop's error to report: the
+        // layouts' scalars are as long as `read` takes them.
+        let wrong = |(kind, want): (u16, u16)| {
+            let (off, len) = l.at[usize::from(kind)];
+            off != 0 && len != want
+        };
+        if SCALARS.into_iter().any(wrong) {
+            return Ok(None);
+        }
         Ok(Some(l))
+    }
+
+    /// The big-endian value of `N` bytes of scalar `kind` (0 when absent,
+    /// as `start` leaves it; its length is the layout's).
+    #[inline(always)]
+    fn scalar<const N: usize>(&self, body: &[u8], kind: u16) -> [u8; N] {
+        let off = usize::from(self.at[usize::from(kind)].0);
+        match body.get(off..).and_then(|b| b.first_chunk::<N>()) {
+            Some(v) if off != 0 => *v,
+            _ => [0; N],
+        }
     }
 
     /// Whether `body` has this layout: the same length, and the same
@@ -157,20 +191,13 @@ impl Layout {
             decode_tuple(orig, &mut out.orig)?;
         }
         let reply = self.get(body, CTA_TUPLE_REPLY).unwrap_or(&[]);
-        if let Some(v) = self.get(body, CTA_STATUS) {
-            out.status = be32(v)?;
-        }
+        out.status = u32::from_be_bytes(self.scalar(body, CTA_STATUS));
         if let Some(v) = self.get(body, CTA_PROTOINFO) {
             out.state = decode_protoinfo(v)?;
         }
-        for kind in [CTA_TIMEOUT, CTA_USE] {
-            if let Some(v) = self.get(body, kind) {
-                be32(v)?;
-            }
-        }
-        if let Some(v) = self.get(body, CTA_MARK) {
-            out.mark = be32(v)?;
-        }
+        out.mark = u32::from_be_bytes(self.scalar(body, CTA_MARK));
+        out.id = u32::from_be_bytes(self.scalar(body, CTA_ID));
+        out.zone = u16::from_be_bytes(self.scalar(body, CTA_ZONE));
         if let Some(v) = self.get(body, CTA_COUNTERS_ORIG) {
             (out.orig_bytes, out.packets[0]) = decode_counters(v)?;
             out.has_counters = true;
@@ -178,12 +205,6 @@ impl Layout {
         if let Some(v) = self.get(body, CTA_COUNTERS_REPLY) {
             (out.reply_bytes, out.packets[1]) = decode_counters(v)?;
             out.has_counters = true;
-        }
-        if let Some(v) = self.get(body, CTA_ID) {
-            out.id = be32(v)?;
-        }
-        if let Some(v) = self.get(body, CTA_ZONE) {
-            out.zone = be16(v)?;
         }
         let mut stop = 0;
         if let Some(v) = self.get(body, CTA_TIMESTAMP) {
