@@ -302,6 +302,9 @@ fn usual_at<const N: usize>(buf: &[u8], src: u16, t: &mut Tuple) -> bool {
     true
 }
 
+/// The protocol state of a protoinfo nest. The usual nest is read here,
+/// inlined where a layout reads it; any other by `protoinfo_loop`.
+#[inline(always)]
 pub(super) fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
     // The kernel's TCP nest starts with the state: what the loop returns
     // when it meets it first.
@@ -312,6 +315,11 @@ pub(super) fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
     {
         return Ok(buf[8]);
     }
+    protoinfo_loop(buf)
+}
+
+#[inline(never)]
+fn protoinfo_loop(buf: &[u8]) -> Result<u8, Malformed> {
     for nla in Attrs(buf) {
         let (kind, v) = nla?;
         if matches!(
@@ -329,7 +337,9 @@ pub(super) fn decode_protoinfo(buf: &[u8]) -> Result<u8, Malformed> {
     Ok(NO_STATE)
 }
 
-/// The byte and packet counters of a counters nest.
+/// The byte and packet counters of a counters nest: the usual one read
+/// here (inlined where a layout reads it), any other by `counters_loop`.
+#[inline(always)]
 pub(super) fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     // The kernel's usual nest, packets then bytes, 64-bit, unpadded, at
     // its fixed offsets (the loop reads the same from it).
@@ -340,6 +350,11 @@ pub(super) fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
             return Ok((be64(&b[16..24])?, be64(&b[4..12])?));
         }
     }
+    counters_loop(buf)
+}
+
+#[inline(never)]
+fn counters_loop(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     let (mut bytes, mut packets) = (0, 0);
     for nla in Attrs(buf) {
         let (kind, v) = nla?;
@@ -355,13 +370,20 @@ pub(super) fn decode_counters(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     Ok((bytes, packets))
 }
 
+/// The start and stop of a timestamp nest: a live entry's (the start
+/// alone, unpadded) read here, inlined; any other by `timestamp_loop`.
+#[inline(always)]
 pub(super) fn decode_timestamp(buf: &[u8]) -> Result<(u64, u64), Malformed> {
-    // A live entry's: the start alone, unpadded.
     if let Some(b) = buf.get(..12).filter(|_| buf.len() == 12) {
         if word(b, 0) == hw(12, CTA_TIMESTAMP_START) {
             return Ok((be64(&b[4..12])?, 0));
         }
     }
+    timestamp_loop(buf)
+}
+
+#[inline(never)]
+fn timestamp_loop(buf: &[u8]) -> Result<(u64, u64), Malformed> {
     let (mut start, mut stop) = (0, 0);
     for nla in Attrs(buf) {
         let (kind, v) = nla?;
