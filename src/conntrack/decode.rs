@@ -253,9 +253,11 @@ const HW_MASK: u32 = hw(0xffff, 0x3fff);
 /// The header word at `off` (0 past the end), flags masked.
 #[inline(always)]
 pub(super) fn word(b: &[u8], off: usize) -> u32 {
-    // One load: a match on the four bytes compiled to four and shifts.
-    match b.get(off..).and_then(|b| b.first_chunk::<4>()) {
-        Some(w) => u32::from_ne_bytes(*w) & HW_MASK,
+    // One load and one bounds check (a match on the four bytes compiled to
+    // four loads and shifts; `get(off..)` then `first_chunk` to two
+    // checks, 70 instructions an entry in `Layout::fits`).
+    match b.get(off..off.saturating_add(4)) {
+        Some(w) => u32::from_ne_bytes(w.try_into().unwrap_or([0; 4])) & HW_MASK,
         None => 0,
     }
 }
