@@ -226,6 +226,10 @@ impl View {
         if let Some(d) = all.as_deref_mut() {
             d.begin(links);
         }
+        // The last flow's interfaces and what they gave: most flows of a
+        // router share their pair with the one before (callgrind at 100k
+        // entries: 45 instructions a flow of a steady refresh's 886).
+        let mut last = None;
         for (i, fl) in flows.iter_mut().enumerate() {
             if fl.life == Life::Departed {
                 continue;
@@ -233,11 +237,19 @@ impl View {
             // Both tables have a row per link in the same order: the
             // flow's rows are looked up once for the two, and give
             // `direction` its links.
-            let rows = self.devices.rows_of(fl, links);
-            let lin = link_at(links, fl.in_if, rows.0);
-            let lout = match fl.out_if == fl.in_if {
-                true => lin,
-                false => link_at(links, fl.out_if, rows.1),
+            let pair = (fl.in_if, fl.out_if);
+            let (rows, lin, lout) = match last {
+                Some((p, got)) if p == pair => got,
+                _ => {
+                    let rows = self.devices.rows_of(fl, links);
+                    let lin = link_at(links, fl.in_if, rows.0);
+                    let lout = match fl.out_if == fl.in_if {
+                        true => lin,
+                        false => link_at(links, fl.out_if, rows.1),
+                    };
+                    last = Some((pair, (rows, lin, lout)));
+                    (rows, lin, lout)
+                }
             };
             let (tx_is_orig, loopback) = direction_at(fl, spills, local, links, [lin, lout]);
             fl.set_direction(tx_is_orig, loopback);
