@@ -151,8 +151,8 @@ impl Layout {
     #[inline(always)]
     fn scalar<const N: usize>(&self, body: &[u8], kind: u16) -> [u8; N] {
         let off = usize::from(self.at[usize::from(kind)].0);
-        match body.get(off..).and_then(|b| b.first_chunk::<N>()) {
-            Some(v) if off != 0 => *v,
+        match body.get(off..off + N) {
+            Some(v) if off != 0 => v.try_into().unwrap_or([0; N]),
             _ => [0; N],
         }
     }
