@@ -248,7 +248,7 @@ const fn hw(len: u16, kind: u16) -> u32 {
 }
 
 /// A header word with its type's flag bits (nested, byte order) off.
-const HW_MASK: u32 = hw(0xffff, 0x3fff);
+pub(super) const HW_MASK: u32 = hw(0xffff, 0x3fff);
 
 /// The header word at `off` (0 past the end), flags masked.
 #[inline(always)]

@@ -7,6 +7,7 @@
 
 use super::decode::{
     decode_counters, decode_protoinfo, decode_timestamp, decode_top_loop, decode_tuple, head, word,
+    HW_MASK,
 };
 use super::*;
 use crate::nl::attr::Malformed;
@@ -160,13 +161,19 @@ impl Layout {
     /// Whether `body` has this layout: the same length, and the same
     /// header word at each offset (so the same attributes, in order).
     fn fits(&self, body: &[u8]) -> bool {
-        if usize::from(self.len) != body.len() {
+        if usize::from(self.len) != body.len() || body.len() < 4 {
             return false;
         }
+        // Every offset is at most `last` (the walk found a header there in
+        // a body as long): clamped to it, each read needs no bounds check
+        // (callgrind: 35 instructions an entry fewer than `word`'s).
+        let last = body.len() - 4;
         let n = usize::from(self.n).min(MAX_ATTRS);
         let mut diff = 0;
         for (&off, &h) in self.offs[..n].iter().zip(&self.heads[..n]) {
-            diff |= word(body, usize::from(off)) ^ h;
+            let off = usize::from(off).min(last);
+            let w = <[u8; 4]>::try_from(&body[off..off + 4]).unwrap_or([0; 4]);
+            diff |= (u32::from_ne_bytes(w) & HW_MASK) ^ h;
         }
         diff == 0
     }
