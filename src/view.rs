@@ -473,6 +473,7 @@ impl Devices {
     /// Adds one flow (not a departed one) at its `rows_of`. A connection
     /// from A to B puts its original-direction bytes on A's rx and B's
     /// tx, its reply bytes on B's rx and A's tx.
+    #[inline]
     pub fn add(&mut self, fl: &Flow, (rin, rout): (Option<usize>, Option<usize>)) {
         // A closed connection's last bytes count; it is no longer a
         // connection of the interface.
