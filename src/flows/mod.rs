@@ -142,6 +142,7 @@ pub struct FlowTable {
     zeroed_at: u64,
     /// `finish` settles every flow the long way (tests hold the
     /// shortcut for idle flows, `Flow::settle_idle`, to it).
+    #[cfg(test)]
     no_shortcut: bool,
 }
 
@@ -193,6 +194,7 @@ impl FlowTable {
             keep_exported: false,
             zeroed: 0,
             zeroed_at: 0,
+            #[cfg(test)]
             no_shortcut: false,
         }
     }
