@@ -11,7 +11,8 @@
 //! Contract, in the style of libmnl's validate-or-ignore tables: unknown
 //! attribute types are skipped (newer kernels add some); a known attribute
 //! with a wrong length makes the whole entry `Malformed`, which the caller
-//! counts and skips. No input can make this module panic.
+//! counts and skips (inside a tuple nest only once it is decoded: the
+//! dump's reader leaves them, below). No input can make this module panic.
 //!
 //! The dump's reader (`decode_lazy`) leaves the reply tuple as its nest's
 //! bytes and decodes them only for an entry it has not seen: a flow keeps
