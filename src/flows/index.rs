@@ -24,7 +24,7 @@ use crate::conntrack::Conn;
 use crate::flow::Flow;
 
 impl FlowTable {
-    /// Indexes the flows a dump appended to an empty table (`locate`),
+    /// Indexes the flows a dump appended to an empty table (`lookup`),
     /// the prefix in use sized once for all of them, not doubled as they
     /// came.
     pub(super) fn index_appended(&mut self) {

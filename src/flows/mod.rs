@@ -36,7 +36,7 @@ mod tests;
 const MAX_LOAD_TENTHS: usize = 7;
 /// The smallest index prefix.
 const MIN_SLOTS: usize = 1024;
-/// The "slot" of an entry appended without a lookup (`locate`).
+/// The "slot" of an entry appended without a lookup (`lookup`).
 const APPENDED: usize = usize::MAX;
 /// How long a departed flow waits for its DESTROY event.
 pub const DEPART_WAIT_S: u32 = 30;
@@ -114,10 +114,10 @@ pub struct FlowTable {
     spills: Spills,
     cap: usize,
     seed: u64,
-    /// Where the next entry of the running dump probably is (see observe).
+    /// Where the next entry of the running dump probably is (see lookup).
     cursor: usize,
     /// The running dump found the table empty: its entries are appended
-    /// unindexed until it ends (`locate`).
+    /// unindexed until it ends (`lookup`).
     appending: bool,
     last_t: u64,
     /// What the last refresh found, and totals since start.
@@ -284,11 +284,14 @@ impl FlowTable {
             }
             None => None,
         };
+        let at = predicted.map_or_else(|| self.lookup(c), Ok);
+        if at.is_err() {
+            crate::conntrack::decode_reply(nests.reply, c)?;
+        }
         self.count(c);
-        match predicted.map_or_else(|| self.lookup(c), Ok) {
+        match at {
             Ok(i) => self.seen(i, c),
             Err(free) => {
-                crate::conntrack::decode_reply(nests.reply, c)?;
                 self.insert(free, c, Life::Live, 0);
                 self.cursor = self.flows.len();
             }
@@ -299,10 +302,10 @@ impl FlowTable {
     /// The flow after the last one found (the dump's order: see
     /// `lookup`) when `c` has its conntrack id, start timestamp, zone and
     /// family. With timestamps on (nftop turns them on) that names one
-    /// entry: the id is the kernel's hash of the entry's address and
-    /// tuples, and no two entries alive at once share it and the
-    /// nanosecond they started in. Without a start, None: the key needs
-    /// the tuple (index.rs).
+    /// entry in practice: the id is the kernel's 32-bit hash of the
+    /// entry's address and tuples, and two entries alive at once would
+    /// also need the same start nanosecond and the same place in the
+    /// order. Without a start, None: the key needs the tuple (index.rs).
     fn predicted(&self, c: &Conn) -> Option<usize> {
         let f = self.flows.get(self.cursor)?;
         (!self.appending && c.start != 0 && f.same_entry(c)).then_some(self.cursor)

@@ -603,6 +603,18 @@ fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
     let mut c = conn(1, 0, 1000, 400, 0);
     c.orig = Tuple::default();
     assert!(t.observe_lazy(&mut c, lazy(bad)).is_err());
+    // Nor the same id and start in another zone or family.
+    for other in [(7, 4), (0, 6)] {
+        let mut z = conn(1, 5, 1000, 400, 0);
+        (z.zone, z.family) = other;
+        z.orig = Tuple::default();
+        assert!(t.observe_lazy(&mut z, lazy(bad)).is_err(), "{other:?}");
+    }
+    // A new entry whose reply nest is malformed is refused uncounted too.
+    let mut r = conn(9, 11, 1009, 0, 0);
+    r.has_counters = false;
+    assert!(t.observe_lazy(&mut r, reply(bad)).is_err());
+    assert_eq!(t.counts.no_counters, 0);
     // Where the order predicts it, flow 1 is not read again; flow 3 comes
     // where flow 2 was: its nest is read, and makes a new flow.
     let mut d = conn(1, 5, 1000, 500, 0);
@@ -685,4 +697,31 @@ fn idle_flows_settle_as_the_long_way() {
         flows > 10_000 && taken > 5_000,
         "{flows} flows, {taken} rated"
     );
+}
+
+/// Without timestamps (no start), an entry at the predicted place with
+/// the predicted flow's id is read whole: the kernel reuses ids, and the
+/// tuple tells the entries apart.
+#[test]
+fn without_timestamps_the_original_tuple_is_always_read() {
+    let mut good = Vec::new();
+    for h in [12u16, 2 | 0x8000, 5, 1] {
+        good.extend_from_slice(&h.to_ne_bytes());
+    }
+    good.extend_from_slice(&[17, 0, 0, 0]);
+    let mut t = FlowTable::new(8, 9);
+    tick(&mut t, S, 0, &[conn(1, 0, 1000, 10, 0)]);
+    t.begin();
+    // Flow 1's id again, where flow 1 is predicted: a UDP entry (the
+    // nest), not flow 1 (TCP).
+    let mut c = conn(1, 0, 0, 20, 0);
+    c.orig = Tuple::default();
+    let n = Nests {
+        orig: Some(&good),
+        reply: &[],
+    };
+    assert!(t.observe_lazy(&mut c, n).is_ok());
+    t.finish(2 * S, 0);
+    let protos: Vec<u8> = t.flows().iter().map(|f| t.conn(f).orig.proto).collect();
+    assert_eq!(protos, vec![17], "the old flow gone, the new one in");
 }
