@@ -28,6 +28,8 @@ use crate::nl::attr::Malformed;
 use rates::{credit, SW_NEWLY};
 
 mod index;
+#[cfg(test)]
+mod predict_tests;
 mod rates;
 #[cfg(test)]
 mod tests;
