@@ -754,9 +754,9 @@ fn a_stalled_terminal_skips_frames_and_never_the_refresh() {
     cmd.args(["netns", "exec", &bed.ns("rtr"), bin()])
         // No CPU budget: its subject is the terminal. The kernel's table is
         // shared by every namespace, and a test running beside this one
-        // (tests/scale.rs, 200k entries) makes each dump walk its entries
-        // too: the budget then stretched the interval (18 refreshes in 8 s
-        // on CI, where 40 are due).
+        // (tests/scale.rs fills it to nf_conntrack_max) makes each dump
+        // walk those entries too: the budget then stretched the interval
+        // (18 refreshes in 8 s on CI, where 40 are due).
         .args([
             "-u",
             "0.2",
