@@ -2,7 +2,7 @@
 //! have their original tuple read, and which are taken as the flow the
 //! order predicts.
 
-use super::tests::{conn, get, reply, tick, S};
+use super::tests::{conn, get, proto_nest, reply, tick, S};
 use super::*;
 use crate::conntrack::{Nests, Tuple};
 
@@ -13,17 +13,12 @@ use crate::conntrack::{Nests, Tuple};
 #[test]
 fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
     // CTA_TUPLE_PROTO { CTA_PROTO_NUM 6 }, and a nest cut short.
-    let mut good = Vec::new();
-    for h in [12u16, 2 | 0x8000, 5, 1] {
-        good.extend_from_slice(&h.to_ne_bytes());
-    }
-    good.extend_from_slice(&[6, 0, 0, 0]);
-    let bad = [9u8, 0, 1];
-    let lazy = |orig: &'static [u8]| Nests {
+    let good = &proto_nest(6)[..];
+    let bad = &[9u8, 0, 1][..];
+    let lazy = |orig| Nests {
         orig: Some(orig),
         reply: &[],
     };
-    let (good, bad): (&'static [u8], &'static [u8]) = (good.leak(), bad.to_vec().leak());
     let mut t = FlowTable::new(8, 9);
     tick(
         &mut t,
@@ -91,11 +86,7 @@ fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
 /// tuple tells the entries apart.
 #[test]
 fn without_timestamps_the_original_tuple_is_always_read() {
-    let mut good = Vec::new();
-    for h in [12u16, 2 | 0x8000, 5, 1] {
-        good.extend_from_slice(&h.to_ne_bytes());
-    }
-    good.extend_from_slice(&[17, 0, 0, 0]);
+    let good = proto_nest(17);
     let mut t = FlowTable::new(8, 9);
     tick(&mut t, S, 0, &[conn(1, 0, 1000, 10, 0)]);
     t.begin();

@@ -25,6 +25,17 @@ pub(super) fn conn(id: u32, start: u64, port: u16, o: u64, r: u64) -> Conn {
     c
 }
 
+/// A tuple nest with a protocol and nothing else: CTA_TUPLE_PROTO {
+/// CTA_PROTO_NUM `proto` } (`nl::attr`, as the encoder writes them).
+pub(super) fn proto_nest(proto: u8) -> Vec<u8> {
+    use crate::nl::attr;
+    let mut b = Vec::new();
+    let at = attr::open(&mut b);
+    attr::put(&mut b, 1, &[proto]);
+    attr::close(&mut b, at, 2);
+    b
+}
+
 /// Nests with the original tuple decoded and the reply's `raw`.
 pub(super) fn reply(raw: &[u8]) -> Nests<'_> {
     Nests {
@@ -320,11 +331,7 @@ fn a_reply_nest_is_decoded_only_for_a_new_entry() {
     );
     assert!(t.is_empty());
     // A well-formed nest: CTA_TUPLE_PROTO { CTA_PROTO_NUM 6 }.
-    let mut good = Vec::new();
-    for h in [12u16, 2 | 0x8000, 5, 1] {
-        good.extend_from_slice(&h.to_ne_bytes());
-    }
-    good.extend_from_slice(&[6, 0, 0, 0]);
+    let good = proto_nest(6);
     assert!(t.observe_lazy(&mut c, reply(&good)).is_ok());
     t.finish(S, 0);
     assert_eq!(t.conn(&t.flows()[0]).reply.proto, 6);
