@@ -20,7 +20,8 @@ pub struct Events {
     nl: NlSocket,
     /// DESTROY events decoded since start.
     pub received: u64,
-    /// ENOBUFS reports (each means one or more events were lost).
+    /// ENOBUFS reports and datagrams cut short (each means one or more
+    /// events were lost).
     pub lost: u64,
     /// Events that did not decode in the last drain (reported with the
     /// dump's malformed entries).

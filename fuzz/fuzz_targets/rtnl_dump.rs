@@ -8,7 +8,7 @@ use nftop::route::wire;
 
 fuzz_target!(|data: &[u8]| {
     let (seq, port) = nftop::nl::MsgHeader::parse(data).map_or((0, 0), |h| (h.seq, h.port));
-    let _ = read_dump(data, seq, port, |_, p| {
+    let _ = read_dump(data, data.len(), seq, port, |_, p| {
         let _ = wire::parse_link(p);
         let _ = wire::parse_addr(p);
         if let Some(r) = wire::parse_route(p) {

@@ -82,11 +82,15 @@ impl NlSocket {
 
     /// The receive loop of every subscription: reads each datagram
     /// pending on the non-blocking socket into `f`, and `f(None)` for each
-    /// overflow of its buffer (ENOBUFS: the kernel dropped messages).
+    /// overflow of its buffer (ENOBUFS: the kernel dropped messages) and
+    /// each datagram larger than the receive buffer (MSG_TRUNC: its
+    /// messages are lost as well; the kernel sends an event a datagram,
+    /// so none is read from a cut one).
     /// Returns when nothing is pending (EAGAIN) or at another error.
     pub fn drain(&mut self, mut f: impl FnMut(Option<&[u8]>)) {
         loop {
             match self.recv() {
+                Ok((data, n)) if n > data.len() => f(None),
                 Ok((data, _)) => f(Some(data)),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => f(None),
                 Err(_) => return,

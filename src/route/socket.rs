@@ -68,7 +68,7 @@ impl RtSocket {
         let port = self.nl.port;
         self.nl.answer(
             |e| sys_err("rtnetlink receive failed", e),
-            |data, _| read_dump(data, seq, port, &mut on_msg),
+            |data, n| read_dump(data, n, seq, port, &mut on_msg),
         )
     }
 
@@ -154,19 +154,23 @@ impl RtSocket {
     }
 }
 
-/// Reads one datagram of a dump answer: each of our messages (`seq`,
-/// `port`) to `on_msg(type, payload)`. True at NLMSG_DONE; the kernel's
-/// error answer is an Err. An interrupted dump (NLM_F_DUMP_INTR) needs
+/// Reads one datagram of a dump answer (`len`: the size the kernel had
+/// for it): each of our messages (`seq`, `port`) to `on_msg(type,
+/// payload)`. True at NLMSG_DONE; the kernel's error answer is an Err,
+/// and so is a datagram cut short (larger than the buffer, or a message
+/// left incomplete), whose lost messages would leave the tables read
+/// short. An interrupted dump (NLM_F_DUMP_INTR) needs
 /// nothing here: the change that interrupted it reaches the `Watcher`
 /// too, and the tables are dumped again at the next refresh.
 pub fn read_dump(
     data: &[u8],
+    len: usize,
     seq: u32,
     port: u32,
     mut on_msg: impl FnMut(u16, &[u8]),
 ) -> Result<bool> {
     let mut errno = 0;
-    let w = read_replies(data, data.len(), Ours::one(seq, port), |r| match r {
+    let w = read_replies(data, len, Ours::one(seq, port), |r| match r {
         Reply::Done => true,
         Reply::Error(_, e) => {
             errno = e;
@@ -177,6 +181,12 @@ pub fn read_dump(
             false
         }
     });
+    if w.truncated {
+        return Err(Error::system(format!(
+            "rtnetlink answer cut short: a datagram of {len} bytes, {} of them read",
+            data.len()
+        )));
+    }
     match (w.ended, errno) {
         (true, e) if e != 0 => Err(Error::system(format!(
             "rtnetlink dump failed: {}",
@@ -251,7 +261,7 @@ impl Watcher {
     }
 
     /// Reads every pending event: (routing changed, neighbours changed).
-    /// Lost events (ENOBUFS) mean both. Neighbour entries change state
+    /// Lost events (ENOBUFS, a datagram cut short) mean both. Neighbour entries change state
     /// all the time on a busy LAN: that must not drop the route cache.
     pub fn changed(&mut self) -> (bool, bool) {
         let (mut route, mut neigh) = (false, false);
@@ -277,6 +287,25 @@ mod tests {
         b.extend_from_slice(&port.to_ne_bytes());
         b.extend_from_slice(payload);
         b
+    }
+
+    /// A dump's datagram cut short (larger than the buffer, or ending
+    /// inside a message) is an error, not a table read short.
+    #[test]
+    fn a_dump_datagram_cut_short_is_an_error() {
+        let mut d = msg(wire::RTM_NEWROUTE, 10, 7, &[0; 12]);
+        d.extend(msg(wire::RTM_NEWROUTE, 10, 7, &[0; 12]));
+        let mut seen = 0;
+        assert!(!read_dump(&d, d.len(), 10, 7, |_, _| seen += 1).unwrap());
+        assert_eq!(seen, 2);
+        let e = read_dump(&d, d.len() + 100, 10, 7, |_, _| {}).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cut short: a datagram of 156 bytes, 56 of them read"),
+            "{e}"
+        );
+        let cut = &d[..d.len() - 4];
+        assert!(read_dump(cut, cut.len(), 10, 7, |_, _| {}).is_err());
     }
 
     /// Fuzzing found that a second answer with the same sequence number

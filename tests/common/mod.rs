@@ -48,6 +48,43 @@ pub fn netns_ok(test: &str) -> bool {
 
 static BEDS: AtomicUsize = AtomicUsize::new(0);
 
+/// One empty namespace, named `prefix` and this process's pid, deleted
+/// on drop, also when the test panics.
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn add(prefix: &str) -> Netns {
+        let ns = Netns(format!("{prefix}{}", std::process::id()));
+        let ok = Command::new("ip").args(["netns", "add", &ns.0]).status();
+        assert!(ok.unwrap().success(), "ip netns add {}", ns.0);
+        ns
+    }
+
+    /// Runs `f` on a thread inside the namespace (what it opens and the
+    /// processes it starts are the namespace's).
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::File::open(path).unwrap();
+            // SAFETY: setns for the calling thread only, valid fd.
+            assert_eq!(
+                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+                0
+            );
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
 /// A router in namespaces (tests/bed.sh), removed on drop, also when the
 /// test panics.
 pub struct Bed {
