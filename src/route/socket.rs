@@ -146,12 +146,27 @@ impl RtSocket {
         let answered = &mut self.answered[..n];
         self.nl.answer(
             |e| sys_err("rtnetlink receive failed", e),
-            |data, _| {
+            |data, len| {
+                if len > data.len() {
+                    // Its answers are lost: waiting for them would block.
+                    return Err(cut_short(data, len));
+                }
                 left -= read_answers(data, port, base, answered, &mut out[..n]);
                 Ok(left == 0)
             },
         )
     }
+}
+
+/// The error of an answer's datagram cut short (`len`: the size the
+/// kernel had for it): in practice none is, each answer's message being
+/// far smaller than the 64 KiB buffer and a dump's datagrams at most
+/// 32 KiB.
+fn cut_short(data: &[u8], len: usize) -> Error {
+    Error::system(format!(
+        "rtnetlink answer cut short: a datagram of {len} bytes, {} of them read",
+        data.len()
+    ))
 }
 
 /// Reads one datagram of a dump answer (`len`: the size the kernel had
@@ -182,10 +197,7 @@ pub fn read_dump(
         }
     });
     if w.truncated {
-        return Err(Error::system(format!(
-            "rtnetlink answer cut short: a datagram of {len} bytes, {} of them read",
-            data.len()
-        )));
+        return Err(cut_short(data, len));
     }
     match (w.ended, errno) {
         (true, e) if e != 0 => Err(Error::system(format!(

@@ -210,8 +210,9 @@ fn set_buf(fd: i32, bytes: usize, force: libc::c_int, opt: libc::c_int) -> usize
 /// A receive timeout on a socket: a request's answer is waited for at
 /// most `secs` (then EAGAIN).
 pub fn set_rcvtimeo(fd: i32, secs: i64) {
-    // `as _`, not `as libc::time_t`: the alias is deprecated on musl
-    // targets (its width changes with musl 1.2), the field's type is not.
+    // `as _`, not `as libc::time_t`: naming the alias is deprecated on
+    // musl targets (its width changes with musl 1.2); the cast is to the
+    // field's type all the same.
     let tv = libc::timeval {
         tv_sec: secs as _,
         tv_usec: 0,
