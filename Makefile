@@ -7,10 +7,12 @@
 STABLE := $(shell sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 export RUSTUP_TOOLCHAIN := $(STABLE)
 CARGO ?= cargo
-# Every path below, and the tests' scripts, name target/: a
-# CARGO_TARGET_DIR of the developer's (or CARGO_BUILD_TARGET_DIR) would
-# put the builds elsewhere and each step would look for them in vain.
-unexport CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
+# Every path below, and the tests' scripts, name target/: a target
+# directory of the developer's (CARGO_TARGET_DIR, or `[build] target-dir`
+# in a cargo config, which this overrides) would put the builds elsewhere
+# and the steps would read stale ones or none. tests/fuzz.sh names the
+# fuzz workspace's own.
+export CARGO_TARGET_DIR := $(CURDIR)/target
 DEB_DEPS = nftables conntrack iproute2 iputils-ping tmux iperf3 socat libc6-dev binutils signify-openbsd dnsmasq-base prometheus shellcheck nfdump pmacct g++ \
 	qemu-user qemu-system-mips qemu-system-arm qemu-system-misc cpio openssl python3
 

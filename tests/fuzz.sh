@@ -16,6 +16,10 @@
 # more than 10 ms. The nightly is $NIGHTLY (the Makefile's pin).
 set -eu
 cd "$(dirname "$0")/../fuzz"
+# The fuzz workspace builds into its own target/ (BIN below), whatever
+# target directory the caller's environment names (the Makefile's is
+# the project's).
+export CARGO_TARGET_DIR="$PWD/target"
 NIGHTLY=${NIGHTLY:-nightly}
 TARGETS="ct_dump ct_events rtnl_dump rtnl_answers files keys cli filter http dns render"
 OUT=../target
