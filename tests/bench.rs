@@ -49,6 +49,27 @@ pub(crate) fn pin() -> usize {
     }
 }
 
+/// Moves the calling thread (of a pinned one) to every online CPU but
+/// the one it is pinned to, when there is another: load the bench makes
+/// for nftop to see (the kernel counting packets) runs beside it, as on
+/// a router, not in turns with it.
+fn elsewhere() {
+    // SAFETY: as in `pin`.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let online = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).max(1) as usize;
+        let mut other: libc::cpu_set_t = std::mem::zeroed();
+        for c in (0..online).filter(|&c| !libc::CPU_ISSET(c, &set)) {
+            libc::CPU_SET(c, &mut other);
+        }
+        if libc::CPU_COUNT(&other) > 0 {
+            assert_eq!(libc::sched_setaffinity(0, size, &other), 0);
+        }
+    }
+}
+
 impl Drop for Ns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
@@ -676,12 +697,13 @@ fn bench() {
 fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
     println!("CPU per refresh (user+sys, whole process), this machine, same run; medians of interleaved rounds");
     println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>7} {:>9} {:>10} {:>10} {:>14} {:>12} {:>10} {:>9} {:>9}",
+        "{:>8} {:>10} {:>10} {:>10} {:>7} {:>7} {:>9} {:>10} {:>10} {:>14} {:>12} {:>10} {:>9} {:>9}",
         "entries",
         "bare dump",
         "b2b dump",
         "nftop",
         "ratio",
+        "of sums",
         "ratio b2b",
         "user/entry",
         "one dump",
@@ -703,6 +725,11 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
         let (mut bares, mut ours, mut users, mut ones, mut firsts, mut frames) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         let (mut ratios, mut b2bs, mut ratios_b2b) = (vec![], vec![], vec![]);
+        // Every pair's CPU summed, nftop's and the bare dumps': their
+        // ratio is what nftop costs over many refreshes (the median of
+        // the pairs' ratios leaves out its slowest refreshes, and the
+        // dumps' slowest too).
+        let mut sums = (0.0, 0.0);
         let mut rss = 0;
         for _ in 0..rounds {
             let (b2b, w, mut ct) = ns.run(move || {
@@ -740,6 +767,9 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
             }
             ours.push(steady);
             ratios.extend(pairs.iter().map(|p| p.0 / p.1));
+            for p in &pairs {
+                (sums.0, sums.1) = (sums.0 + p.0, sums.1 + p.1);
+            }
             ratios_b2b.push(steady / b2b);
             users.push(user);
             frames.push(wall1 / w);
@@ -799,12 +829,13 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
             (allocations() - before) as f64 / 3.0
         });
         println!(
-            "{:>8} {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>6.2}x {:>8.2}x {:>8.3}us {:>8.1}ms {:>13.2}x {:>11.2}x {:>7.1}MiB {:>9.0} {:>9.1}",
+            "{:>8} {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>6.2}x {:>6.2}x {:>8.2}x {:>8.3}us {:>8.1}ms {:>13.2}x {:>11.2}x {:>7.1}MiB {:>9.0} {:>9.1}",
             n,
             bare * 1e3,
             b2b * 1e3,
             steady * 1e3,
             median(&mut ratios),
+            sums.0 / sums.1,
             median(&mut ratios_b2b),
             user * 1e6 / n as f64,
             one * 1e3,
@@ -827,7 +858,7 @@ fn bench_table(sizes: &[usize], empty: i64, entry: Table) {
         (a.first, a.change) = (median(&mut firsts), median(&mut changes));
         attribution.push((n, a));
     }
-    println!("steady: nftop's refreshes 2..1+K (-u 3x a dump's wall time; CPU of the whole process from /proc, user of it per entry); ratio: median over every refresh of its CPU (schedstat, ns) over the bare dump mid-way before it; b2b: bare dumps back to back, and the round's nftop figure over them");
+    println!("steady: nftop's refreshes 2..1+K (-u 3x a dump's wall time; CPU of the whole process from /proc, user of it per entry); ratio: median over every refresh of its CPU (schedstat, ns) over the bare dump mid-way before it; of sums: the same refreshes' CPU summed over the same dumps' (what many refreshes cost); b2b: bare dumps back to back, and the round's nftop figure over them");
     println!("first refresh (--quiet --count 1, CPU): median of per-round ratios against one bare dump of the same round (\"one dump\"), each half a second after the dump before it; first frame (--json, wall): against a dump right after another");
     println!("targets: nftop <= 1.10x the bare dump, first refresh <= 1.5x one bare dump, RSS <= 12 MiB at 100k, <= 96 bytes per flow, 0 allocations per refresh");
     println!();
@@ -878,6 +909,7 @@ fn ipfix_cost_with_moving(ns: &Ns, k: usize) -> (f64, f64, usize) {
     let name = ns.0.clone();
     let sender = std::thread::spawn(move || {
         enter(&name);
+        elsewhere();
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         while !s2.load(Ordering::Relaxed) {
             let t0 = wall();
@@ -1314,7 +1346,7 @@ fn steady() {
     if std::env::var_os("NFTOP_BENCH_UNPINNED").is_none() {
         pin();
     }
-    let mut ratios = vec![];
+    let (mut ratios, mut sums) = (vec![], (0.0, 0.0));
     let rounds = std::env::var("NFTOP_BENCH_ROUNDS_N").map_or(7, |v| v.parse().unwrap());
     for _ in 0..rounds {
         let (w, mut ct) = ns.run(|| {
@@ -1325,19 +1357,29 @@ fn steady() {
         });
         let s = ns.steady_paired(10, (3.0 * w).max(0.1), &[], Some(&mut ct));
         let mut each: Vec<f64> = s.pairs.iter().map(|p| p.0 / p.1).collect();
+        let pairs: Vec<String> = s
+            .pairs
+            .iter()
+            .map(|p| format!("{:.1}/{:.1}", p.0 * 1e3, p.1 * 1e3))
+            .collect();
         println!(
-            "bare {:.1}ms, nftop {:.1}ms (user {:.1}ms): {:.3}x; refresh by refresh: median {:.3}x",
+            "bare {:.1}ms, nftop {:.1}ms (user {:.1}ms): {:.3}x; refresh by refresh: median {:.3}x; pairs (ms) {}",
             s.bare * 1e3,
             s.cpu * 1e3,
             s.user * 1e3,
             s.cpu / s.bare,
             median(&mut each),
+            pairs.join(" ")
         );
         ratios.extend(each);
+        for p in &s.pairs {
+            (sums.0, sums.1) = (sums.0 + p.0, sums.1 + p.1);
+        }
     }
     println!(
-        "median of every refresh's ratio {:.3}x",
-        median(&mut ratios)
+        "median of every refresh's ratio {:.3}x, of their sums {:.3}x",
+        median(&mut ratios),
+        sums.0 / sums.1
     );
     // Not ours to delete.
     std::mem::forget(ns);
