@@ -28,9 +28,10 @@ struct Ns(String);
 /// CPU's number. nftop and the bare dump it is held against then run on
 /// one CPU: on a shared VM two vCPUs run at speeds 10-20 % apart that
 /// move by the minute, and a process on the other vCPU than the dump
-/// measured it (round medians at 100k 1.02-1.15x unpinned, 1.06-1.12x
-/// pinned, the same binary). What nftop does is not changed: the kernel
-/// walks the table on the CPU of the thread that reads it.
+/// measured it (the same binary on one 100k table, round medians of ten
+/// paired refreshes: 0.995-1.256x in nine rounds unpinned, 1.057-1.124x
+/// in eighteen pinned). What nftop does is not changed: the kernel walks
+/// the table on the CPU of the thread that reads it.
 pub(crate) fn pin() -> usize {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; both calls take
     // its size and write or read no more.
