@@ -273,8 +273,9 @@ impl Watcher {
     }
 
     /// Reads every pending event: (routing changed, neighbours changed).
-    /// Lost events (ENOBUFS, a datagram cut short) mean both. Neighbour entries change state
-    /// all the time on a busy LAN: that must not drop the route cache.
+    /// Lost events (ENOBUFS, a datagram cut short) mean both. Neighbour
+    /// entries change state all the time on a busy LAN: that must not
+    /// drop the route cache.
     pub fn changed(&mut self) -> (bool, bool) {
         let (mut route, mut neigh) = (false, false);
         self.nl.drain(|data| {
