@@ -4,7 +4,15 @@
 
 use super::tests::{conn, get, proto_nest, reply, tick, S};
 use super::*;
-use crate::conntrack::{Nests, Tuple};
+use crate::conntrack::{Conn, Nests, Tuple};
+
+/// `conn(..)` as a lazy decode leaves it: the original tuple not read.
+fn untupled(id: u32, start: u64, sport: u16, orig: u64, reply: u64) -> Conn {
+    Conn {
+        orig: Tuple::default(),
+        ..conn(id, start, sport, orig, reply)
+    }
+}
 
 /// The original tuple's nest is decoded only for an entry that is not the
 /// flow the dump's order predicts by id, start, zone and family: a steady
@@ -28,11 +36,9 @@ fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
     );
     // In the dump's order: neither tuple is read, the counters are.
     t.begin();
-    let mut a = conn(1, 5, 1000, 100, 0);
-    a.orig = Tuple::default();
+    let mut a = untupled(1, 5, 1000, 100, 0);
     assert!(t.observe_lazy(&mut a, lazy(bad)).is_ok());
-    let mut b = conn(2, 7, 1001, 200, 0);
-    b.orig = Tuple::default();
+    let mut b = untupled(2, 7, 1001, 200, 0);
     assert!(t.observe_lazy(&mut b, lazy(bad)).is_ok());
     t.finish(2 * S, 0);
     assert_eq!(
@@ -47,19 +53,16 @@ fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
     // Out of order (2 first, where 1 was): its nest is read, and a
     // malformed one refuses the entry without counting it.
     t.begin();
-    let mut b = conn(2, 7, 1001, 300, 0);
-    b.orig = Tuple::default();
+    let mut b = untupled(2, 7, 1001, 300, 0);
     assert!(t.observe_lazy(&mut b, lazy(bad)).is_err());
     assert_eq!(t.counts.no_timestamp + t.counts.no_counters, 0);
     // The same id without a start timestamp is not enough either.
-    let mut c = conn(1, 0, 1000, 400, 0);
-    c.orig = Tuple::default();
+    let mut c = untupled(1, 0, 1000, 400, 0);
     assert!(t.observe_lazy(&mut c, lazy(bad)).is_err());
     // Nor the same id and start in another zone or family.
     for other in [(7, 4), (0, 6)] {
-        let mut z = conn(1, 5, 1000, 400, 0);
+        let mut z = untupled(1, 5, 1000, 400, 0);
         (z.zone, z.family) = other;
-        z.orig = Tuple::default();
         assert!(t.observe_lazy(&mut z, lazy(bad)).is_err(), "{other:?}");
     }
     // A new entry whose reply nest is malformed is refused uncounted too.
@@ -69,11 +72,9 @@ fn the_original_tuple_is_decoded_unless_the_order_predicts_the_entry() {
     assert_eq!(t.counts.no_counters, 0);
     // Where the order predicts it, flow 1 is not read again; flow 3 comes
     // where flow 2 was: its nest is read, and makes a new flow.
-    let mut d = conn(1, 5, 1000, 500, 0);
-    d.orig = Tuple::default();
+    let mut d = untupled(1, 5, 1000, 500, 0);
     assert!(t.observe_lazy(&mut d, lazy(bad)).is_ok());
-    let mut e = conn(3, 9, 0, 0, 0);
-    e.orig = Tuple::default();
+    let mut e = untupled(3, 9, 0, 0, 0);
     assert!(t.observe_lazy(&mut e, lazy(good)).is_ok());
     t.finish(3 * S, 0);
     let ids: Vec<u32> = t.flows().iter().map(|f| f.id).collect();
@@ -92,8 +93,7 @@ fn without_timestamps_the_original_tuple_is_always_read() {
     t.begin();
     // Flow 1's id again, where flow 1 is predicted: a UDP entry (the
     // nest), not flow 1 (TCP).
-    let mut c = conn(1, 0, 0, 20, 0);
-    c.orig = Tuple::default();
+    let mut c = untupled(1, 0, 0, 20, 0);
     let n = Nests {
         orig: Some(&good),
         reply: &[],
