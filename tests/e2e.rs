@@ -550,19 +550,8 @@ fn empty_namespace_says_why_and_permission_error_names_the_fix() {
     if !netns_ok("empty_namespace_says_why") {
         return;
     }
-    let ns = format!("ntempty{}", std::process::id());
-    let _ = std::process::Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status();
-    struct Del(String);
-    impl Drop for Del {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "del", &self.0])
-                .status();
-        }
-    }
-    let _d = Del(ns.clone());
+    let netns = crate::common::Netns::add("ntempty");
+    let ns = netns.0.clone();
     let out = nftop_in(&ns, &["--json", "--count", "1"]);
     assert!(out.status.success());
     let tick = json(String::from_utf8_lossy(&out.stdout).lines().last().unwrap());

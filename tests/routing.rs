@@ -419,19 +419,8 @@ fn lookups_grow_with_routes_not_addresses() {
     if !netns_ok("lookups_grow_with_routes_not_addresses") {
         return;
     }
-    let name = format!("ntcls{}", std::process::id());
-    struct Gone(String);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    assert!(Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .unwrap()
-        .success());
-    let _gone = Gone(name.clone());
+    let gone = crate::common::Netns::add("ntcls");
+    let name = gone.0.clone();
     let setup = "ip link set lo up && ip link add d0 type veth peer name d0p && ip link add d1 type veth peer name d1p \
         && for l in d0 d0p d1 d1p; do ip link set $l up; done \
         && ip -6 addr add 2001:db8:1::fe/64 dev d0 nodad && ip -6 addr add 2001:db8:2::fe/64 dev d1 nodad \
@@ -619,19 +608,8 @@ fn a_refused_forwarding_lookup_is_not_no_route() {
     if !netns_ok("a_refused_forwarding_lookup_is_not_no_route") {
         return;
     }
-    let name = format!("ntrp{}", std::process::id());
-    struct Gone(String);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    assert!(Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .unwrap()
-        .success());
-    let _gone = Gone(name.clone());
+    let gone = crate::common::Netns::add("ntrp");
+    let name = gone.0.clone();
     let setup = "ip link set lo up && for d in d0 d1 d2; do ip link add $d type veth peer name ${d}p && ip link set $d up && ip link set ${d}p up; done \
         && ip addr add 198.51.100.254/24 dev d0 && ip addr add 203.0.113.2/25 dev d1 && ip addr add 192.0.2.254/24 dev d2 \
         && ip addr add 198.51.100.200/32 dev lo \

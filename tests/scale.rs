@@ -8,14 +8,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-struct Ns(String);
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 /// CPU seconds (user + system) of a process, from /proc.
 fn cpu_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -67,12 +59,7 @@ fn cpu_budget_holds_on_a_200k_table() {
     if !netns_ok("cpu_budget_holds_on_a_200k_table") {
         return;
     }
-    let ns = Ns(format!("ntcpu{}", std::process::id()));
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .status()
-        .unwrap()
-        .success());
+    let ns = crate::common::Netns::add("ntcpu");
     let name = ns.0.clone();
     std::thread::spawn(move || {
         crate::bench::enter(&name);
