@@ -53,31 +53,81 @@ pub const SIZE_WAIT_MS: u64 = 200;
 
 /// The cursor position report `ESC [ rows ; cols R` in `b`, if any.
 pub fn parse_cpr(b: &[u8]) -> Option<(u16, u16)> {
-    let one = |rest: &[u8]| -> Option<(u16, u16)> {
+    find_cpr(b).map(|(_, size)| size)
+}
+
+/// The first cursor position report in `b`: where it lies, and the size.
+fn find_cpr(b: &[u8]) -> Option<(std::ops::Range<usize>, (u16, u16))> {
+    let one = |rest: &[u8]| -> Option<(usize, (u16, u16))> {
         let end = rest.iter().position(|&c| c == b'R')?;
         let body = std::str::from_utf8(&rest[..end]).ok()?;
         let (r, c) = body.split_once(';')?;
         let (r, c) = (r.parse::<u16>().ok()?, c.parse::<u16>().ok()?);
-        (r > 0 && c > 0).then_some((r, c))
+        (r > 0 && c > 0).then_some((end + 1, (r, c)))
     };
     (0..b.len().saturating_sub(1))
         .filter(|&i| b[i] == 0x1b && b[i + 1] == b'[')
-        .find_map(|i| one(&b[i + 2..]))
+        .find_map(|i| one(&b[i + 2..]).map(|(len, size)| (i..i + 2 + len, size)))
+}
+
+/// Keys typed while nftop waited for the terminal's size report: read
+/// with the report, kept for the key loop (a user who types Ctrl-L and
+/// then h at once gets the help). The key loop empties it before it
+/// reads the tty again, and a wait reads at most its size, so nothing
+/// typed is lost.
+pub struct Typed {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for Typed {
+    fn default() -> Typed {
+        Typed {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl Typed {
+    fn keep(&mut self, b: &[u8]) {
+        let n = b.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+        self.len += n;
+    }
+
+    /// Moves the kept bytes into `out`; how many.
+    pub fn take(&mut self, out: &mut [u8; 64]) -> usize {
+        let n = self.len;
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.len = 0;
+        n
+    }
+}
+
+/// The size in the report in `b`, the bytes around it kept in `typed`;
+/// None (nothing kept) while no whole report has come.
+fn take_report(b: &[u8], typed: &mut Typed) -> Option<(u16, u16)> {
+    let (at, size) = find_cpr(b)?;
+    typed.keep(&b[..at.start]);
+    typed.keep(&b[at.end..]);
+    Some(size)
 }
 
 /// Writes the size query and reads the answer from stdin within
-/// `SIZE_WAIT_MS` (raw mode must be on). Keys typed meanwhile are lost.
-pub fn ask_size() -> Option<(u16, u16)> {
+/// `SIZE_WAIT_MS` (raw mode must be on). Whatever else is read meanwhile
+/// (keys, or a late answer's start) goes to `typed`.
+pub fn ask_size(typed: &mut Typed) -> Option<(u16, u16)> {
     if !sys::write_all(1, SIZE_QUERY) {
         return None;
     }
     let end = sys::mono_ns() + SIZE_WAIT_MS * 1_000_000;
     let mut buf = [0u8; 64];
     let mut n = 0;
-    while n < buf.len() {
+    let size = loop {
         let now = sys::mono_ns();
-        if now >= end {
-            return None;
+        if now >= end || n == buf.len() {
+            break None;
         }
         let ms = ((end - now) / 1_000_000 + 1) as i32;
         if !sys::poll_readable(0, ms) {
@@ -85,14 +135,15 @@ pub fn ask_size() -> Option<(u16, u16)> {
         }
         let got = sys::read_fd(0, &mut buf[n..]);
         if got == 0 {
-            return None;
+            break None;
         }
         n += got;
-        if let Some(size) = parse_cpr(&buf[..n]) {
+        if let Some(size) = take_report(&buf[..n], typed) {
             return Some(size);
         }
-    }
-    None
+    };
+    typed.keep(&buf[..n]);
+    size
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +226,24 @@ mod tests {
         let mut v = Vec::new();
         parse_keys(b"\x1b[24;80R", |k| v.push(k));
         assert!(v.is_empty());
+    }
+
+    #[test]
+    fn keys_typed_around_the_size_report_are_kept() {
+        let mut t = Typed::default();
+        let mut out = [0u8; 64];
+        // No whole report yet: nothing is kept (the wait reads on).
+        assert_eq!(take_report(b"h\x1b[30;12", &mut t), None);
+        assert_eq!(t.take(&mut out), 0);
+        // Ctrl-L then h q typed at once: the report is taken out, the
+        // keys around it stay, in order.
+        assert_eq!(take_report(b"h\x1b[30;120Rq", &mut t), Some((30, 120)));
+        let n = t.take(&mut out);
+        assert_eq!(&out[..n], b"hq");
+        assert_eq!(t.take(&mut out), 0, "taken once");
+        // A wait that reads its whole buffer keeps all of it.
+        t.keep(&[b'x'; 64]);
+        assert_eq!(t.take(&mut out), 64);
     }
 
     #[test]

@@ -354,10 +354,18 @@ impl<S: CtSource> App<S> {
                 sys::poll_readable(-1, ms);
                 continue;
             }
+            let mut keybuf = [0u8; 64];
+            let typed = self.term.typed.take(&mut keybuf);
+            if typed > 0 {
+                // Keys that came with the size report (Ctrl-L asks).
+                if self.keys(&keybuf[..typed], next)? {
+                    return Ok(Some(0));
+                }
+                continue;
+            }
             if !sys::poll_readable(0, ms) {
                 continue;
             }
-            let mut keybuf = [0u8; 64];
             let n = sys::read_fd(0, &mut keybuf);
             if n == 0 {
                 // stdin closed: only signals can stop us now; sleep
@@ -413,7 +421,9 @@ impl<S: CtSource> App<S> {
         match outcome {
             Outcome::Relayout => self.term.invalidate(),
             Outcome::Repaint => {
-                self.term.size(&mut self.ui, true);
+                // The size is asked once the keys read with this one are
+                // handled (the redraw that follows resizes).
+                self.term.ask_again();
                 self.term.invalidate();
             }
             Outcome::Kill if self.ui.confirm_host.is_some() => {

@@ -14,23 +14,31 @@ pub(super) struct Terminal {
     /// and whether it was asked yet.
     asked: Option<(usize, usize)>,
     asked_once: bool,
+    /// Keys read while waiting for that answer, for the key loop.
+    pub typed: term::Typed,
 }
 
 impl Terminal {
     /// Opens the screen at the terminal's size.
     pub fn open(&mut self, ui: &mut Ui) {
-        let (r, c) = self.size(ui, false);
+        let (r, c) = self.size(ui);
         self.screen = Some(Screen::new(r, c));
     }
 
     /// Follows the terminal's size.
     pub fn resize(&mut self, ui: &mut Ui) {
         if self.screen.is_some() {
-            let (r, c) = self.size(ui, false);
+            let (r, c) = self.size(ui);
             if let Some(s) = &mut self.screen {
                 s.resize(r, c);
             }
         }
+    }
+
+    /// The next size asks the terminal again (Ctrl-L: a serial line
+    /// never says that it changed).
+    pub fn ask_again(&mut self) {
+        self.asked_once = false;
     }
 
     /// The next frame paints every line.
@@ -42,9 +50,9 @@ impl Terminal {
 
     /// The terminal's size: the tty's; else, where the tty says 0x0 (a
     /// serial console, which never sends SIGWINCH either), what the
-    /// terminal answers when asked (once, and again on Ctrl-L with `ask`);
+    /// terminal answers when asked (once, and again after `ask_again`);
     /// else 80x24. The help says which (`ui.size_note`).
-    pub fn size(&mut self, ui: &mut Ui, ask: bool) -> (usize, usize) {
+    fn size(&mut self, ui: &mut Ui) -> (usize, usize) {
         use std::fmt::Write as _;
         let note = &mut ui.size_note;
         note.clear();
@@ -52,9 +60,10 @@ impl Terminal {
             let _ = write!(note, "terminal {c}x{r} (from the tty)");
             return (r as usize, c as usize);
         }
-        if ask || !self.asked_once {
+        if !self.asked_once {
             self.asked_once = true;
-            self.asked = term::ask_size().map(|(r, c)| (r as usize, c as usize));
+            let size = term::ask_size(&mut self.typed);
+            self.asked = size.map(|(r, c)| (r as usize, c as usize));
         }
         match self.asked {
             Some((r, c)) => {
