@@ -104,11 +104,11 @@ fn app_refresh_allocates_nothing_on_the_kernel() {
     let bed = crate::common::Bed::up();
     let _p = bed.spawn("cli", "ping -q -i 0.02 203.0.113.200");
     bed.wait_for("rtr", "conntrack -L 2>/dev/null | grep -q icmp", 10);
-    let ns = format!("/run/netns/{}", bed.ns("rtr"));
+    let ns = bed.ns("rtr");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (zns, zstop) = (bed.ns("rtr"), stop.clone());
     let zeroer = std::thread::spawn(move || {
-        crate::bench::enter(&zns);
+        crate::common::enter(&zns);
         let mut s =
             nftop::netlink::CtSocket::open_for(nftop::netlink::IPCTNL_MSG_CT_GET_CTRZERO).unwrap();
         while !zstop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -119,10 +119,7 @@ fn app_refresh_allocates_nothing_on_the_kernel() {
     let resets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = resets.clone();
     let handle = std::thread::spawn(move || {
-        use std::os::fd::AsRawFd;
-        let f = std::fs::File::open(&ns).unwrap();
-        // SAFETY: setns on this thread only, with a valid namespace fd.
-        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        crate::common::enter(&ns);
         // The metrics page too: device series, labels, the page swap.
         let c = crate::render::cfg(&["--json", "-t", "0", "--metrics", "127.0.0.1:9467"]);
         let mut app = nftop::app::App::with_output(c, Box::new(Resets(seen.clone()))).unwrap();

@@ -9,7 +9,7 @@
 //! RSS; allocations per refresh; attribution; the exporters' cost.
 
 use crate::allocations;
-use std::os::fd::AsRawFd;
+use crate::common::enter;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -21,7 +21,8 @@ fn bin() -> String {
     std::env::var("NFTOP_BENCH_BIN").unwrap_or_else(|_| crate::common::bin().into())
 }
 
-struct Ns(String);
+/// The bench's namespaces: a table to measure in each.
+use crate::common::Netns as Ns;
 
 /// Pins the calling thread, and so every thread and process it starts
 /// after (they inherit its CPU mask), to the last CPU it may run on; the
@@ -68,12 +69,6 @@ fn elsewhere() {
         if libc::CPU_COUNT(&other) > 0 {
             assert_eq!(libc::sched_setaffinity(0, size, &other), 0);
         }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 
@@ -362,12 +357,6 @@ pub(crate) fn inject_entries(n: usize, entry: impl Fn(usize) -> Entry) {
     }
 }
 
-pub(crate) fn enter(ns: &str) {
-    let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
-    // SAFETY: setns for this thread, valid fd.
-    assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-}
-
 /// Seconds on clock `id`.
 fn clock(id: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec {
@@ -515,21 +504,10 @@ const TABLES: [(&str, &str, Table); 2] = [
 /// link and an uplink routed for both families (so every refresh
 /// measured attributes interfaces as on a router).
 fn filled(n: usize, entry: Table) -> Ns {
-    let ns = Ns(format!("ntbench{}x{n}", std::process::id()));
-    assert!(Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .status()
-        .unwrap()
-        .success());
+    let ns = Ns::add(&format!("ntbench{n}x"));
     ns.sh("sysctl -qw net.netfilter.nf_conntrack_acct=1 net.netfilter.nf_conntrack_timestamp=1");
     ns.sh("ip link set lo up && ip link add d0 type veth peer name d0p && ip link add d1 type veth peer name d1p && for l in d0 d0p d1 d1p; do ip link set $l up; done && ip addr add 192.0.2.254/24 dev d0 && ip addr add 192.168.1.254/23 dev d0 && ip addr add 198.51.100.1/24 dev d1 && ip addr add 2001:db8:1::fe/64 dev d0 nodad && ip addr add 2001:db8:ff::1/64 dev d1 nodad && ip route add default via 198.51.100.254 && ip -6 route add default via 2001:db8:ff::fe dev d1 && sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1");
-    let name = ns.0.clone();
-    std::thread::spawn(move || {
-        enter(&name);
-        inject_entries(n, entry);
-    })
-    .join()
-    .unwrap();
+    ns.run(move || inject_entries(n, entry));
     ns
 }
 
@@ -647,17 +625,6 @@ impl Ns {
             hwm,
             pairs,
         }
-    }
-
-    /// In a thread inside the namespace.
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let name = self.0.clone();
-        std::thread::spawn(move || {
-            enter(&name);
-            f()
-        })
-        .join()
-        .unwrap()
     }
 }
 

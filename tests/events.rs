@@ -2,18 +2,11 @@
 //! DESTROY events against an nft counter on the uplink, closed rows, counter resets,
 //! accounting switched off and on, event loss, offload.
 
-use crate::common::{json, netns_ok, Bed, J};
+use crate::common::{enter, json, netns_ok, Bed, J};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn enter(ns: &str) {
-    let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
-    // SAFETY: setns for the calling thread only, valid fd.
-    assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-}
 
 /// A TCP sink in the "internet" namespace: reads every connection to its
 /// end and closes. Runs until the test process ends.

@@ -65,7 +65,7 @@ fn record_fuzz_seeds() {
     let ns = bed.ns("rtr");
     let ns2 = ns.clone();
     std::thread::spawn(move || {
-        crate::bench::enter(&ns2);
+        crate::common::enter(&ns2);
         // A live ctnetlink dump.
         let mut ct = nftop::netlink::CtSocket::open().unwrap();
         let mut stats = nftop::netlink::DumpStats::default();
@@ -131,7 +131,7 @@ fn record_fuzz_seeds() {
     // Events: route and neighbour changes, and DESTROYs.
     let ns3 = ns.clone();
     let events = std::thread::spawn(move || {
-        crate::bench::enter(&ns3);
+        crate::common::enter(&ns3);
         let rt = netlink(protocols::NETLINK_ROUTE);
         for g in [1, 3, 5, 7, 8, 9, 11, 19] {
             rt.add_membership(g).unwrap();

@@ -432,7 +432,7 @@ fn lookups_grow_with_routes_not_addresses() {
     assert!(ok.success());
     let ns = name.clone();
     let (first, after, outs) = std::thread::spawn(move || {
-        crate::bench::enter(&ns);
+        crate::common::enter(&ns);
         let v6 = |net: u16, host: u16| {
             let mut a = [0u8; 16];
             a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
@@ -644,7 +644,7 @@ fn a_refused_forwarding_lookup_is_not_no_route() {
     );
     let ns = name.clone();
     let (refused_flow, snat_flow) = std::thread::spawn(move || {
-        crate::bench::enter(&ns);
+        crate::common::enter(&ns);
         let a = |b: [u8; 4]| b.to_vec();
         // 203.0.113.200:5000 -> 198.51.100.254:2222, forwarded to 192.0.2.9:8022.
         // 192.0.2.9:6000 -> 203.0.113.200:443, SNAT to 198.51.100.200 (lo).

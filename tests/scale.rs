@@ -59,10 +59,11 @@ fn cpu_budget_holds_on_a_200k_table() {
     if !netns_ok("cpu_budget_holds_on_a_200k_table") {
         return;
     }
+    let _big = crate::common::big_table();
     let ns = crate::common::Netns::add("ntcpu");
     let name = ns.0.clone();
     std::thread::spawn(move || {
-        crate::bench::enter(&name);
+        crate::common::enter(&name);
         crate::bench::inject_with(200_000, |i| {
             let src = [198, 51, 100, (i % 250) as u8 + 1].to_vec();
             let dst = [203, 0, 113, (i / 50_000) as u8 + 1].to_vec();
@@ -106,6 +107,7 @@ fn a_full_conntrack_table_is_reported_with_the_kernels_drops() {
     if !netns_ok("a_full_conntrack_table_is_reported_with_the_kernels_drops") {
         return;
     }
+    let _big = crate::common::big_table();
     let bed = Bed::up();
     let max: usize = bed
         .sh("rtr", "sysctl -n net.netfilter.nf_conntrack_max")
@@ -120,7 +122,7 @@ fn a_full_conntrack_table_is_reported_with_the_kernels_drops() {
     let rtr = bed.ns("rtr");
     let name = rtr.clone();
     std::thread::spawn(move || {
-        crate::bench::enter(&name);
+        crate::common::enter(&name);
         crate::bench::inject_with(max - count, |i| {
             let src = [198, 51, 100, (i % 250) as u8 + 1].to_vec();
             let dst = [203, 0, 113, 100 + (i / 60_000) as u8].to_vec();

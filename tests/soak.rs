@@ -101,7 +101,7 @@ fn soak() {
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     std::thread::spawn(move || {
-        crate::bench::enter(&inet);
+        crate::common::enter(&inet);
         let s = std::net::UdpSocket::bind(("203.0.113.200", 7300)).unwrap();
         s.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -116,7 +116,7 @@ fn soak() {
     for _ in 0..2 {
         let (ns, stop) = (bed.ns("cli"), stop.clone());
         senders.push(std::thread::spawn(move || {
-            crate::bench::enter(&ns);
+            crate::common::enter(&ns);
             let gap = Duration::from_secs_f64(2.0 / NEW_PER_S as f64);
             let mut next = Instant::now();
             while !stop.load(Ordering::SeqCst) {

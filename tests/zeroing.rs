@@ -9,7 +9,7 @@
 //! -29 %, -59 %, -90 %) and the bytes before each zeroing were missing
 //! from the totals.
 
-use crate::bench::enter;
+use crate::common::enter;
 use crate::common::{json, netns_ok, Bed, Bg};
 use crate::events::{count_wan0_egress, wan0_l3_tx};
 use crate::export::{body, http};

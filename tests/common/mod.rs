@@ -63,20 +63,27 @@ impl Netns {
     /// Runs `f` on a thread inside the namespace (what it opens and the
     /// processes it starts are the namespace's).
     pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/run/netns/{}", self.0);
+        let name = self.0.clone();
         std::thread::spawn(move || {
-            use std::os::fd::AsRawFd;
-            let file = std::fs::File::open(path).unwrap();
-            // SAFETY: setns for the calling thread only, valid fd.
-            assert_eq!(
-                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
-                0
-            );
+            enter(&name);
             f()
         })
         .join()
         .unwrap()
     }
+}
+
+/// Moves the calling thread into namespace `ns` (what it opens and the
+/// processes it starts from then on are the namespace's).
+pub fn enter(ns: &str) {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+    // SAFETY: setns for the calling thread only, valid fd.
+    assert_eq!(
+        unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+        0,
+        "setns {ns}"
+    );
 }
 
 impl Drop for Netns {
@@ -91,6 +98,39 @@ pub struct Bed {
     pub p: String,
     /// The script that built it (and removes it).
     script: &'static str,
+    /// No big table is filled while it stands (`big_table`); dropped
+    /// after the namespaces are removed.
+    _tables: Option<std::sync::RwLockReadGuard<'static, ()>>,
+}
+
+/// Tests that fill a big conntrack table (scale) hold this for writing,
+/// every router bed for reading. The kernel keeps one conntrack hash for
+/// all namespaces: a dump in a bed walks a big table's entries too, and
+/// reads the bed's few entries at moments as far apart as the walk is
+/// long. Per-refresh rates then carry the walk's jitter (a 1M table
+/// beside the zeroing test: samples off by -15 % to +26 %, measured),
+/// which is the kernel's walk and no error of nftop's to test for.
+static TABLES: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+thread_local!(static FILLING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+
+/// Held while a big table exists: no bed is up meanwhile (`TABLES`).
+/// Take it before the namespace that holds the table, so that it is
+/// dropped after it.
+pub struct BigTable(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>);
+
+pub fn big_table() -> BigTable {
+    let g = TABLES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    FILLING.with(|f| f.set(true));
+    BigTable(g)
+}
+
+impl Drop for BigTable {
+    fn drop(&mut self) {
+        FILLING.with(|f| f.set(false));
+    }
 }
 
 impl Bed {
@@ -111,7 +151,17 @@ impl Bed {
     fn build(script: &'static str, scheme: Option<&str>, env: &[(&str, &str)]) -> Bed {
         let n = BEDS.fetch_add(1, Ordering::SeqCst);
         let p = format!("nt{}x{}", std::process::id(), n);
-        let bed = Bed { p, script };
+        // (The test that fills a table may stand up a bed of its own.)
+        let tables = (!FILLING.with(|f| f.get())).then(|| {
+            TABLES
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
+        let bed = Bed {
+            p,
+            script,
+            _tables: tables,
+        };
         let mut c = Command::new("sh");
         c.arg(root().join(script)).arg("up").arg(&bed.p);
         c.args(scheme);
