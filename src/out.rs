@@ -134,6 +134,23 @@ impl Out {
         self.done = 0;
     }
 
+    /// Writes what is pending, waiting for the tty `ms` at most; true
+    /// when all of it went (a query to the terminal may follow without
+    /// landing inside a frame's escape sequence).
+    pub fn drain_within(&mut self, ms: u64) -> bool {
+        let end = crate::sys::mono_ns() + ms * 1_000_000;
+        while self.busy() {
+            let now = crate::sys::mono_ns();
+            if now >= end {
+                return false;
+            }
+            if let Sink::Fd(fd) = self.sink {
+                crate::sys::poll_writable(fd, ((end - now) / 1_000_000 + 1) as i32);
+            }
+        }
+        true
+    }
+
     /// Writes everything still pending, waiting for the tty as long as it
     /// takes (at exit: the terminal must not be left mid-sequence before
     /// it is restored).
@@ -173,5 +190,39 @@ impl Write for Out {
 impl Drop for Out {
     fn drop(&mut self) {
         self.drain();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// A frame larger than what the tty (here a socket) takes: the wait
+    /// for it ends at its limit while nobody reads, and as soon as all
+    /// of it went once somebody does.
+    #[test]
+    fn drain_within_waits_for_the_frame_and_no_longer() {
+        const FRAME: usize = 8 << 20;
+        let (mut r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        w.set_nonblocking(true).unwrap();
+        let mut out = Out::new(Sink::Fd(w.as_raw_fd()));
+        out.nonblocking = true;
+        out.write_all(&vec![b'x'; FRAME]).unwrap();
+        out.flush().unwrap();
+        assert!(out.busy(), "the socket holds far less: the rest is pending");
+        assert!(!out.drain_within(30), "nobody reads");
+        let reader = std::thread::spawn(move || {
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < FRAME {
+                got += std::io::Read::read(&mut r, &mut buf).unwrap();
+            }
+            got
+        });
+        assert!(out.drain_within(60_000), "the reader took it all");
+        assert_eq!(reader.join().unwrap(), FRAME);
+        drop(out);
+        drop(w);
     }
 }

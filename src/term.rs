@@ -70,56 +70,145 @@ fn find_cpr(b: &[u8]) -> Option<(std::ops::Range<usize>, (u16, u16))> {
         .find_map(|i| one(&b[i + 2..]).map(|(len, size)| (i..i + 2 + len, size)))
 }
 
-/// Keys typed while nftop waited for the terminal's size report: read
-/// with the report, kept for the key loop (a user who types Ctrl-L and
-/// then h at once gets the help). The key loop empties it before it
-/// reads the tty again, and a wait reads at most its size, so nothing
-/// typed is lost.
-pub struct Typed {
-    buf: [u8; 64],
+/// How long an escape sequence cut between two reads (a serial line
+/// hands over a key's bytes one by one) waits for its rest before what
+/// came is taken as it is: a lone ESC is the Esc key.
+pub const ESC_WAIT_MS: u64 = 100;
+
+/// The bytes read from the tty on their way to keys: keys typed while
+/// nftop waited for the size report (read with it), and an escape
+/// sequence whose rest has not come yet. The key loop takes what is
+/// whole before it reads the tty again; an unfinished sequence kept is
+/// shorter than 64 bytes and a size wait reads 64 at most, so nothing
+/// typed is lost and a read always has room.
+pub struct Input {
+    buf: [u8; 128],
     len: usize,
+    /// When the unfinished sequence at the end of `buf` was first seen
+    /// (0: none yet).
+    held_since: u64,
 }
 
-impl Default for Typed {
-    fn default() -> Typed {
-        Typed {
-            buf: [0; 64],
+impl Default for Input {
+    fn default() -> Input {
+        Input {
+            buf: [0; 128],
             len: 0,
+            held_since: 0,
         }
     }
 }
 
-impl Typed {
-    fn keep(&mut self, b: &[u8]) {
+impl Input {
+    /// Adds bytes read elsewhere (what a size wait read besides its
+    /// answer); what does not fit is cut (see above: nothing does).
+    pub fn keep(&mut self, b: &[u8]) {
         let n = b.len().min(self.buf.len() - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
         self.len += n;
     }
 
-    /// Moves the kept bytes into `out`; how many.
-    pub fn take(&mut self, out: &mut [u8; 64]) -> usize {
-        let n = self.len;
-        out[..n].copy_from_slice(&self.buf[..n]);
-        self.len = 0;
-        n
+    /// Reads what `fd` has (after a poll said so) behind the bytes kept;
+    /// false at end of file.
+    pub fn read(&mut self, fd: i32) -> bool {
+        debug_assert!(self.len < self.buf.len());
+        let n = sys::read_fd(fd, &mut self.buf[self.len..]);
+        self.len += n;
+        n > 0
+    }
+
+    /// How long the key loop may wait for the tty, at most `ms`: 0 while
+    /// keys are ready, less while a sequence waits for its rest.
+    pub fn wait_ms(&self, now: u64, ms: i32) -> i32 {
+        if self.len == 0 {
+            return ms;
+        }
+        if unfinished_at(&self.buf[..self.len]) > 0 {
+            return 0;
+        }
+        let since = if self.held_since == 0 {
+            now
+        } else {
+            self.held_since
+        };
+        let left = (since + ESC_WAIT_MS * 1_000_000).saturating_sub(now);
+        (left.div_ceil(1_000_000) as i32).min(ms)
+    }
+
+    /// Moves the bytes that are whole keys into `out`, how many: all but
+    /// an unfinished escape sequence at the end, which is kept until its
+    /// rest comes or it has waited `ESC_WAIT_MS` (`now`).
+    pub fn take(&mut self, now: u64, out: &mut [u8; 128]) -> usize {
+        let len = self.len;
+        let mut end = unfinished_at(&self.buf[..len]);
+        if end < len {
+            if end > 0 || self.held_since == 0 {
+                // The sequence kept before ended: this one is new.
+                self.held_since = now.max(1);
+            }
+            let waited = now.saturating_sub(self.held_since) >= ESC_WAIT_MS * 1_000_000;
+            if waited || len - end >= 64 {
+                end = len;
+            }
+        }
+        out[..end].copy_from_slice(&self.buf[..end]);
+        self.buf.copy_within(end..len, 0);
+        self.len = len - end;
+        if self.len == 0 {
+            self.held_since = 0;
+        }
+        end
     }
 }
 
-/// The size in the report in `b`, the bytes around it kept in `typed`;
+/// Where an escape sequence that has not ended starts at the end of `b`
+/// (`b.len()`: none), read as `parse_keys` reads sequences.
+fn unfinished_at(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0x1b {
+            match b.get(i + 1) {
+                None => return i,
+                Some(b'[' | b'O') => {
+                    let fin = b[i + 2..].iter().position(|c| (0x40..=0x7e).contains(c));
+                    match fin {
+                        None => return i,
+                        Some(k) => i += 2 + k,
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// The size in the report in `b`, the bytes around it kept in `input`;
 /// None (nothing kept) while no whole report has come.
-fn take_report(b: &[u8], typed: &mut Typed) -> Option<(u16, u16)> {
+fn take_report(b: &[u8], input: &mut Input) -> Option<(u16, u16)> {
     let (at, size) = find_cpr(b)?;
-    typed.keep(&b[..at.start]);
-    typed.keep(&b[at.end..]);
+    input.keep(&b[..at.start]);
+    input.keep(&b[at.end..]);
     Some(size)
 }
 
+/// How long the query may wait behind output the tty has not sent yet (a
+/// frame on its way down a 115200-baud line) before the answer's
+/// `SIZE_WAIT_MS` start.
+const SEND_WAIT_MS: u64 = 2000;
+
 /// Writes the size query and reads the answer from stdin within
-/// `SIZE_WAIT_MS` (raw mode must be on). Whatever else is read meanwhile
-/// (keys, or a late answer's start) goes to `typed`.
-pub fn ask_size(typed: &mut Typed) -> Option<(u16, u16)> {
+/// `SIZE_WAIT_MS` of the query's leaving the tty (raw mode must be on).
+/// Whatever else is read meanwhile (keys, or a late answer's start) goes
+/// to `input`.
+pub fn ask_size(input: &mut Input) -> Option<(u16, u16)> {
     if !sys::write_all(1, SIZE_QUERY) {
         return None;
+    }
+    let sent_by = sys::mono_ns() + SEND_WAIT_MS * 1_000_000;
+    while sys::tty_unsent(1) > 0 && sys::mono_ns() < sent_by {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let end = sys::mono_ns() + SIZE_WAIT_MS * 1_000_000;
     let mut buf = [0u8; 64];
@@ -138,11 +227,11 @@ pub fn ask_size(typed: &mut Typed) -> Option<(u16, u16)> {
             break None;
         }
         n += got;
-        if let Some(size) = take_report(&buf[..n], typed) {
+        if let Some(size) = take_report(&buf[..n], input) {
             return Some(size);
         }
     };
-    typed.keep(&buf[..n]);
+    input.keep(&buf[..n]);
     size
 }
 
@@ -230,20 +319,71 @@ mod tests {
 
     #[test]
     fn keys_typed_around_the_size_report_are_kept() {
-        let mut t = Typed::default();
-        let mut out = [0u8; 64];
+        let mut t = Input::default();
+        let mut out = [0u8; 128];
         // No whole report yet: nothing is kept (the wait reads on).
         assert_eq!(take_report(b"h\x1b[30;12", &mut t), None);
-        assert_eq!(t.take(&mut out), 0);
+        assert_eq!(t.take(1, &mut out), 0);
         // Ctrl-L then h q typed at once: the report is taken out, the
-        // keys around it stay, in order.
+        // keys around it stay, in order, and are ready at once.
         assert_eq!(take_report(b"h\x1b[30;120Rq", &mut t), Some((30, 120)));
-        let n = t.take(&mut out);
+        assert_eq!(t.wait_ms(1, 1000), 0);
+        let n = t.take(1, &mut out);
         assert_eq!(&out[..n], b"hq");
-        assert_eq!(t.take(&mut out), 0, "taken once");
+        assert_eq!(t.take(1, &mut out), 0, "taken once");
         // A wait that reads its whole buffer keeps all of it.
         t.keep(&[b'x'; 64]);
-        assert_eq!(t.take(&mut out), 64);
+        assert_eq!(t.take(1, &mut out), 64);
+    }
+
+    #[test]
+    fn a_sequence_cut_between_reads_waits_for_its_rest() {
+        const MS: u64 = 1_000_000;
+        let mut t = Input::default();
+        let mut out = [0u8; 128];
+        let keys = |b: &[u8]| {
+            let mut v = Vec::new();
+            parse_keys(b, |k| v.push(k));
+            v
+        };
+        // q, then the first byte of an arrow key: q now, the ESC held.
+        t.keep(b"q\x1b");
+        let n = t.take(1000 * MS, &mut out);
+        assert_eq!(keys(&out[..n]), [Key::Char(b'q')]);
+        assert_eq!(t.wait_ms(1000 * MS, 5000), 100);
+        assert_eq!(t.wait_ms(1060 * MS, 5000), 40);
+        // Its rest: one Up, not Esc then '[' 'A'.
+        t.keep(b"[A");
+        assert_eq!(t.wait_ms(1060 * MS, 5000), 0);
+        let n = t.take(1060 * MS, &mut out);
+        assert_eq!(keys(&out[..n]), [Key::Up]);
+        // A late size report split in two is one sequence, swallowed
+        // whole: its tail is not taken as the keys 0 and R.
+        t.keep(b"\x1b[30;12");
+        assert_eq!(t.take(2000 * MS, &mut out), 0);
+        t.keep(b"0R");
+        let n = t.take(2010 * MS, &mut out);
+        assert!(keys(&out[..n]).is_empty(), "{:?}", keys(&out[..n]));
+        // A lone ESC with nothing after it is Esc, once it has waited;
+        // the wait is counted from when the ESC came, not from later
+        // bytes that did not end it.
+        t.keep(b"\x1b");
+        assert_eq!(t.take(3000 * MS, &mut out), 0);
+        assert_eq!(t.take(3099 * MS, &mut out), 0);
+        let n = t.take(3100 * MS, &mut out);
+        assert_eq!(keys(&out[..n]), [Key::Esc]);
+        t.keep(b"\x1b[");
+        assert_eq!(t.take(4000 * MS, &mut out), 0);
+        t.keep(b"1;5");
+        assert_eq!(t.take(4090 * MS, &mut out), 0);
+        assert_eq!(t.take(4100 * MS, &mut out), 5, "given up on");
+        // A sequence that never ends is not kept past 63 bytes.
+        t.keep(b"\x1b[");
+        t.keep(&[b'1'; 62]);
+        assert_eq!(t.take(5000 * MS, &mut out), 64);
+        assert_eq!(unfinished_at(b"\x1bOP"), 3, "SS3 whole");
+        assert_eq!(unfinished_at(b"\x1bO"), 0);
+        assert_eq!(unfinished_at(b"a\x1bxb"), 4, "ESC x is Esc, x");
     }
 
     #[test]

@@ -115,16 +115,17 @@ fn devices_merge_by_mac_are_named_by_lease_and_add_up() {
                 .any(|l| l.starts_with("phone") && l.contains(&mac))
     });
     assert!(s.lines().any(|l| l.starts_with("local ")), "{s}");
-    // Select the phone, Enter: its connections only.
-    t.cmd(&["send-keys", "-t", "t", "Home"]);
+    // Select the phone, Enter: its connections only. The keys go in one
+    // write, as a fast typist's or a paste's do: Enter acts on the row the
+    // moves before it in the same read reached.
     let at = s
         .lines()
         .skip_while(|l| !l.starts_with("HOST"))
         .position(|l| l.starts_with("phone"));
-    for _ in 1..at.unwrap_or(1) {
-        t.cmd(&["send-keys", "-t", "t", "Down"]);
-    }
-    t.enter();
+    let mut keys = vec!["send-keys", "-t", "t", "End", "Home"];
+    keys.extend((1..at.unwrap_or(1)).map(|_| "Down"));
+    keys.push("Enter");
+    t.cmd(&keys);
     let s = t.wait("the phone's connections", |s| {
         s.lines().next().unwrap_or("").contains("device: phone")
             && s.contains("SOURCE / DESTINATION")

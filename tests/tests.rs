@@ -19,6 +19,7 @@ mod golden;
 mod hosts;
 mod house;
 mod ipfix;
+mod keyboard;
 mod layers;
 mod metrics;
 mod mwan;

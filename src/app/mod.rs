@@ -267,7 +267,7 @@ impl<S: CtSource> App<S> {
             if t.is_some() {
                 self.sinks.out.screen_mode();
             }
-            self.term.open(&mut self.ui);
+            self.term.open(&mut self.ui, &mut self.sinks.out);
             t
         } else {
             None
@@ -302,7 +302,7 @@ impl<S: CtSource> App<S> {
             if !paused {
                 let cpu0 = sys::process_cpu_ns();
                 self.refresh()?;
-                self.term.resize(&mut self.ui);
+                self.term.resize(&mut self.ui, &mut self.sinks.out);
                 self.render()?;
                 self.budget
                     .spent(sys::process_cpu_ns().saturating_sub(cpu0) as f64 / 1e9);
@@ -334,11 +334,11 @@ impl<S: CtSource> App<S> {
                 // by the stop is dropped: all is repainted.
                 self.sinks.out.discard();
                 self.term.invalidate();
-                self.term.resize(&mut self.ui);
+                self.term.resize(&mut self.ui, &mut self.sinks.out);
                 self.render()?;
             }
             if sys::WINCH.swap(false, Ordering::SeqCst) {
-                self.term.resize(&mut self.ui);
+                self.term.resize(&mut self.ui, &mut self.sinks.out);
                 self.render()?;
             }
             let now = sys::mono_ns();
@@ -354,23 +354,17 @@ impl<S: CtSource> App<S> {
                 sys::poll_readable(-1, ms);
                 continue;
             }
-            let mut keybuf = [0u8; 64];
-            let typed = self.term.typed.take(&mut keybuf);
-            if typed > 0 {
-                // Keys that came with the size report (Ctrl-L asks).
-                if self.keys(&keybuf[..typed], next)? {
-                    return Ok(Some(0));
-                }
-                continue;
-            }
-            if !sys::poll_readable(0, ms) {
-                continue;
-            }
-            let n = sys::read_fd(0, &mut keybuf);
-            if n == 0 {
+            let input = &mut self.term.input;
+            let wait = input.wait_ms(now, ms);
+            if wait > 0 && sys::poll_readable(0, wait) && !input.read(0) {
                 // stdin closed: only signals can stop us now; sleep
                 // instead of spinning on EOF.
                 sys::poll_readable(-1, ms);
+                continue;
+            }
+            let mut keybuf = [0u8; 128];
+            let n = input.take(sys::mono_ns(), &mut keybuf);
+            if n == 0 {
                 continue;
             }
             if self.keys(&keybuf[..n], next)? {
@@ -379,11 +373,21 @@ impl<S: CtSource> App<S> {
         }
     }
 
-    /// Handles the keys in `bytes`, redrawing once for all of them; true
-    /// on q. A new interval moves the deadline `next`.
+    /// Handles the keys in `bytes`, redrawing once for all of them (and
+    /// before an Enter or k that follows a change); true on q. A new
+    /// interval moves the deadline `next`.
     fn keys(&mut self, bytes: &[u8], next: &mut u64) -> Result<bool> {
         let (mut quit, mut redraw, mut new_interval) = (false, false, false);
+        let mut drawn = Ok(());
         term::parse_keys(bytes, |k| {
+            if redraw && matches!(k, term::Key::Enter | term::Key::Char(b'k')) && drawn.is_ok() {
+                // Enter and k act on the highlighted row, which a move
+                // earlier in this read left for the next draw to find
+                // (select.rs): draw first, as if the keys came one by one.
+                self.term.resize(&mut self.ui, &mut self.sinks.out);
+                drawn = self.render();
+                redraw = false;
+            }
             let outcome = keys::handle(&mut self.ui, k);
             self.after_key(outcome);
             match outcome {
@@ -398,6 +402,7 @@ impl<S: CtSource> App<S> {
                 Outcome::None => {}
             }
         });
+        drawn?;
         if quit {
             return Ok(true);
         }
@@ -405,7 +410,7 @@ impl<S: CtSource> App<S> {
             *next = self.pipe.mono + self.interval_ns();
         }
         if redraw {
-            self.term.resize(&mut self.ui);
+            self.term.resize(&mut self.ui, &mut self.sinks.out);
             self.render()?;
         }
         Ok(false)

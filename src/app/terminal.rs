@@ -2,6 +2,7 @@
 //! (the tty's, or what the terminal answered when asked).
 
 use crate::keys::Ui;
+use crate::out::Out;
 use crate::render::screen::{Screen, FALLBACK};
 use crate::sys;
 use crate::term;
@@ -14,21 +15,23 @@ pub(super) struct Terminal {
     /// and whether it was asked yet.
     asked: Option<(usize, usize)>,
     asked_once: bool,
-    /// Keys read while waiting for that answer, for the key loop.
-    pub typed: term::Typed,
+    /// Bytes from the tty on their way to keys (some read while waiting
+    /// for that answer).
+    pub input: term::Input,
 }
 
 impl Terminal {
     /// Opens the screen at the terminal's size.
-    pub fn open(&mut self, ui: &mut Ui) {
-        let (r, c) = self.size(ui);
+    pub fn open(&mut self, ui: &mut Ui, out: &mut Out) {
+        let (r, c) = self.size(ui, out);
         self.screen = Some(Screen::new(r, c));
     }
 
-    /// Follows the terminal's size.
-    pub fn resize(&mut self, ui: &mut Ui) {
+    /// Follows the terminal's size (`out`: the screen's output, which a
+    /// size query must not cut into).
+    pub fn resize(&mut self, ui: &mut Ui, out: &mut Out) {
         if self.screen.is_some() {
-            let (r, c) = self.size(ui);
+            let (r, c) = self.size(ui, out);
             if let Some(s) = &mut self.screen {
                 s.resize(r, c);
             }
@@ -51,8 +54,10 @@ impl Terminal {
     /// The terminal's size: the tty's; else, where the tty says 0x0 (a
     /// serial console, which never sends SIGWINCH either), what the
     /// terminal answers when asked (once, and again after `ask_again`);
-    /// else 80x24. The help says which (`ui.size_note`).
-    fn size(&mut self, ui: &mut Ui) -> (usize, usize) {
+    /// else 80x24. The help says which (`ui.size_note`). The question
+    /// waits for the frame still going out (a second at most; else it is
+    /// asked at the next resize).
+    fn size(&mut self, ui: &mut Ui, out: &mut Out) -> (usize, usize) {
         use std::fmt::Write as _;
         let note = &mut ui.size_note;
         note.clear();
@@ -60,9 +65,9 @@ impl Terminal {
             let _ = write!(note, "terminal {c}x{r} (from the tty)");
             return (r as usize, c as usize);
         }
-        if !self.asked_once {
+        if !self.asked_once && out.drain_within(1000) {
             self.asked_once = true;
-            let size = term::ask_size(&mut self.typed);
+            let size = term::ask_size(&mut self.input);
             self.asked = size.map(|(r, c)| (r as usize, c as usize));
         }
         match self.asked {

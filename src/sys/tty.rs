@@ -23,6 +23,20 @@ pub fn winsize(fd: i32) -> Option<(u16, u16)> {
     Some((ws.ws_row, ws.ws_col))
 }
 
+/// Bytes written to tty `fd` that it has not sent yet (TIOCOUTQ; 0 where
+/// it cannot say, as on a pseudo-terminal, whose writes reach the other
+/// side at once).
+pub fn tty_unsent(fd: i32) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one int.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if r == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
 // Terminal state shared with the signal handlers.
 
 pub(super) struct Saved(pub(super) UnsafeCell<libc::termios>);
