@@ -42,7 +42,7 @@ fn issue26_a_non_ascii_interface_name_on_the_screen() {
     {
         let t = Tmux::new(&format!("name{i}"), 120, 30);
         run_nftop_env(&t, &bed, env, "-t 0");
-        let ended = |s: &str| s.lines().any(|l| l.starts_with("EXITED:"));
+        let ended = |s: &str| s.lines().any(crate::terminal::exit_line);
         let s = t.wait("the ping through the renamed interface", |s| {
             s.contains("203.0.113.200") && s.contains(shown) || ended(s)
         });
