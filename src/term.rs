@@ -70,23 +70,25 @@ fn find_cpr(b: &[u8]) -> Option<(std::ops::Range<usize>, (u16, u16))> {
         .find_map(|i| one(&b[i + 2..]).map(|(len, size)| (i..i + 2 + len, size)))
 }
 
-/// How long an escape sequence cut between two reads (a serial line
-/// hands over a key's bytes one by one) waits for its rest before what
+/// How long an escape sequence cut between reads (a serial line hands
+/// over a key's bytes one by one) waits for its next byte before what
 /// came is taken as it is: a lone ESC is the Esc key.
 pub const ESC_WAIT_MS: u64 = 100;
 
 /// The bytes read from the tty on their way to keys: keys typed while
 /// nftop waited for the size report (read with it), and an escape
 /// sequence whose rest has not come yet. The key loop takes what is
-/// whole before it reads the tty again; an unfinished sequence kept is
-/// shorter than 64 bytes and a size wait reads 64 at most, so nothing
-/// typed is lost and a read always has room.
+/// whole before it reads the tty again and asks the size at most once
+/// per take; an unfinished sequence kept is shorter than 64 bytes and a
+/// size wait reads 64 at most, so nothing typed is lost and a read
+/// always has room.
 pub struct Input {
     buf: [u8; 128],
     len: usize,
-    /// When the unfinished sequence at the end of `buf` was first seen
-    /// (0: none yet).
+    /// When the unfinished sequence at the end of `buf` last grew (0:
+    /// not seen yet), and how long it was then.
     held_since: u64,
+    held_len: usize,
 }
 
 impl Default for Input {
@@ -95,6 +97,7 @@ impl Default for Input {
             buf: [0; 128],
             len: 0,
             held_since: 0,
+            held_len: 0,
         }
     }
 }
@@ -118,33 +121,33 @@ impl Input {
     }
 
     /// How long the key loop may wait for the tty, at most `ms`: 0 while
-    /// keys are ready, less while a sequence waits for its rest.
+    /// keys are ready or a sequence's new bytes are not yet timed, less
+    /// while a sequence waits for its next byte.
     pub fn wait_ms(&self, now: u64, ms: i32) -> i32 {
         if self.len == 0 {
             return ms;
         }
-        if unfinished_at(&self.buf[..self.len]) > 0 {
+        if unfinished_at(&self.buf[..self.len]) > 0
+            || self.held_since == 0
+            || self.len != self.held_len
+        {
             return 0;
         }
-        let since = if self.held_since == 0 {
-            now
-        } else {
-            self.held_since
-        };
-        let left = (since + ESC_WAIT_MS * 1_000_000).saturating_sub(now);
+        let left = (self.held_since + ESC_WAIT_MS * 1_000_000).saturating_sub(now);
         (left.div_ceil(1_000_000) as i32).min(ms)
     }
 
     /// Moves the bytes that are whole keys into `out`, how many: all but
     /// an unfinished escape sequence at the end, which is kept until its
-    /// rest comes or it has waited `ESC_WAIT_MS` (`now`).
+    /// rest comes or no byte of it has come for `ESC_WAIT_MS` (`now`).
     pub fn take(&mut self, now: u64, out: &mut [u8; 128]) -> usize {
         let len = self.len;
         let mut end = unfinished_at(&self.buf[..len]);
         if end < len {
-            if end > 0 || self.held_since == 0 {
-                // The sequence kept before ended: this one is new.
+            if end > 0 || self.held_since == 0 || len != self.held_len {
+                // A new sequence, or more of the one kept: timed anew.
                 self.held_since = now.max(1);
+                self.held_len = len - end;
             }
             let waited = now.saturating_sub(self.held_since) >= ESC_WAIT_MS * 1_000_000;
             if waited || len - end >= 64 {
@@ -155,7 +158,7 @@ impl Input {
         self.buf.copy_within(end..len, 0);
         self.len = len - end;
         if self.len == 0 {
-            self.held_since = 0;
+            (self.held_since, self.held_len) = (0, 0);
         }
         end
     }
@@ -346,8 +349,10 @@ mod tests {
             parse_keys(b, |k| v.push(k));
             v
         };
-        // q, then the first byte of an arrow key: q now, the ESC held.
+        // q, then the first byte of an arrow key: q now, the ESC held
+        // (timed from the take that first saw it).
         t.keep(b"q\x1b");
+        assert_eq!(t.wait_ms(990 * MS, 5000), 0, "to be timed");
         let n = t.take(1000 * MS, &mut out);
         assert_eq!(keys(&out[..n]), [Key::Char(b'q')]);
         assert_eq!(t.wait_ms(1000 * MS, 5000), 100);
@@ -365,8 +370,7 @@ mod tests {
         let n = t.take(2010 * MS, &mut out);
         assert!(keys(&out[..n]).is_empty(), "{:?}", keys(&out[..n]));
         // A lone ESC with nothing after it is Esc, once it has waited;
-        // the wait is counted from when the ESC came, not from later
-        // bytes that did not end it.
+        // each byte that comes of a sequence restarts the wait.
         t.keep(b"\x1b");
         assert_eq!(t.take(3000 * MS, &mut out), 0);
         assert_eq!(t.take(3099 * MS, &mut out), 0);
@@ -375,8 +379,11 @@ mod tests {
         t.keep(b"\x1b[");
         assert_eq!(t.take(4000 * MS, &mut out), 0);
         t.keep(b"1;5");
+        assert_eq!(t.wait_ms(4090 * MS, 5000), 0, "new bytes to be timed");
         assert_eq!(t.take(4090 * MS, &mut out), 0);
-        assert_eq!(t.take(4100 * MS, &mut out), 5, "given up on");
+        assert_eq!(t.wait_ms(4090 * MS, 5000), 100);
+        assert_eq!(t.take(4189 * MS, &mut out), 0);
+        assert_eq!(t.take(4190 * MS, &mut out), 5, "given up on");
         // A sequence that never ends is not kept past 63 bytes.
         t.keep(b"\x1b[");
         t.keep(&[b'1'; 62]);

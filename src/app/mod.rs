@@ -185,30 +185,13 @@ impl<S: CtSource> App<S> {
         self.pipe.refresh()
     }
 
-    /// Derives the refresh's facts (once per refresh: the exporters'
-    /// turn), then writes them in the current mode.
+    /// Derives the refresh's facts and places the rows (`place`), then
+    /// writes them in the current mode.
     pub fn render(&mut self) -> Result<()> {
-        let hosts = self.ui.hosts || self.sinks.metrics.is_some();
-        let fresh = self.pipe.derive(&mut self.ui, hosts);
-        // The warnings take screen lines: known before the rows are cut.
-        self.pipe.health(self.ui.opts.age != AgeFmt::Off);
-        if fresh {
-            self.export();
-        }
-        let mode = self.settings.mode;
-        if mode == Mode::Quiet {
+        if !self.place() {
             return Ok(());
         }
-        let p = &mut self.pipe;
-        let cap = (self.term.screen.as_ref())
-            .map(|s| s.capacity(self.ui.opts.wide, p.warnings.len(), &p.router.net.links));
-        let window = p.page(&mut self.ui, cap);
-        let (flows, links) = (p.table.flows(), &p.router.net.links);
-        p.view.order(flows, links, &self.ui.filter, window);
-        if window.is_some() && !self.ui.dev && !self.ui.hosts {
-            p.select(&mut self.ui);
-            self.entries.detail(&mut self.ui, p.seq);
-        }
+        let mode = self.settings.mode;
         // The latest frame wins: while the last one is still on its way
         // to a slow terminal, this one is skipped (out.rs).
         if mode == Mode::Screen && self.sinks.out.busy() {
@@ -220,6 +203,33 @@ impl<S: CtSource> App<S> {
         let (s, screen) = (&mut self.sinks, self.term.screen.as_mut());
         write_output(&mut s.out, mode, screen, &tick, &ctx, &self.ui, &mut s.line)
             .map_err(Error::output)
+    }
+
+    /// Derives the refresh's facts (once per refresh: the exporters'
+    /// turn) and places the rows: the page, its order, the selection.
+    /// False in quiet mode, which shows no rows.
+    fn place(&mut self) -> bool {
+        let hosts = self.ui.hosts || self.sinks.metrics.is_some();
+        let fresh = self.pipe.derive(&mut self.ui, hosts);
+        // The warnings take screen lines: known before the rows are cut.
+        self.pipe.health(self.ui.opts.age != AgeFmt::Off);
+        if fresh {
+            self.export();
+        }
+        if self.settings.mode == Mode::Quiet {
+            return false;
+        }
+        let p = &mut self.pipe;
+        let cap = (self.term.screen.as_ref())
+            .map(|s| s.capacity(self.ui.opts.wide, p.warnings.len(), &p.router.net.links));
+        let window = p.page(&mut self.ui, cap);
+        let (flows, links) = (p.table.flows(), &p.router.net.links);
+        p.view.order(flows, links, &self.ui.filter, window);
+        if window.is_some() && !self.ui.dev && !self.ui.hosts {
+            p.select(&mut self.ui);
+            self.entries.detail(&mut self.ui, p.seq);
+        }
+        true
     }
 
     /// The exporters, once per refresh, after the view set each flow's
@@ -373,20 +383,19 @@ impl<S: CtSource> App<S> {
         }
     }
 
-    /// Handles the keys in `bytes`, redrawing once for all of them (and
-    /// before an Enter or k that follows a change); true on q. A new
-    /// interval moves the deadline `next`.
+    /// Handles the keys in `bytes`, redrawing once for all of them (the
+    /// rows placed again before an Enter or k that follows a change);
+    /// true on q. A new interval moves the deadline `next`.
     fn keys(&mut self, bytes: &[u8], next: &mut u64) -> Result<bool> {
         let (mut quit, mut redraw, mut new_interval) = (false, false, false);
-        let mut drawn = Ok(());
         term::parse_keys(bytes, |k| {
-            if redraw && matches!(k, term::Key::Enter | term::Key::Char(b'k')) && drawn.is_ok() {
+            if redraw && matches!(k, term::Key::Enter | term::Key::Char(b'k')) {
                 // Enter and k act on the highlighted row, which a move
                 // earlier in this read left for the next draw to find
-                // (select.rs): draw first, as if the keys came one by one.
-                self.term.resize(&mut self.ui, &mut self.sinks.out);
-                drawn = self.render();
-                redraw = false;
+                // (select.rs): the rows are placed first, as if the keys
+                // came one by one (no frame: the one below is the one a
+                // slow terminal must not skip).
+                self.place();
             }
             let outcome = keys::handle(&mut self.ui, k);
             self.after_key(outcome);
@@ -402,7 +411,6 @@ impl<S: CtSource> App<S> {
                 Outcome::None => {}
             }
         });
-        drawn?;
         if quit {
             return Ok(true);
         }
@@ -427,7 +435,8 @@ impl<S: CtSource> App<S> {
             Outcome::Relayout => self.term.invalidate(),
             Outcome::Repaint => {
                 // The size is asked once the keys read with this one are
-                // handled (the redraw that follows resizes).
+                // handled (the redraw that follows resizes): one question
+                // per read, whatever it holds.
                 self.term.ask_again();
                 self.term.invalidate();
             }

@@ -55,8 +55,10 @@ impl Terminal {
     /// serial console, which never sends SIGWINCH either), what the
     /// terminal answers when asked (once, and again after `ask_again`);
     /// else 80x24. The help says which (`ui.size_note`). The question
-    /// waits for the frame still going out (a second at most; else it is
-    /// asked at the next resize).
+    /// waits for the frame still going out (a second at most on the
+    /// screen's non-blocking descriptor; else the last answer stands
+    /// until the next Ctrl-L), then `term::ask_size`'s own waits: a
+    /// refresh stalls up to 3.2 s once per question, never more.
     fn size(&mut self, ui: &mut Ui, out: &mut Out) -> (usize, usize) {
         use std::fmt::Write as _;
         let note = &mut ui.size_note;
@@ -65,10 +67,12 @@ impl Terminal {
             let _ = write!(note, "terminal {c}x{r} (from the tty)");
             return (r as usize, c as usize);
         }
-        if !self.asked_once && out.drain_within(1000) {
+        if !self.asked_once {
             self.asked_once = true;
-            let size = term::ask_size(&mut self.input);
-            self.asked = size.map(|(r, c)| (r as usize, c as usize));
+            if out.drain_within(1000) {
+                let size = term::ask_size(&mut self.input);
+                self.asked = size.map(|(r, c)| (r as usize, c as usize));
+            }
         }
         match self.asked {
             Some((r, c)) => {

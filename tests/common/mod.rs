@@ -109,7 +109,9 @@ pub struct Bed {
 /// reads the bed's few entries at moments as far apart as the walk is
 /// long. Per-refresh rates then carry the walk's jitter (a 1M table
 /// beside the zeroing test: samples off by -15 % to +26 %, measured),
-/// which is the kernel's walk and no error of nftop's to test for.
+/// which is the kernel's walk and no error of nftop's to test for. A
+/// test holds one bed at a time: std's lock makes new readers wait
+/// behind a waiting writer, so a second bed could wait forever.
 static TABLES: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 thread_local!(static FILLING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
