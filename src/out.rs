@@ -38,6 +38,8 @@ pub struct Out {
     nonblocking: bool,
     /// Frames skipped because the previous one was still being written.
     pub skipped: u64,
+    /// The last frame was skipped: one is owed once the tty is free.
+    pub owed: bool,
     /// The tty's non-blocking descriptor, opened before the privilege
     /// drop (`reserve_screen_fd`) and used by `screen_mode`.
     reserved: Option<i32>,
@@ -63,6 +65,7 @@ impl Out {
             ascii: false,
             nonblocking: false,
             skipped: 0,
+            owed: false,
             reserved: None,
         }
     }

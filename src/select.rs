@@ -9,7 +9,7 @@ use crate::conntrack::{Conn, Extra};
 pub const HISTORY: usize = 60;
 
 /// A position moved by `m` with `page` rows per page; End is clamped to
-/// the last row at the next draw.
+/// the last row when the rows are next placed.
 pub fn step(pos: usize, page: usize, m: Move) -> usize {
     let page = page.max(1);
     match m {
@@ -24,7 +24,7 @@ pub fn step(pos: usize, page: usize, m: Move) -> usize {
 
 /// The per-device view's highlighted row: kept by the device's identity
 /// while the rates reorder the rows; None after a move (the row at `pos`
-/// becomes it at the next draw).
+/// becomes it when the rows are next placed).
 #[derive(Default)]
 pub struct HostSel {
     pub id: Option<crate::hostview::Id>,
@@ -61,7 +61,7 @@ pub enum Move {
 
 pub struct Selection {
     /// The selected connection's key; None after a move: the row at `pos`
-    /// becomes the selection at the next draw.
+    /// becomes the selection when the rows are next placed.
     pub conn: Option<Conn>,
     /// Its index in the flow table at the last draw.
     pub idx: Option<u32>,

@@ -30,15 +30,16 @@ fn a_key_cut_across_reads_is_one_key() {
     let t = Tmux::new("keyb", 110, 25);
     run_nftop(&t, &bed, "-t 0");
     t.wait("connections", |s| sort(s) == "sum");
-    // Right (ESC [ C), 20 ms between bytes (each its own read): the next
-    // sort column. Read as Esc, '[' and 'C' it changed nothing.
-    trickle(&t, b"\x1b[C", Duration::from_millis(20));
+    // Right (ESC [ C), 55 ms between bytes (each its own read; over
+    // ESC_WAIT_MS in all, under it between two): the next sort column.
+    // Read as Esc, '[' and 'C' it changed nothing.
+    trickle(&t, b"\x1b[C", Duration::from_millis(55));
     let s = t.wait("the next sort column", |s| {
         !sort(s).is_empty() && sort(s) != "sum"
     });
     let next = sort(&s);
     // Left the same way: back.
-    trickle(&t, b"\x1b[D", Duration::from_millis(20));
+    trickle(&t, b"\x1b[D", Duration::from_millis(55));
     t.wait("sum again", |s| sort(s) == "sum");
     // > moves as Right does: the same column (the header is not read
     // wrong above).

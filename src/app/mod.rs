@@ -196,8 +196,10 @@ impl<S: CtSource> App<S> {
         // to a slow terminal, this one is skipped (out.rs).
         if mode == Mode::Screen && self.sinks.out.busy() {
             self.sinks.out.skipped += 1;
+            self.sinks.out.owed = true;
             return Ok(());
         }
+        self.sinks.out.owed = false;
         let tick = tick(&self.pipe, &self.ui, &self.budget, self.counts());
         let ctx = self.pipe.ctx(&self.ui.opts);
         let (s, screen) = (&mut self.sinks, self.term.screen.as_mut());
@@ -356,6 +358,11 @@ impl<S: CtSource> App<S> {
                 return Ok(None);
             }
             let mut ms = ((*next - now) / 1_000_000 + 1).min(i32::MAX as u64) as i32;
+            if self.sinks.out.owed && !self.sinks.out.busy() {
+                // A frame skipped behind a slow terminal (a key's, or
+                // while paused): drawn now that the tty took the last.
+                self.render()?;
+            }
             if self.sinks.out.busy() {
                 // A frame is still going out: look again soon.
                 ms = ms.min(20);
@@ -388,14 +395,17 @@ impl<S: CtSource> App<S> {
     /// true on q. A new interval moves the deadline `next`.
     fn keys(&mut self, bytes: &[u8], next: &mut u64) -> Result<bool> {
         let (mut quit, mut redraw, mut new_interval) = (false, false, false);
+        // Something changed since the rows were last placed.
+        let mut moved = false;
         term::parse_keys(bytes, |k| {
-            if redraw && matches!(k, term::Key::Enter | term::Key::Char(b'k')) {
+            if moved && matches!(k, term::Key::Enter | term::Key::Char(b'k')) {
                 // Enter and k act on the highlighted row, which a move
                 // earlier in this read left for the next draw to find
                 // (select.rs): the rows are placed first, as if the keys
                 // came one by one (no frame: the one below is the one a
                 // slow terminal must not skip).
                 self.place();
+                moved = false;
             }
             let outcome = keys::handle(&mut self.ui, k);
             self.after_key(outcome);
@@ -403,10 +413,10 @@ impl<S: CtSource> App<S> {
                 Outcome::Quit => quit = true,
                 Outcome::Interval => {
                     new_interval = true;
-                    redraw = true
+                    (redraw, moved) = (true, true)
                 }
                 Outcome::Redraw | Outcome::Relayout | Outcome::Repaint | Outcome::Kill => {
-                    redraw = true
+                    (redraw, moved) = (true, true)
                 }
                 Outcome::None => {}
             }

@@ -70,8 +70,11 @@ impl Terminal {
         if !self.asked_once {
             self.asked_once = true;
             if out.drain_within(1000) {
-                let size = term::ask_size(&mut self.input);
-                self.asked = size.map(|(r, c)| (r as usize, c as usize));
+                // No answer (a terminal that never answers, or one too
+                // slow this time): the last answer stands.
+                if let Some((r, c)) = term::ask_size(&mut self.input) {
+                    self.asked = Some((r as usize, c as usize));
+                }
             }
         }
         match self.asked {
