@@ -170,21 +170,31 @@ fn unfinished_at(b: &[u8]) -> usize {
     let mut i = 0;
     while i < b.len() {
         if b[i] == 0x1b {
-            match b.get(i + 1) {
-                None => return i,
-                Some(b'[' | b'O') => {
-                    let fin = b[i + 2..].iter().position(|c| (0x40..=0x7e).contains(c));
-                    match fin {
-                        None => return i,
-                        Some(k) => i += 2 + k,
-                    }
-                }
-                Some(_) => {}
+            match sequence_end(b, i) {
+                _ if i + 1 == b.len() => return i,
+                Some(j) if j == b.len() => return i,
+                Some(j) => i = j,
+                None => {}
             }
         }
         i += 1;
     }
     b.len()
+}
+
+/// What the ESC at `b[i]` opens: Some(j), a sequence (CSI `ESC [`, SS3
+/// `ESC O`) whose final byte is `b[j]` (`j == b.len()`: not come yet);
+/// None, no sequence (the Esc key). One reading for `parse_keys` and
+/// `unfinished_at`, so that what one holds back the other reads whole.
+fn sequence_end(b: &[u8], i: usize) -> Option<usize> {
+    if !matches!(b.get(i + 1), Some(b'[' | b'O')) {
+        return None;
+    }
+    let mut j = i + 2;
+    while j < b.len() && !(0x40..=0x7e).contains(&b[j]) {
+        j += 1;
+    }
+    Some(j)
 }
 
 /// The size in the report in `b`, the bytes around it kept in `input`;
@@ -264,11 +274,7 @@ pub fn parse_keys(b: &[u8], mut f: impl FnMut(Key)) {
     while i < b.len() {
         match b[i] {
             0x1b => {
-                if i + 1 < b.len() && (b[i + 1] == b'[' || b[i + 1] == b'O') {
-                    let mut j = i + 2;
-                    while j < b.len() && !(0x40..=0x7e).contains(&b[j]) {
-                        j += 1;
-                    }
+                if let Some(j) = sequence_end(b, i) {
                     // xterm sends Home/End as CSI H/F (or SS3 H/F), the
                     // linux console and screen as CSI 1~/4~ (rxvt 7~/8~).
                     let param = b.get(i + 2..j).unwrap_or(&[]);
