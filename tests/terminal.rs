@@ -784,11 +784,11 @@ fn a_stalled_terminal_skips_frames_and_never_the_refresh() {
     };
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &bed.ns("rtr"), bin()])
-        // No CPU budget: its subject is the terminal. The kernel's table is
-        // shared by every namespace, and a test running beside this one
-        // (tests/scale.rs fills it to nf_conntrack_max) makes each dump
-        // walk those entries too: the budget then stretched the interval
-        // (18 refreshes in 8 s on CI, where 40 are due).
+        // No CPU budget: its subject is the terminal. (The kernel's table
+        // is shared by every namespace: when tests/scale.rs could fill it
+        // beside this test, each dump walked those entries too and the
+        // budget stretched the interval, 18 refreshes in 8 s on CI where
+        // 40 are due; common::big_table now keeps them apart.)
         .args([
             "-u",
             "0.2",
