@@ -139,15 +139,25 @@ pub(super) fn serve(l: TcpListener, ip: IpAddr, s: &Shared) {
         }
         crate::sys::poll(&mut fds, wait);
         let now = crate::sys::mono_ns();
-        if fds[0].revents != 0 {
-            accept(lfd, &mut cs, now);
-        }
-        // Only those the kernel woke, and the ones just accepted: a send
-        // it did not ask for takes the few bytes an ACK freed, and would
+        // Those the kernel woke first, then the new ones: a request that
+        // has come is read (and its client answering) before a newcomer
+        // of the same host may take the place of one still reading (a
+        // scraper behind the same address as clients that reconnect all
+        // the time lost its page). Only those woken: a send the kernel
+        // did not ask for takes the few bytes an ACK freed, and would
         // count as progress for a client that reads nothing.
         let it = cs.iter_mut().zip(bufs.chunks_exact_mut(REQ_CAP));
         for ((c, buf), p) in it.zip(&fds[1..]) {
-            if (p.revents != 0 || c.moved == now) && !step(c, buf, s, bound, now) {
+            if p.revents != 0 && !step(c, buf, s, bound, now) {
+                close(c, false);
+            }
+        }
+        if fds[0].revents != 0 {
+            accept(lfd, &mut cs, now);
+        }
+        let it = cs.iter_mut().zip(bufs.chunks_exact_mut(REQ_CAP));
+        for (c, buf) in it.filter(|(c, _)| c.fd >= 0 && c.moved == now) {
+            if !c.answering && !step(c, buf, s, bound, now) {
                 close(c, false);
             }
         }
